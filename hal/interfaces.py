@@ -1,0 +1,163 @@
+"""Hardware roles: one small interface per device kind, and the events hardware reports.
+
+The HAL knows wires and devices, nothing of OCPP. Drivers and simulators implement
+the same protocols, so the daemon cannot tell them apart. Every method is async and
+must never block the event loop (blocking library calls run off-loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+
+class PilotState(StrEnum):
+    """IEC 61851-1 control pilot states."""
+
+    A = "A"  # no vehicle
+    B = "B"  # vehicle connected, not charging
+    C = "C"  # vehicle requests energy
+    D = "D"  # charging with ventilation
+    E = "E"  # error: short / no power
+    F = "F"  # EVSE not available
+
+
+class FaultCode(StrEnum):
+    """Hardware fault vocabulary (the OCPP ChargePointErrorCode names, minus NoError)."""
+
+    ConnectorLockFailure = "ConnectorLockFailure"
+    EVCommunicationError = "EVCommunicationError"
+    GroundFailure = "GroundFailure"
+    HighTemperature = "HighTemperature"
+    InternalError = "InternalError"
+    LocalListConflict = "LocalListConflict"
+    OtherError = "OtherError"
+    OverCurrentFailure = "OverCurrentFailure"
+    OverVoltage = "OverVoltage"
+    PowerMeterFailure = "PowerMeterFailure"
+    PowerSwitchFailure = "PowerSwitchFailure"
+    ReaderFailure = "ReaderFailure"
+    ResetFailure = "ResetFailure"
+    UnderVoltage = "UnderVoltage"
+    WeakSignal = "WeakSignal"
+
+
+# --- events reported by hardware -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PilotChanged:
+    connector: int
+    state: PilotState
+
+
+@dataclass(frozen=True)
+class FaultRaised:
+    connector: int
+    code: FaultCode
+    info: str = ""
+
+
+@dataclass(frozen=True)
+class FaultCleared:
+    connector: int
+    code: FaultCode | None = None  # None: every fault of this connector is gone
+
+
+@dataclass(frozen=True)
+class TagPresented:
+    """An RFID card at the reader; connector None when the reader serves the whole station."""
+
+    id_tag: str
+    connector: int | None = None
+
+
+HalEvent = PilotChanged | FaultRaised | FaultCleared | TagPresented
+EventSink = Callable[[HalEvent], None]
+
+
+@dataclass(frozen=True)
+class MeterReading:
+    """One snapshot of an energy meter. Per-phase tuples have one entry per phase."""
+
+    energy_wh: float  # active energy import register, never decreasing
+    power_w: float = 0.0
+    voltage_v: tuple[float, ...] = field(default_factory=tuple)
+    current_a: tuple[float, ...] = field(default_factory=tuple)
+    frequency_hz: float | None = None
+
+
+@dataclass(frozen=True)
+class PowerReading:
+    voltage_v: float
+    current_a: float
+
+
+class DeviceError(Exception):
+    """A device did not answer or answered nonsense. The message says which and why."""
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class EvseController(Protocol):
+    """Control pilot / proximity, PWM offer, contactor and cable lock of one connector."""
+
+    async def start(self, emit: EventSink) -> None:
+        """Open the device; report pilot changes and faults through `emit` from now on.
+
+        The current pilot state is reported once right after start."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def offer_current(self, amps: float) -> None:
+        """Offer `amps` to the EV over the pilot PWM; 0 means offer nothing (EV held off)."""
+        ...
+
+    async def set_contactor(self, closed: bool) -> None: ...
+
+    async def set_lock(self, locked: bool) -> bool:
+        """Lock or unlock the cable; False if the lock did not move."""
+        ...
+
+
+@runtime_checkable
+class Meter(Protocol):
+    """An energy meter."""
+
+    async def start(self, emit: EventSink) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def read(self) -> MeterReading:
+        """The present values; raises DeviceError when the meter does not answer."""
+        ...
+
+
+@runtime_checkable
+class PowerModule(Protocol):
+    """DC power electronics: setpoint, on/off, readings."""
+
+    async def start(self, emit: EventSink) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def switch(self, on: bool) -> None: ...
+
+    async def set_output(self, voltage_v: float, current_a: float) -> None: ...
+
+    async def read(self) -> PowerReading: ...
+
+
+@dataclass
+class ConnectorHardware:
+    """The devices behind one connector."""
+
+    connector: int
+    controller: EvseController
+    meter: Meter
+    power: PowerModule | None = None
