@@ -1,0 +1,118 @@
+"""OCPP 1.6 configuration keys: one table, read top to bottom.
+
+Each key has a type, a default, whether the CSMS may change it, and whether a change
+needs a reboot. Values are kept typed (bool/int/str); on the wire they are strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Measurands this station can sample (what the meter interface reports).
+MEASURANDS: tuple[str, ...] = (
+    "Energy.Active.Import.Register",
+    "Power.Active.Import",
+    "Current.Import",
+    "Current.Offered",
+    "Voltage",
+    "Frequency",
+)
+MAX_MEASURANDS = len(MEASURANDS)
+FEATURE_PROFILES = "Core"
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    kind: str  # "bool", "int" or "csl" (comma-separated measurand list) or "str"
+    default: bool | int | str
+    writable: bool = True
+    reboot: bool = False  # a change takes effect only after a reboot
+    minimum: int = 0
+
+
+KEYS: tuple[Key, ...] = (
+    Key("AllowOfflineTxForUnknownId", "bool", False),
+    Key("AuthorizationCacheEnabled", "bool", True),
+    Key("AuthorizeRemoteTxRequests", "bool", True),
+    Key("ClockAlignedDataInterval", "int", 0),
+    Key("ConnectionTimeOut", "int", 60, minimum=1),
+    Key("ConnectorPhaseRotation", "str", "0.RST"),
+    Key("GetConfigurationMaxKeys", "int", 100, writable=False),
+    Key("HeartbeatInterval", "int", 300, minimum=1),
+    Key("LocalAuthorizeOffline", "bool", True),
+    Key("LocalPreAuthorize", "bool", False),
+    Key("MaxEnergyOnInvalidId", "int", 0),
+    Key("MeterValuesAlignedData", "csl", "Energy.Active.Import.Register"),
+    Key("MeterValuesAlignedDataMaxLength", "int", MAX_MEASURANDS, writable=False),
+    Key("MeterValuesSampledData", "csl", "Energy.Active.Import.Register,Power.Active.Import"),
+    Key("MeterValuesSampledDataMaxLength", "int", MAX_MEASURANDS, writable=False),
+    Key("MeterValueSampleInterval", "int", 60),
+    Key("NumberOfConnectors", "int", 0, writable=False),  # set from the YAML connectors
+    Key("ResetRetries", "int", 1),
+    Key("StopTransactionOnEVSideDisconnect", "bool", True),
+    Key("StopTransactionOnInvalidId", "bool", True),
+    Key("StopTxnAlignedData", "csl", ""),
+    Key("StopTxnAlignedDataMaxLength", "int", MAX_MEASURANDS, writable=False),
+    Key("StopTxnSampledData", "csl", ""),
+    Key("StopTxnSampledDataMaxLength", "int", MAX_MEASURANDS, writable=False),
+    Key("SupportedFeatureProfiles", "str", FEATURE_PROFILES, writable=False),
+    Key("TransactionMessageAttempts", "int", 3, minimum=1),
+    Key("TransactionMessageRetryInterval", "int", 60),
+    Key("UnlockConnectorOnEVSideDisconnect", "bool", True),
+    Key("WebSocketPingInterval", "int", 30),
+)
+BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
+
+
+def parse(key: Key, value: object) -> bool | int | str:
+    """A typed value for `key` from a wire string or a YAML scalar; ValueError says why not."""
+    text = str(value).strip() if not isinstance(value, bool) else ("true" if value else "false")
+    if key.kind == "bool":
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise ValueError("must be true or false")
+    if key.kind == "int":
+        if isinstance(value, float) or not text.lstrip("-").isdigit():
+            raise ValueError(f"must be a whole number ≥ {key.minimum}")
+        number = int(text)
+        if number < key.minimum:
+            raise ValueError(f"must be a whole number ≥ {key.minimum}")
+        return number
+    if key.kind == "csl":
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        unknown = [item for item in items if item not in MEASURANDS]
+        if unknown:
+            raise ValueError(
+                f"unsupported measurand {unknown[0]!r}; allowed: {', '.join(MEASURANDS)}"
+            )
+        if len(items) > MAX_MEASURANDS:
+            raise ValueError(f"at most {MAX_MEASURANDS} measurands")
+        return ",".join(items)
+    return text
+
+
+def to_wire(value: bool | int | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def check_initial_value(name: str, value: object) -> str | None:
+    """Validate a first-start value from the YAML `ocpp:` block; an error message or None."""
+    key = BY_NAME.get(name)
+    if key is None:
+        import difflib
+
+        close = difflib.get_close_matches(name, BY_NAME, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown OCPP 1.6 configuration key{hint}; allowed: {', '.join(BY_NAME)}"
+    if not key.writable:
+        return "is read-only (set by the station itself)"
+    if value is None or isinstance(value, list | dict):
+        return f"must be a single {key.kind} value"
+    try:
+        parse(key, value)
+    except ValueError as exc:
+        return str(exc)
+    return None
