@@ -1,0 +1,259 @@
+"""Persistent state in one SQLite database (WAL): outbox, transactions, OCPP config, cache.
+
+Every change that must survive a power cut is one SQLite transaction, committed with
+`synchronous=FULL` before the daemon acts on it (a message is on disk before its first
+send attempt; a confirmation removes it and records the CSMS's answer atomically).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .core.model import AuthInfo, AuthStatus, Transaction
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,      -- an OCPP configuration key / device-model variable
+    value TEXT NOT NULL,       -- JSON
+    seeded TEXT                -- the YAML value it was last seeded from (JSON)
+);
+CREATE TABLE IF NOT EXISTS auth_cache (
+    id_tag TEXT PRIMARY KEY, status TEXT NOT NULL, expires_at REAL, parent_id TEXT
+);
+CREATE TABLE IF NOT EXISTS availability (connector INTEGER PRIMARY KEY, operative INTEGER);
+CREATE TABLE IF NOT EXISTS transactions (
+    id TEXT PRIMARY KEY,           -- the station's own id
+    connector INTEGER NOT NULL,
+    id_tag TEXT NOT NULL,
+    meter_start_wh INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    last_meter_wh INTEGER NOT NULL,
+    remote_start_id INTEGER,
+    csms_id TEXT,                  -- the id the CSMS assigned (OCPP 1.6), once known
+    ended INTEGER NOT NULL DEFAULT 0,
+    seq_no INTEGER NOT NULL DEFAULT 0,   -- next message sequence number (OCPP 2.0.1)
+    samples TEXT NOT NULL DEFAULT '[]'   -- meter values kept for the stop message
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL,         -- JSON; the transaction id is filled in when sent
+    tx_id TEXT,                    -- the transaction the message belongs to
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+"""
+
+
+@dataclass
+class OutboxMessage:
+    seq: int
+    action: str
+    payload: dict[str, Any]
+    tx_id: str | None
+    attempts: int
+    not_before: float
+    created_at: float
+
+
+class Store:
+    """The daemon's database. One instance per process; not shared across threads."""
+
+    def __init__(self, directory: Path):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / "chargerd.sqlite"
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Run statements as one atomic, durable transaction."""
+        with self.db:  # BEGIN ... COMMIT, ROLLBACK on error
+            self.db.execute("BEGIN IMMEDIATE")
+            for sql, args in statements:
+                self.db.execute(sql, args)
+
+    # --- meta ----------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write([("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))])
+
+    # --- settings (OCPP configuration) -------------------------------------------------------
+
+    def settings(self) -> dict[str, tuple[Any, Any]]:
+        """key -> (value, seeded-from-YAML value)."""
+        rows = self.db.execute("SELECT key, value, seeded FROM settings").fetchall()
+        return {k: (json.loads(v), json.loads(s) if s else None) for k, v, s in rows}
+
+    def put_setting(self, key: str, value: Any, seeded: Any = None) -> None:
+        if seeded is None:
+            sql = (
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value"
+            )
+            self._write([(sql, (key, json.dumps(value)))])
+        else:
+            sql = "INSERT OR REPLACE INTO settings VALUES (?, ?, ?)"
+            self._write([(sql, (key, json.dumps(value), json.dumps(seeded)))])
+
+    # --- authorization cache and availability ---------------------------------------------------
+
+    def auth_cache(self) -> dict[str, AuthInfo]:
+        rows = self.db.execute("SELECT id_tag, status, expires_at, parent_id FROM auth_cache")
+        return {tag: AuthInfo(AuthStatus(st), exp, parent) for tag, st, exp, parent in rows}
+
+    def cache_auth(self, id_tag: str | None, info: AuthInfo | None) -> None:
+        if id_tag is None or info is None:
+            self._write([("DELETE FROM auth_cache", ())])
+            return
+        sql = "INSERT OR REPLACE INTO auth_cache VALUES (?, ?, ?, ?)"
+        self._write([(sql, (id_tag, str(info.status), info.expires_at, info.parent_id))])
+
+    def inoperative_connectors(self) -> list[int]:
+        rows = self.db.execute("SELECT connector FROM availability WHERE operative=0")
+        return [r[0] for r in rows]
+
+    def set_availability(self, connector: int, operative: bool) -> None:
+        sql = "INSERT OR REPLACE INTO availability VALUES (?, ?)"
+        self._write([(sql, (connector, int(operative)))])
+
+    # --- transactions and the outbox ------------------------------------------------------------
+
+    def start_transaction(self, tx: Transaction, message: tuple[str, dict] | None, now: float):
+        """Record a new transaction and queue its first message, atomically."""
+        statements = [
+            (
+                "INSERT INTO transactions (id, connector, id_tag, meter_start_wh, started_at,"
+                " last_meter_wh, remote_start_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    tx.id,
+                    tx.connector,
+                    tx.id_tag,
+                    tx.meter_start_wh,
+                    tx.started_at,
+                    tx.last_meter_wh,
+                    tx.remote_start_id,
+                ),
+            )
+        ]
+        if message is not None:
+            statements.append(self._enqueue_sql(message[0], message[1], tx.id, now))
+        self._write(statements)
+
+    def end_transaction(self, tx_id: str, message: tuple[str, dict] | None, now: float) -> None:
+        statements = [("UPDATE transactions SET ended=1 WHERE id=?", (tx_id,))]
+        if message is not None:
+            statements.append(self._enqueue_sql(message[0], message[1], tx_id, now))
+        self._write(statements)
+
+    def record_sample(
+        self, tx_id: str, last_meter_wh: int, sample: dict | None, message: tuple[str, dict] | None,
+        now: float,
+    ) -> None:  # fmt: skip
+        """A meter sample of a transaction: the latest reading, kept samples, its message."""
+        statements: list[tuple[str, tuple[Any, ...]]] = [
+            (
+                "UPDATE transactions SET last_meter_wh=MAX(last_meter_wh, ?) WHERE id=?",
+                (last_meter_wh, tx_id),
+            )
+        ]
+        if sample is not None:
+            statements.append(
+                (
+                    "UPDATE transactions SET samples=json_insert(samples, '$[#]', json(?))"
+                    " WHERE id=?",
+                    (json.dumps(sample), tx_id),
+                )
+            )
+        if message is not None:
+            statements.append(self._enqueue_sql(message[0], message[1], tx_id, now))
+        self._write(statements)
+
+    def transaction_samples(self, tx_id: str) -> list[dict]:
+        row = self.db.execute("SELECT samples FROM transactions WHERE id=?", (tx_id,)).fetchone()
+        return json.loads(row[0]) if row else []
+
+    def open_transactions(self) -> list[Transaction]:
+        """Transactions that were running when the daemon last stopped."""
+        rows = self.db.execute(
+            "SELECT id, connector, id_tag, meter_start_wh, started_at, last_meter_wh,"
+            " remote_start_id FROM transactions WHERE ended=0 ORDER BY started_at"
+        ).fetchall()
+        return [Transaction(*row[:6], remote_start_id=row[6]) for row in rows]
+
+    def csms_id(self, tx_id: str) -> str | None:
+        row = self.db.execute("SELECT csms_id FROM transactions WHERE id=?", (tx_id,)).fetchone()
+        return row[0] if row else None
+
+    def tx_by_csms_id(self, csms_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT id FROM transactions WHERE csms_id=? AND ended=0", (csms_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def next_seq_no(self, tx_id: str) -> int:
+        """Take the next message sequence number of a transaction (OCPP 2.0.1 seqNo)."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            row = self.db.execute("SELECT seq_no FROM transactions WHERE id=?", (tx_id,)).fetchone()
+            self.db.execute("UPDATE transactions SET seq_no=seq_no+1 WHERE id=?", (tx_id,))
+        return row[0] if row else 0
+
+    def enqueue(self, action: str, payload: dict, tx_id: str | None, now: float) -> None:
+        self._write([self._enqueue_sql(action, payload, tx_id, now)])
+
+    @staticmethod
+    def _enqueue_sql(action: str, payload: dict, tx_id: str | None, now: float):
+        return (
+            "INSERT INTO outbox (action, payload, tx_id, created_at) VALUES (?, ?, ?, ?)",
+            (action, json.dumps(payload), tx_id, now),
+        )
+
+    def outbox_head(self) -> OutboxMessage | None:
+        row = self.db.execute(
+            "SELECT seq, action, payload, tx_id, attempts, not_before, created_at"
+            " FROM outbox ORDER BY seq LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return OutboxMessage(row[0], row[1], json.loads(row[2]), *row[3:])
+
+    def outbox_depth(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+    def outbox_depth_for(self, tx_id: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM outbox WHERE tx_id=?", (tx_id,)).fetchone()[0]
+
+    def retry_later(self, seq: int, attempts: int, not_before: float) -> None:
+        sql = "UPDATE outbox SET attempts=?, not_before=? WHERE seq=?"
+        self._write([(sql, (attempts, not_before, seq))])
+
+    def delivered(self, message: OutboxMessage, csms_id: str | None = None, last: bool = False):
+        """The CSMS confirmed `message`: drop it; record the transaction id it assigned;
+        forget the transaction after its last message."""
+        statements: list[tuple[str, tuple[Any, ...]]] = [
+            ("DELETE FROM outbox WHERE seq=?", (message.seq,))
+        ]
+        if csms_id is not None and message.tx_id is not None:
+            statements.append(
+                ("UPDATE transactions SET csms_id=? WHERE id=?", (csms_id, message.tx_id))
+            )
+        if last and message.tx_id is not None:
+            statements.append(
+                ("DELETE FROM transactions WHERE id=? AND ended=1", (message.tx_id,))
+            )
+        self._write(statements)
