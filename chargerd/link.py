@@ -27,7 +27,7 @@ class LinkSettings:
     subprotocol: str  # "ocpp1.6" or "ocpp2.0.1"
     password: str | None = None
     ca_file: str | None = None
-    ping_interval_s: float | None = 30
+    ping_interval_s: Callable[[], float] = lambda: 30.0  # read at each connection
     open_timeout_s: float = 10
     reconnect_min_s: float = 1
     reconnect_max_s: float = 60
@@ -80,8 +80,8 @@ class Link:
                     additional_headers=self._headers(),
                     ssl=self._ssl(),
                     open_timeout=s.open_timeout_s,
-                    ping_interval=s.ping_interval_s or None,
-                    ping_timeout=s.ping_interval_s or None,
+                    ping_interval=s.ping_interval_s() or None,
+                    ping_timeout=s.ping_interval_s() or None,
                     proxy=None,
                     max_size=2**22,
                 ) as ws:

@@ -253,7 +253,5 @@ class Store:
                 ("UPDATE transactions SET csms_id=? WHERE id=?", (csms_id, message.tx_id))
             )
         if last and message.tx_id is not None:
-            statements.append(
-                ("DELETE FROM transactions WHERE id=? AND ended=1", (message.tx_id,))
-            )
+            statements.append(("DELETE FROM transactions WHERE id=? AND ended=1", (message.tx_id,)))
         self._write(statements)

@@ -263,9 +263,7 @@ class Station:
     ) -> None:
         authorization = Authorization(id_tag, now, remote_start_id)
         if connector is None:
-            plugged = [
-                c for c in self.connectors.values() if c.plugged and self._can_start(c)
-            ]
+            plugged = [c for c in self.connectors.values() if c.plugged and self._can_start(c)]
             if not plugged:
                 self.waiting_for_plug = authorization
                 return

@@ -1,0 +1,85 @@
+"""`chargerd` — run the daemon, check a configuration, or show a demo session.
+
+Exit codes: 0 ok, 2 usage, 78 configuration error (EX_CONFIG), 75 hard reset
+(systemd restarts the daemon), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import sys
+
+EXIT_CONFIG = 78
+
+
+def _parser() -> argparse.ArgumentParser:
+    from hal.registry import DRIVER_NAMES
+
+    parser = argparse.ArgumentParser(prog="chargerd", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the station daemon in the foreground")
+    run.add_argument("--config", required=True, metavar="FILE", help="station YAML file")
+    run.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value, e.g. --set csms.url=ws://10.0.0.5:9000/ocpp "
+        "(list items by 0-based index: connectors.0.max_current_a=16)",
+    )  # fmt: skip
+    check = commands.add_parser(
+        "check-config",
+        help="validate a configuration file and exit",
+        description=f"Validate a station YAML file. Hardware drivers: {', '.join(DRIVER_NAMES)}.",
+    )
+    check.add_argument("file", metavar="FILE")
+    check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    demo = commands.add_parser(
+        "demo", help="a simulated station and a local CSMS play one charging session"
+    )
+    demo.add_argument("--ocpp", choices=["1.6", "2.0.1"], default="1.6")
+    return parser
+
+
+def _load(path: str, overrides: list[str]):
+    from .config import ConfigError, load_config
+
+    try:
+        return load_config(path, overrides)
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        config = _load(args.file, args.set)
+        if config is None:
+            return EXIT_CONFIG
+        print(f"{args.file}: OK ({len(config.connectors)} connectors, OCPP "
+              f"{config.csms.ocpp_version}, hardware: {config.hal_driver})")  # fmt: skip
+        return 0
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return asyncio.run(run_demo(args.ocpp))
+    config = _load(args.config, args.set)
+    if config is None:
+        return EXIT_CONFIG
+    from . import logs
+    from .daemon import run_station
+
+    secrets = []
+    if config.csms.password:
+        token = f"{config.station.id}:{config.csms.password}".encode()
+        secrets = [config.csms.password, base64.b64encode(token).decode()]
+    logs.setup(config.log_level, secrets)
+    try:
+        return asyncio.run(run_station(config))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,375 @@
+"""The daemon: wires hardware, station core, OCPP adapter, outbox and link together.
+
+One asyncio loop. Every change to the core goes through `feed()`, which holds a lock
+while the core's decisions are carried out, so hardware reactions (which arrive as new
+events) are settled before the next outside input is looked at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+import signal
+import subprocess
+import time
+from collections import deque
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, TypeVar
+
+from hal.interfaces import (
+    ConnectorHardware,
+    DeviceError,
+    HalEvent,
+)
+
+from . import notify
+from .adapter import Adapter
+from .config import Config
+from .control import ControlServer
+from .core.model import (
+    Decision,
+    OfferCurrent,
+    SetLock,
+    StatusChanged,
+    StopReason,
+    SwitchContactor,
+)
+from .core.station import ConnectorSpec, Station
+from .link import Link, LinkSettings, station_url
+from .store import Store
+
+log = logging.getLogger("chargerd")
+T = TypeVar("T")
+
+TICK_S = 1.0  # meter polling and timers
+EXIT_HARD_RESET = 75  # EX_TEMPFAIL: systemd's Restart=on-failure brings the daemon back
+DRAIN_BEFORE_RESET_S = 10  # how long a reset waits for queued messages to reach the CSMS
+
+
+class Outcome(Enum):
+    STOPPED = 0
+    SOFT_RESET = 1
+    HARD_RESET = 2
+
+
+def make_adapter(config: Config, store: Store) -> Adapter:
+    """The adapter for the configured OCPP version (imported only when used)."""
+    if config.csms.ocpp_version == "1.6":
+        from .ocpp16.adapter import Ocpp16Adapter
+
+        return Ocpp16Adapter(config, store)
+    raise NotImplementedError(f"OCPP {config.csms.ocpp_version} is not available yet")
+
+
+class Daemon:
+    """One run of the station, from start-up to stop or reset."""
+
+    def __init__(self, config: Config, hardware: list[ConnectorHardware], sim: Any = None):
+        self.config = config
+        self.hardware = {hw.connector: hw for hw in hardware}
+        self.sim = sim
+        self.store = Store(config.storage_dir)
+        self.adapter = make_adapter(config, self.store)
+        self.station = Station(
+            [ConnectorSpec(c.id, c.max_current_a, c.phases) for c in config.connectors],
+            self.adapter.settings,
+            auth_cache=self.store.auth_cache(),
+            inoperative=self.store.inoperative_connectors(),
+        )
+        self.station.take()  # statuses restored from storage are reported at boot, not now
+        self.adapter.bind(self)
+        self.link = Link(
+            LinkSettings(
+                url=station_url(config.csms.url, config.station.id),
+                station_id=config.station.id,
+                subprotocol=self.adapter.subprotocol,
+                password=config.csms.password,
+                ca_file=config.csms.ca_file,
+                ping_interval_s=self._ping_interval,
+                reconnect_min_s=config.csms.reconnect_min_s,
+                reconnect_max_s=config.csms.reconnect_max_s,
+            ),
+            self.adapter.serve,
+        )
+        self._lock = asyncio.Lock()
+        self._events: deque[HalEvent] = deque()
+        self._event_arrived = asyncio.Event()
+        self._lock_results: dict[int, bool] = {}
+        self._stop = asyncio.Event()
+        self._outcome = Outcome.STOPPED
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    def _ping_interval(self) -> float:
+        keys = getattr(self.adapter, "keys", {})
+        return float(keys.get("WebSocketPingInterval", 30))
+
+    # --- the Runtime interface used by adapters -----------------------------------------------
+
+    async def feed(self, event: Callable[[float], T]) -> T:
+        async with self._lock:
+            result = event(time.time())
+            await self._settle()
+            return result
+
+    def lock_result(self, connector: int) -> bool:
+        return self._lock_results.get(connector, False)
+
+    def request_reset(self, hard: bool) -> None:
+        self._tasks.append(asyncio.create_task(self._reset(hard)))
+
+    # --- hardware events and decisions ------------------------------------------------------------
+
+    def _emit(self, event: HalEvent) -> None:
+        """Sink for hardware events; may be called from inside a hardware call."""
+        self._events.append(event)
+        self._event_arrived.set()
+
+    async def _settle(self) -> None:
+        """Carry out decisions and feed hardware reactions until both run dry."""
+        while True:
+            decisions = self.station.take()
+            if not decisions and not self._events:
+                break
+            for decision in decisions:
+                await self._carry_out(decision)
+            while self._events:
+                event = self._events.popleft()
+                log.debug("hardware: %s", event)
+                self.station.hardware_event(event, time.time())
+        self.adapter.flush_status()
+
+    async def _carry_out(self, d: Decision) -> None:
+        hw = self.hardware.get(getattr(d, "connector", 0))
+        try:
+            if isinstance(d, OfferCurrent) and hw:
+                await hw.controller.offer_current(d.amps)
+            elif isinstance(d, SwitchContactor) and hw:
+                await hw.controller.set_contactor(d.closed)
+            elif isinstance(d, SetLock) and hw:
+                self._lock_results[d.connector] = await hw.controller.set_lock(d.locked)
+            elif isinstance(d, StatusChanged):
+                error = "" if d.error_code == "NoError" else f" ({d.error_code})"
+                log.info("connector %d: %s → %s%s", d.connector, d.old, d.new, error)
+            else:
+                self.adapter.on_decision(d)
+        except DeviceError as exc:
+            log.error("connector %s: %s failed: %s", getattr(d, "connector", "?"), d, exc)
+
+    async def _pump_events(self) -> None:
+        while True:
+            await self._event_arrived.wait()
+            self._event_arrived.clear()
+            await self.feed(lambda now: None)  # _settle feeds the queued events
+
+    async def _read_meters(self) -> None:
+        for connector, hw in self.hardware.items():
+            try:
+                reading = await hw.meter.read()
+            except DeviceError as exc:
+                await self.feed(
+                    lambda now, c=connector, e=exc: self.station.meter_failed(c, str(e), now)
+                )
+                continue
+            await self.feed(lambda now, c=connector, r=reading: self.station.meter_read(c, r, now))
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            await self._read_meters()
+            await self.feed(self.station.tick)
+
+    # --- life cycle ---------------------------------------------------------------------------------
+
+    async def _start_hardware(self) -> None:
+        for hw in self.hardware.values():
+            await hw.controller.start(self._emit)
+            await hw.meter.start(self._emit)
+            if hw.power is not None:
+                await hw.power.start(self._emit)
+
+    async def _recover(self) -> None:
+        """End transactions left open by the last run (killed, or stopped for a restart)."""
+        clean = self.store.get_meta("clean_shutdown") == "1"
+        self.store.set_meta("clean_shutdown", "0")
+        reason = StopReason.Reboot if clean else StopReason.PowerLoss
+        for tx in self.store.open_transactions():
+            log.warning("transaction %s was open at start-up: ending it (%s)", tx.id, reason)
+            await self.feed(lambda now, tx=tx: self.station.end_interrupted(tx, reason, now))
+
+    async def _reset(self, hard: bool) -> None:
+        await asyncio.sleep(0.1)  # let the Reset answer reach the CSMS first
+        log.warning("%s reset requested by the CSMS", "hard" if hard else "soft")
+        await self.feed(lambda now: self.station.reset(hard, now))
+        deadline = time.monotonic() + DRAIN_BEFORE_RESET_S
+        while self.store.outbox_depth() and self.link.state == "connected":
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        self._outcome = Outcome.HARD_RESET if hard else Outcome.SOFT_RESET
+        self._stop.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, control: ControlServer | None = None) -> Outcome:
+        await self._start_hardware()
+        await self._read_meters()
+        await self._recover()
+        await self.feed(lambda now: None)
+        if control is not None:
+            control.attach(self)
+        self._tasks += [
+            asyncio.create_task(self._pump_events()),
+            asyncio.create_task(self._ticker()),
+            asyncio.create_task(self.link.run()),
+        ]
+        log.info(
+            "station %s up: %d connectors, OCPP %s to %s",
+            self.config.station.id, len(self.hardware), self.config.csms.ocpp_version,
+            self.link.settings.url,
+        )  # fmt: skip
+        try:
+            await self._stop.wait()
+        finally:
+            await self._shutdown()
+        return self._outcome
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for hw in self.hardware.values():  # nobody will watch the power: switch it off
+            try:
+                await hw.controller.set_contactor(False)
+                await hw.controller.offer_current(0)
+            except DeviceError as exc:
+                log.error("connector %d: could not switch off: %s", hw.connector, exc)
+        self.store.set_meta("clean_shutdown", "1")
+        self.store.close()
+
+    # --- for chargerctl ----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        connectors = []
+        for c in self.station.connectors.values():
+            reading = self.station.readings.get(c.id)
+            entry: dict[str, Any] = {
+                "id": c.id,
+                "status": str(c.status),
+                "error_code": c.error_code,
+                "pilot": str(c.pilot),
+                "offered_a": c.offered_a,
+                "energy_wh": round(reading.energy_wh) if reading else None,
+                "power_w": round(reading.power_w) if reading else None,
+                "transaction": None,
+            }
+            tx = c.transaction
+            if tx is not None:
+                entry["transaction"] = {
+                    "id": self.adapter.transaction_label(tx.id),
+                    "station_id": tx.id,
+                    "id_tag": tx.id_tag,
+                    "started_at": tx.started_at,
+                    "meter_start_wh": tx.meter_start_wh,
+                    "energy_wh": (round(reading.energy_wh) if reading else tx.last_meter_wh)
+                    - tx.meter_start_wh,
+                }
+            connectors.append(entry)
+        return {
+            "station": self.config.station.id,
+            "link": {
+                "state": self.link.state,
+                "url": self.link.settings.url,
+                "last_error": self.link.last_error,
+            },  # fmt: skip
+            **self.adapter.describe(),
+            "connectors": connectors,
+        }
+
+    def sim_command(self, command: str, args: list[str]) -> str:
+        """`chargerctl sim ...`: drive the simulated EV, card reader and faults."""
+        from hal.interfaces import TagPresented
+
+        if command == "tag":
+            if not args:
+                raise ValueError("usage: tag ID [--connector N]")
+            connector = int(args[2]) if len(args) > 2 and args[1] == "--connector" else None
+            if connector is not None and connector not in self.station.connectors:
+                raise ValueError(f"no connector {connector}")
+            self._emit(TagPresented(args[0], connector))
+            return f"tag {args[0]} presented"
+        if self.sim is None:
+            raise ValueError("this station runs real hardware: sim commands need hal.driver: sim")
+        actions: dict[str, Callable[..., None]] = {
+            "plug": self.sim.plug,
+            "unplug": self.sim.unplug,
+            "ev-pause": self.sim.ev_pause,
+            "ev-resume": self.sim.ev_resume,
+            "fault": self.sim.fault,
+            "clear": self.sim.clear,
+            "meter-fail": self.sim.meter_fail,
+            "meter-restore": self.sim.meter_restore,
+        }
+        if command not in actions:
+            raise ValueError(f"unknown sim command {command!r}; known: tag, {', '.join(actions)}")
+        if not args or not args[0].isdigit():
+            raise ValueError(f"usage: {command} N" + (" CODE" if command == "fault" else ""))
+        needed = 2 if command == "fault" else 1
+        if len(args) != needed:
+            raise ValueError(f"usage: {command} N" + (" CODE" if command == "fault" else ""))
+        actions[command](int(args[0]), *args[1:])
+        return f"{command} {' '.join(args)}: done"
+
+
+async def run_station(config: Config) -> int:
+    """Run until SIGTERM/SIGINT (exit 0) or a hard reset (EXIT_HARD_RESET); soft resets
+    restart the station in-process with a new BootNotification."""
+    from hal.registry import build_hardware
+
+    hardware, sim = build_hardware(config)
+    control = ControlServer(config.control_socket)
+    await control.start()
+    loop = asyncio.get_running_loop()
+    daemon: Daemon | None = None
+
+    def on_signal() -> None:
+        log.info("stop requested")
+        if daemon is not None:
+            daemon.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    watchdog = asyncio.create_task(_watchdog())
+    try:
+        while True:
+            daemon = Daemon(config, hardware, sim)
+            notify.ready()
+            outcome = await daemon.run(control)
+            for hw in hardware:
+                await hw.controller.stop()
+                await hw.meter.stop()
+            if outcome is Outcome.SOFT_RESET:
+                log.warning("soft reset: restarting the station")
+                continue
+            break
+    finally:
+        notify.stopping()
+        watchdog.cancel()
+        await control.stop()
+    if outcome is Outcome.HARD_RESET:
+        if config.hard_reset_command:
+            log.warning("hard reset: running %s", config.hard_reset_command)
+            subprocess.run(shlex.split(config.hard_reset_command), check=False)
+        return EXIT_HARD_RESET
+    return 0
+
+
+async def _watchdog() -> None:
+    interval = notify.watchdog_interval_s()
+    if interval is None:
+        return
+    while True:
+        notify.watchdog()
+        await asyncio.sleep(interval)

@@ -1,0 +1,430 @@
+"""OCPP 1.6J Core profile: the core's decisions as messages, the CSMS's requests as events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+from ..adapter import Runtime
+from ..config import Config
+from ..core.connector import Status
+from ..core.model import (
+    AuthorizationRejected,
+    AvailabilityChanged,
+    CacheAuthorization,
+    CoreSettings,
+    Decision,
+    MeterSampled,
+    RequestAuthorization,
+    TransactionEnded,
+    TransactionStarted,
+)
+from ..outbox import Outbox, RetryPolicy
+from ..rpc import OCPP16, CallError, ConnectionLost, Rpc
+from ..store import OutboxMessage, Store
+from . import keys as K
+from .payloads import auth_info, meter_value, stop_reason, timestamp
+
+log = logging.getLogger("chargerd.ocpp16")
+
+SUPPORTED = {
+    "ChangeAvailability",
+    "ChangeConfiguration",
+    "ClearCache",
+    "DataTransfer",
+    "GetConfiguration",
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "Reset",
+    "UnlockConnector",
+}
+DEFAULT_BOOT_RETRY_S = 30  # when a Pending/Rejected answer gives no interval
+
+
+class Ocpp16Adapter:
+    subprotocol = "ocpp1.6"
+
+    def __init__(self, config: Config, store: Store):
+        self.config = config
+        self.store = store
+        self.keys = self._load_keys()
+        self.settings = CoreSettings()
+        self._apply_keys()
+        self.registration = "Unknown"  # BootNotification status: Accepted, Pending, Rejected
+        self._reported: dict[int, tuple[str, str]] = {}
+        self._last_traffic = time.monotonic()
+        self._heartbeat_changed = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.outbox = Outbox(
+            store,
+            retry_policy=lambda: RetryPolicy(
+                int(self.keys["TransactionMessageAttempts"]),
+                float(self.keys["TransactionMessageRetryInterval"]),
+            ),
+            prepare=self._prepare,
+            delivered=self._delivered,
+            call_timeout_s=config.csms.call_timeout_s,
+        )
+
+    def bind(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    # --- configuration keys ------------------------------------------------------------------
+
+    def _load_keys(self) -> dict[str, bool | int | str]:
+        """Stored values win; a YAML value wins only when it differs from what it seeded."""
+        stored = self.store.settings()
+        values: dict[str, bool | int | str] = {}
+        for key in K.KEYS:
+            value: bool | int | str = key.default
+            if key.name in stored:
+                value = stored[key.name][0]
+            if key.writable and key.name in self.config.ocpp:
+                from_yaml = K.parse(key, self.config.ocpp[key.name])
+                if key.name not in stored or stored[key.name][1] != from_yaml:
+                    self.store.put_setting(key.name, from_yaml, seeded=from_yaml)
+                    value = from_yaml
+            values[key.name] = value
+        values["NumberOfConnectors"] = len(self.config.connectors)
+        return values
+
+    def _apply_keys(self) -> None:
+        k, s = self.keys, self.settings
+        s.connection_timeout_s = int(k["ConnectionTimeOut"])
+        s.stop_on_ev_disconnect = bool(k["StopTransactionOnEVSideDisconnect"])
+        s.unlock_on_ev_disconnect = bool(k["UnlockConnectorOnEVSideDisconnect"])
+        s.local_pre_authorize = bool(k["LocalPreAuthorize"])
+        s.local_authorize_offline = bool(k["LocalAuthorizeOffline"])
+        s.allow_offline_unknown_id = bool(k["AllowOfflineTxForUnknownId"])
+        s.authorize_remote_start = bool(k["AuthorizeRemoteTxRequests"])
+        s.stop_on_invalid_id = bool(k["StopTransactionOnInvalidId"])
+        s.max_energy_on_invalid_id_wh = int(k["MaxEnergyOnInvalidId"])
+        s.auth_cache_enabled = bool(k["AuthorizationCacheEnabled"])
+        s.sample_interval_s = int(k["MeterValueSampleInterval"])
+        s.aligned_interval_s = int(k["ClockAlignedDataInterval"])
+
+    def _measurands(self, key: str) -> list[str]:
+        return [m for m in str(self.keys[key]).split(",") if m]
+
+    # --- the connection --------------------------------------------------------------------
+
+    async def serve(self, connection: ClientConnection) -> None:
+        rpc = Rpc(connection, OCPP16, self._handle, SUPPORTED, on_traffic=self._traffic)
+        session = asyncio.create_task(self._session(rpc))
+        try:
+            await rpc.serve()
+        finally:
+            session.cancel()
+            await asyncio.gather(session, return_exceptions=True)
+            self._reported.clear()
+            await self.rt.feed(lambda now: self.rt.station.link_changed(False))
+
+    def _traffic(self) -> None:
+        self._last_traffic = time.monotonic()
+
+    async def _session(self, rpc: Rpc) -> None:
+        try:
+            await self._boot(rpc)
+            await self.rt.feed(lambda now: self.rt.station.link_changed(True))
+            self.outbox.open(rpc)
+            self.flush_status()
+            heartbeat = asyncio.create_task(self._heartbeat())
+            delivery = asyncio.create_task(self.outbox.run(rpc))
+            try:
+                await delivery
+            finally:
+                heartbeat.cancel()
+        except ConnectionLost:
+            pass
+
+    async def _boot(self, rpc: Rpc) -> None:
+        """BootNotification until Accepted; nothing else is sent meanwhile."""
+        if self.registration == "Accepted":
+            return  # once per start of the daemon; a reconnect is not a reboot
+        info = self.config.station
+        payload: dict[str, Any] = {
+            "chargePointVendor": info.vendor,
+            "chargePointModel": info.model,
+            "firmwareVersion": info.firmware_version,
+        }
+        if info.serial:
+            payload["chargePointSerialNumber"] = info.serial
+        while True:
+            try:
+                answer = await rpc.call(
+                    "BootNotification", payload, self.config.csms.call_timeout_s
+                )
+            except (CallError, TimeoutError) as exc:
+                log.warning("BootNotification failed (%s); retrying", exc or "no answer")
+                await asyncio.sleep(DEFAULT_BOOT_RETRY_S)
+                continue
+            self.registration = answer["status"]
+            interval = int(answer["interval"])
+            if self.registration == "Accepted":
+                if interval > 0:
+                    self._set_key("HeartbeatInterval", interval)
+                log.info(
+                    "BootNotification accepted; heartbeat every %s s",
+                    self.keys["HeartbeatInterval"],
+                )
+                return
+            wait = interval if interval > 0 else DEFAULT_BOOT_RETRY_S
+            log.warning("BootNotification %s; next attempt in %d s", self.registration, wait)
+            await asyncio.sleep(wait)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            interval = int(self.keys["HeartbeatInterval"])
+            idle = time.monotonic() - self._last_traffic
+            if interval > 0 and idle >= interval:
+                try:
+                    await self.outbox.call("Heartbeat", {})
+                except (CallError, TimeoutError) as exc:
+                    log.warning("Heartbeat failed: %s", exc or "no answer")
+                continue
+            self._heartbeat_changed.clear()
+            wait = max(0.05, interval - idle) if interval > 0 else None
+            try:
+                async with asyncio.timeout(wait):
+                    await self._heartbeat_changed.wait()
+            except TimeoutError:
+                pass
+
+    # --- status -------------------------------------------------------------------------------
+
+    def flush_status(self) -> None:
+        if not (self.outbox.connected and self.registration == "Accepted"):
+            return
+        connectors = self.rt.station.connectors.values()
+        station_off = all(not c.operative for c in connectors)
+        current = {0: (Status.Unavailable if station_off else Status.Available, "NoError")}
+        current.update({c.id: (c.status, c.error_code) for c in connectors})
+        now = time.time()
+        for connector, (status, error) in current.items():
+            if self._reported.get(connector) == (status, error):
+                continue
+            self._reported[connector] = (status, error)
+            payload = {
+                "connectorId": connector,
+                "status": str(status),
+                "errorCode": error,
+                "timestamp": timestamp(now),
+            }
+            self.outbox.post("StatusNotification", payload)
+
+    # --- decisions of the core ------------------------------------------------------------------
+
+    def on_decision(self, d: Decision) -> None:
+        if isinstance(d, TransactionStarted):
+            self._transaction_started(d)
+        elif isinstance(d, TransactionEnded):
+            self._transaction_ended(d)
+        elif isinstance(d, MeterSampled):
+            self._meter_sampled(d)
+        elif isinstance(d, RequestAuthorization):
+            self._spawn(self._authorize(d.id_tag))
+        elif isinstance(d, CacheAuthorization):
+            self.store.cache_auth(d.id_tag, d.info)
+        elif isinstance(d, AvailabilityChanged):
+            self.store.set_availability(d.connector, d.operative)
+        elif isinstance(d, AuthorizationRejected):
+            log.info("id tag %s refused (%s)", d.id_tag, d.status)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _transaction_started(self, d: TransactionStarted) -> None:
+        tx = d.transaction
+        payload = {
+            "connectorId": tx.connector,
+            "idTag": tx.id_tag,
+            "meterStart": tx.meter_start_wh,
+            "timestamp": timestamp(d.at),
+        }
+        self.store.start_transaction(tx, ("StartTransaction", payload), d.at)
+        if d.reading is not None:
+            begin = self._stop_txn_sample(d.reading, "Sample.Periodic", "Transaction.Begin", d.at)
+            if begin:
+                self.store.record_sample(tx.id, tx.meter_start_wh, begin, None, d.at)
+        self.outbox.wake()
+        log.info("transaction %s started on connector %d for %s at %d Wh",
+                 tx.id, tx.connector, tx.id_tag, tx.meter_start_wh)  # fmt: skip
+
+    def _transaction_ended(self, d: TransactionEnded) -> None:
+        tx = d.transaction
+        payload: dict[str, Any] = {
+            "meterStop": d.meter_stop_wh,
+            "timestamp": timestamp(d.at),
+            "reason": stop_reason(d.reason),
+        }
+        if d.id_tag:
+            payload["idTag"] = d.id_tag
+        samples = self.store.transaction_samples(tx.id)
+        if d.reading is not None:
+            end = self._stop_txn_sample(d.reading, "Sample.Periodic", "Transaction.End", d.at)
+            if end:
+                samples.append(end)
+        if samples:
+            payload["transactionData"] = samples
+        self.store.end_transaction(tx.id, ("StopTransaction", payload), d.at)
+        self.outbox.wake()
+        log.info("transaction %s on connector %d ended (%s) at %d Wh",
+                 tx.id, tx.connector, d.reason, d.meter_stop_wh)  # fmt: skip
+
+    def _stop_txn_sample(self, reading, key_context: str, context: str, at: float):
+        key = "StopTxnSampledData" if key_context == "Sample.Periodic" else "StopTxnAlignedData"
+        return meter_value(reading, self._measurands(key), context, at)
+
+    def _meter_sampled(self, d: MeterSampled) -> None:
+        periodic = d.context == "Sample.Periodic"
+        key = "MeterValuesSampledData" if periodic else "MeterValuesAlignedData"
+        offered = self.rt.station.connectors[d.connector].offered_a
+        value = meter_value(d.reading, self._measurands(key), d.context, d.at, offered)
+        message = None
+        if value is not None:
+            message = ("MeterValues", {"connectorId": d.connector, "meterValue": [value]})
+        tx = d.transaction
+        if tx is None:
+            if message is not None:  # not transaction-related: not kept while offline
+                self.outbox.post(*message)
+            return
+        kept = self._stop_txn_sample(d.reading, d.context, d.context, d.at)
+        self.store.record_sample(tx.id, tx.last_meter_wh, kept, message, d.at)
+        if message is not None:
+            self.outbox.wake()
+
+    async def _authorize(self, id_tag: str) -> None:
+        station = self.rt.station
+        try:
+            answer = await self.outbox.call("Authorize", {"idTag": id_tag})
+        except (CallError, TimeoutError, ConnectionLost) as exc:
+            log.warning("Authorize %s got no answer (%s); offline rules apply", id_tag, exc)
+            await self.rt.feed(lambda now: station.authorization_failed(id_tag, now))
+            return
+        info = auth_info(answer["idTagInfo"])
+        await self.rt.feed(lambda now: station.authorization_answered(id_tag, info, now))
+
+    # --- the outbox's callbacks --------------------------------------------------------------
+
+    def _prepare(self, message: OutboxMessage) -> dict[str, Any]:
+        """Fill in the transaction id the CSMS assigned (known only once Start was answered)."""
+        payload = dict(message.payload)
+        if message.tx_id is not None and message.action != "StartTransaction":
+            csms_id = self.store.csms_id(message.tx_id)
+            if csms_id is not None:
+                payload["transactionId"] = int(csms_id)
+            elif message.action == "StopTransaction":
+                payload["transactionId"] = -1  # errata: no StartTransaction.conf ever came
+        return payload
+
+    def _delivered(self, message: OutboxMessage, answer: dict[str, Any] | None) -> None:
+        if message.action == "StartTransaction" and answer is not None:
+            self.store.delivered(message, csms_id=str(answer["transactionId"]))
+            tx_id, info = message.tx_id, auth_info(answer["idTagInfo"])
+            log.info("transaction %s is %s at the CSMS", tx_id, answer["transactionId"])
+            if tx_id is not None:
+                station = self.rt.station
+                self._spawn(
+                    self.rt.feed(lambda now: station.transaction_confirmed(tx_id, info, now))
+                )
+        else:
+            self.store.delivered(message, last=message.action == "StopTransaction")
+
+    # --- requests from the CSMS -----------------------------------------------------------------
+
+    async def _handle(self, action: str, p: dict[str, Any]) -> dict[str, Any]:
+        station = self.rt.station
+        if action == "ChangeConfiguration":
+            return {"status": self._change_configuration(p["key"], p["value"])}
+        if action == "GetConfiguration":
+            return self._get_configuration(p.get("key"))
+        if action == "ChangeAvailability":
+            operative = p["type"] == "Operative"
+            status = await self.rt.feed(
+                lambda now: station.change_availability(p["connectorId"], operative, now)
+            )
+            return {"status": status}
+        if action == "ClearCache":
+            await self.rt.feed(lambda now: station.clear_cache())
+            return {"status": "Accepted"}
+        if action == "DataTransfer":
+            return {"status": "UnknownVendorId"}  # this station has no vendor extensions
+        if action == "RemoteStartTransaction":
+            connector = p.get("connectorId")
+            if connector is not None and connector not in station.connectors:
+                return {"status": "Rejected"}
+            accepted = await self.rt.feed(
+                lambda now: station.remote_start(p["idTag"], connector, now)
+            )
+            return {"status": "Accepted" if accepted else "Rejected"}
+        if action == "RemoteStopTransaction":
+            tx_id = self.store.tx_by_csms_id(str(p["transactionId"]))
+            stopped = tx_id is not None and await self.rt.feed(
+                lambda now: station.remote_stop(tx_id, now)
+            )
+            return {"status": "Accepted" if stopped else "Rejected"}
+        if action == "Reset":
+            self.rt.request_reset(hard=p["type"] == "Hard")
+            return {"status": "Accepted"}
+        if action == "UnlockConnector":
+            connector = p["connectorId"]
+            if connector not in station.connectors:
+                return {"status": "NotSupported"}
+            await self.rt.feed(lambda now: station.unlock(connector, now))
+            return {"status": "Unlocked" if self.rt.lock_result(connector) else "UnlockFailed"}
+        raise AssertionError(f"{action} is listed as supported but has no handler")
+
+    def _set_key(self, name: str, value: bool | int | str) -> None:
+        self.keys[name] = value
+        self.store.put_setting(name, value)
+        self._apply_keys()
+        if name == "HeartbeatInterval":
+            self._heartbeat_changed.set()
+
+    def _change_configuration(self, name: str, value: str) -> str:
+        key = K.BY_NAME.get(name)
+        if key is None:
+            return "NotSupported"
+        if not key.writable:
+            return "Rejected"
+        try:
+            parsed = K.parse(key, value)
+        except ValueError as exc:
+            log.info("ChangeConfiguration %s=%r rejected: %s", name, value, exc)
+            return "Rejected"
+        self._set_key(name, parsed)
+        log.info("configuration %s set to %s by the CSMS", name, K.to_wire(parsed))
+        return "RebootRequired" if key.reboot else "Accepted"
+
+    def _get_configuration(self, names: list[str] | None) -> dict[str, Any]:
+        wanted = names if names else [k.name for k in K.KEYS]
+        known, unknown = [], []
+        for name in wanted:
+            key = K.BY_NAME.get(name)
+            if key is None:
+                unknown.append(name)
+                continue
+            value = K.to_wire(self.keys[name])[:500]
+            known.append({"key": name, "readonly": not key.writable, "value": value})
+        answer: dict[str, Any] = {"configurationKey": known}
+        if unknown:
+            answer["unknownKey"] = unknown
+        return answer
+
+    # --- for chargerctl -------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "ocpp_version": "1.6",
+            "registration": self.registration,
+            "outbox_depth": self.store.outbox_depth(),
+        }
+
+    def transaction_label(self, transaction_id: str) -> str:
+        return self.store.csms_id(transaction_id) or "pending"

@@ -1,0 +1,90 @@
+"""OCPP 1.6 payloads built from the core's vocabulary (pure functions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hal.interfaces import MeterReading
+
+from ..core.model import AuthInfo, AuthStatus, StopReason
+
+# The core's stop reasons that OCPP 1.6 has no name for.
+STOP_REASONS: dict[StopReason, str] = {StopReason.Fault: "Other"}
+
+
+def timestamp(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def auth_info(id_tag_info: dict[str, Any]) -> AuthInfo:
+    try:
+        status = AuthStatus(id_tag_info.get("status"))
+    except ValueError:
+        status = AuthStatus.Invalid
+    return AuthInfo(
+        status, parse_timestamp(id_tag_info.get("expiryDate")), id_tag_info.get("parentIdTag")
+    )
+
+
+def stop_reason(reason: StopReason) -> str:
+    return STOP_REASONS.get(reason, str(reason))
+
+
+def _phases(values: tuple[float, ...], suffix: str = "") -> list[tuple[str | None, float]]:
+    if len(values) <= 1:
+        return [(None, values[0] if values else 0.0)]
+    return [(f"L{i}{suffix}", v) for i, v in enumerate(values, start=1)]
+
+
+def sampled_values(
+    reading: MeterReading, measurands: list[str], context: str, offered_a: float
+) -> list[dict[str, Any]]:
+    """SampledValue entries for the configured measurands, per phase where it applies."""
+    entries: list[dict[str, Any]] = []
+
+    def add(measurand: str, value: float, unit: str | None, phase: str | None = None) -> None:
+        entry: dict[str, Any] = {
+            "value": f"{value:.0f}" if unit in ("Wh", "W") else f"{value:.2f}",
+            "context": context,
+            "measurand": measurand,
+            "location": "Outlet",
+        }
+        if unit:
+            entry["unit"] = unit
+        if phase:
+            entry["phase"] = phase
+        entries.append(entry)
+
+    for measurand in measurands:
+        if measurand == "Energy.Active.Import.Register":
+            add(measurand, reading.energy_wh, "Wh")
+        elif measurand == "Power.Active.Import":
+            add(measurand, reading.power_w, "W")
+        elif measurand == "Current.Import":
+            for phase, value in _phases(reading.current_a):
+                add(measurand, value, "A", phase)
+        elif measurand == "Current.Offered":
+            add(measurand, offered_a, "A")
+        elif measurand == "Voltage":
+            for phase, value in _phases(reading.voltage_v, "-N"):
+                add(measurand, value, "V", phase)
+        elif measurand == "Frequency" and reading.frequency_hz is not None:
+            add(measurand, reading.frequency_hz, None)
+    return entries
+
+
+def meter_value(
+    reading: MeterReading, measurands: list[str], context: str, at: float, offered_a: float = 0
+) -> dict[str, Any] | None:
+    values = sampled_values(reading, measurands, context, offered_a)
+    return {"timestamp": timestamp(at), "sampledValue": values} if values else None

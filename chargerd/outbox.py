@@ -1,0 +1,182 @@
+"""Delivery of messages to the CSMS, one CALL at a time.
+
+Two kinds of message wait here:
+- transaction messages, persisted in the store before their first attempt, delivered in
+  order, retried after a CALLERROR or a timeout (attempt n waits interval × n), dropped
+  only after the last attempt; a connection loss is not counted as an attempt;
+- other messages, in memory only (status, heartbeat, authorization): bounded, and failed
+  or dropped when the connection goes — the adapter reports the current state again on
+  reconnect rather than replaying history. Messages a user waits on (`urgent`) go first;
+  the rest keep their order relative to the transaction messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .rpc import CallError, ConnectionLost, Rpc
+from .store import OutboxMessage, Store
+
+log = logging.getLogger("chargerd.outbox")
+
+MAX_IN_MEMORY = 100  # non-transaction messages waiting while connected; oldest dropped beyond
+
+
+@dataclass
+class _Volatile:
+    action: str
+    payload: dict[str, Any]
+    created_at: float
+    urgent: bool
+    future: asyncio.Future[dict[str, Any]] | None = field(default=None)
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int
+    interval_s: float
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        retry_policy: Callable[[], RetryPolicy],
+        prepare: Callable[[OutboxMessage], dict[str, Any]],
+        delivered: Callable[[OutboxMessage, dict[str, Any] | None], None],
+        call_timeout_s: float,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._store = store
+        self._retry_policy = retry_policy
+        self._prepare = prepare  # fills in what is known only at send time
+        self._delivered = delivered  # result None: given up after the last attempt
+        self._timeout = call_timeout_s
+        self._clock = clock
+        self._volatile: deque[_Volatile] = deque()
+        self._wake = asyncio.Event()
+        self._rpc: Rpc | None = None
+
+    def wake(self) -> None:
+        """A transaction message was stored."""
+        self._wake.set()
+
+    @property
+    def connected(self) -> bool:
+        return self._rpc is not None and not self._rpc.closed
+
+    def post(self, action: str, payload: dict[str, Any]) -> None:
+        """Send when the line is free; dropped if the connection goes first."""
+        if not self.connected:
+            return
+        if len(self._volatile) >= MAX_IN_MEMORY:
+            dropped = self._volatile.popleft()
+            log.warning("too many messages waiting; dropped a %s", dropped.action)
+            if dropped.future and not dropped.future.done():
+                dropped.future.set_exception(ConnectionLost("dropped: queue full"))
+        self._volatile.append(_Volatile(action, payload, self._clock(), urgent=False))
+        self._wake.set()
+
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send ahead of queued messages and return the answer (raises like Rpc.call)."""
+        if not self.connected:
+            raise ConnectionLost("not connected")
+        future = asyncio.get_running_loop().create_future()
+        self._volatile.append(_Volatile(action, payload, self._clock(), True, future))
+        self._wake.set()
+        return await future
+
+    def open(self, rpc: Rpc) -> None:
+        """Messages may be queued for `rpc` from now on (call `run` to deliver them)."""
+        self._rpc = rpc
+
+    async def run(self, rpc: Rpc) -> None:
+        """Deliver until the connection closes."""
+        self.open(rpc)
+        try:
+            while not rpc.closed:
+                if not await self._send_next(rpc):
+                    await self._sleep_until_due()
+        except ConnectionLost:
+            pass
+        finally:
+            self._rpc = None
+            for item in self._volatile:
+                if item.future and not item.future.done():
+                    item.future.set_exception(ConnectionLost("connection closed"))
+            self._volatile.clear()
+
+    async def _sleep_until_due(self) -> None:
+        head = self._store.outbox_head()
+        timeout = None if head is None else max(0.0, head.not_before - self._clock())
+        self._wake.clear()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+
+    async def _send_next(self, rpc: Rpc) -> bool:
+        """Send one message; False when nothing is due."""
+        head = self._store.outbox_head()
+        due = head is not None and head.not_before <= self._clock()
+        volatile = self._volatile[0] if self._volatile else None
+        urgent = next((v for v in self._volatile if v.urgent), None)
+        if urgent is not None:
+            self._volatile.remove(urgent)
+            await self._send_volatile(rpc, urgent)
+        elif volatile is not None and not (due and head and head.created_at <= volatile.created_at):
+            self._volatile.popleft()
+            await self._send_volatile(rpc, volatile)
+        elif due and head is not None:
+            await self._send_stored(rpc, head)
+        else:
+            return False
+        return True
+
+    async def _send_volatile(self, rpc: Rpc, item: _Volatile) -> None:
+        try:
+            result = await rpc.call(item.action, item.payload, self._timeout)
+        except ConnectionLost as exc:
+            if item.future and not item.future.done():
+                item.future.set_exception(exc)
+            raise
+        except (CallError, TimeoutError) as exc:
+            log.warning("%s failed: %s", item.action, exc or "no answer")
+            if item.future and not item.future.done():
+                item.future.set_exception(exc)
+            return
+        if item.future and not item.future.done():
+            item.future.set_result(result)
+
+    async def _send_stored(self, rpc: Rpc, message: OutboxMessage) -> None:
+        try:
+            result = await rpc.call(message.action, self._prepare(message), self._timeout)
+        except (CallError, TimeoutError) as exc:
+            if rpc.closed:  # the answer was lost with the connection: not the message's fault
+                raise ConnectionLost("connection closed") from exc
+            policy = self._retry_policy()
+            attempts = message.attempts + 1
+            if attempts >= policy.attempts:
+                log.error(
+                    "%s #%d given up after %d attempts: %s",
+                    message.action, message.seq, attempts, exc or "no answer",
+                )  # fmt: skip
+                self._delivered(message, None)
+                return
+            wait = policy.interval_s * attempts
+            log.warning(
+                "%s #%d failed (%s); attempt %d of %d in %.0f s",
+                message.action, message.seq, exc or "no answer", attempts + 1, policy.attempts,
+                wait,
+            )  # fmt: skip
+            self._store.retry_later(message.seq, attempts, self._clock() + wait)
+            return
+        self._delivered(message, result)

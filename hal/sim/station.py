@@ -1,0 +1,105 @@
+"""The simulated station: a controller and a meter per connector, driven by `chargerctl sim`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hal.interfaces import ConnectorHardware, FaultCode
+from hal.sim.controller import SimController
+from hal.sim.meter import SimMeter
+
+if TYPE_CHECKING:
+    from chargerd.config import Config, ConnectorConfig, SimConfig
+
+
+class SimulatedStation:
+    """Simulated devices of every connector, with the commands of `chargerctl sim`.
+
+    Arguments come from a control socket, so every method checks them and raises
+    ValueError with a message fit to show to the user.
+    """
+
+    def __init__(
+        self,
+        connectors: Sequence[ConnectorConfig],
+        sim: SimConfig,
+        state_dir: Path,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.controllers: dict[int, SimController] = {}
+        self.meters: dict[int, SimMeter] = {}
+        for c in connectors:
+            controller = SimController(c.id, ev_max_current_a=sim.ev_max_current_a)
+            self.controllers[c.id] = controller
+            self.meters[c.id] = SimMeter(
+                controller, state_dir, voltage_v=sim.voltage_v, phases=c.phases, clock=clock
+            )
+
+    @classmethod
+    def from_config(
+        cls, config: Config, *, clock: Callable[[], float] = time.monotonic
+    ) -> SimulatedStation:
+        return cls(config.connectors, config.sim, config.storage_dir, clock=clock)
+
+    def hardware(self) -> list[ConnectorHardware]:
+        """The devices per connector, in connector order, as the daemon consumes them."""
+        return [
+            ConnectorHardware(connector=n, controller=self.controllers[n], meter=self.meters[n])
+            for n in sorted(self.controllers)
+        ]
+
+    def controller(self, n: int) -> SimController:
+        self._check(n)
+        return self.controllers[n]
+
+    def meter(self, n: int) -> SimMeter:
+        self._check(n)
+        return self.meters[n]
+
+    # --- `chargerctl sim ...` ------------------------------------------------------------
+
+    def plug(self, n: int) -> None:
+        self.controller(n).plug()
+
+    def unplug(self, n: int) -> None:
+        self.controller(n).unplug()
+
+    def ev_pause(self, n: int) -> None:
+        self.controller(n).ev_pause()
+
+    def ev_resume(self, n: int) -> None:
+        self.controller(n).ev_resume()
+
+    def fault(self, n: int, code: str, info: str = "") -> None:
+        controller = self.controller(n)
+        try:
+            fault_code = FaultCode(code)
+        except ValueError:
+            allowed = ", ".join(c.value for c in FaultCode)
+            raise ValueError(f"unknown fault code {code!r}; allowed: {allowed}") from None
+        controller.fault(fault_code, info)
+
+    def clear(self, n: int) -> None:
+        self.controller(n).clear()
+
+    def meter_fail(self, n: int) -> None:
+        self.meter(n).meter_fail()
+
+    def meter_restore(self, n: int) -> None:
+        self.meter(n).meter_restore()
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _check(self, n: int) -> None:
+        if n in self.controllers:
+            return
+        ids = sorted(self.controllers)
+        if ids == list(range(1, len(ids) + 1)):
+            have = f"1..{len(ids)}"
+        else:
+            have = ", ".join(str(i) for i in ids)
+        raise ValueError(f"no connector {n}; this station has {have}")
