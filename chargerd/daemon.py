@@ -119,7 +119,7 @@ class Daemon:
     def request_reset(self, hard: bool) -> None:
         self._tasks.append(asyncio.create_task(self._reset(hard)))
 
-    # --- hardware events and decisions ------------------------------------------------------------
+    # --- hardware events and decisions ----------------------------------------------------
 
     def _emit(self, event: HalEvent) -> None:
         """Sink for hardware events; may be called from inside a hardware call."""
@@ -180,7 +180,7 @@ class Daemon:
             await self._read_meters()
             await self.feed(self.station.tick)
 
-    # --- life cycle ---------------------------------------------------------------------------------
+    # --- life cycle -----------------------------------------------------------------------
 
     async def _start_hardware(self) -> None:
         for hw in self.hardware.values():
@@ -249,7 +249,7 @@ class Daemon:
         self.store.set_meta("clean_shutdown", "1")
         self.store.close()
 
-    # --- for chargerctl ----------------------------------------------------------------------------
+    # --- for chargerctl -------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         connectors = []

@@ -254,7 +254,7 @@ class Rpc:
                 check_payload(self.version, action, result, response=True)
             except _Refusal as bad_answer:
                 log.error("our answer to %s breaks the schema: %s", action, bad_answer)
-                raise _Refusal("internal", "the station could not build a valid answer")
+                raise _Refusal("internal", "the station could not build a valid answer") from None
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -54,6 +54,7 @@ class Ocpp16Adapter:
         self.keys = self._load_keys()
         self.settings = CoreSettings()
         self._apply_keys()
+        self._timeout = config.csms.call_timeout_s
         self.registration = "Unknown"  # BootNotification status: Accepted, Pending, Rejected
         self._reported: dict[int, tuple[str, str]] = {}
         self._last_traffic = time.monotonic()
