@@ -175,10 +175,17 @@ class Daemon:
             await self.feed(lambda now, c=connector, r=reading: self.station.meter_read(c, r, now))
 
     async def _ticker(self) -> None:
+        """Poll meters and run timers; ping the systemd watchdog only while this loop turns,
+        so a stuck core gets the daemon restarted."""
+        watchdog_every = notify.watchdog_interval_s()
+        last_ping = 0.0
         while True:
             await asyncio.sleep(TICK_S)
             await self._read_meters()
             await self.feed(self.station.tick)
+            if watchdog_every is not None and time.monotonic() - last_ping >= watchdog_every:
+                notify.watchdog()
+                last_ping = time.monotonic()
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -213,7 +220,9 @@ class Daemon:
     def stop(self) -> None:
         self._stop.set()
 
-    async def run(self, control: ControlServer | None = None) -> Outcome:
+    async def run(
+        self, control: ControlServer | None = None, on_ready: Callable[[], Any] = lambda: None
+    ) -> Outcome:
         await self._start_hardware()
         await self._read_meters()
         await self._recover()
@@ -225,6 +234,7 @@ class Daemon:
             asyncio.create_task(self._ticker()),
             asyncio.create_task(self.link.run()),
         ]
+        on_ready()
         log.info(
             "station %s up: %d connectors, OCPP %s to %s",
             self.config.station.id, len(self.hardware), self.config.csms.ocpp_version,
@@ -341,12 +351,10 @@ async def run_station(config: Config) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
-    watchdog = asyncio.create_task(_watchdog())
     try:
         while True:
             daemon = Daemon(config, hardware, sim)
-            notify.ready()
-            outcome = await daemon.run(control)
+            outcome = await daemon.run(control, on_ready=notify.ready)
             for hw in hardware:
                 await hw.controller.stop()
                 await hw.meter.stop()
@@ -356,7 +364,6 @@ async def run_station(config: Config) -> int:
             break
     finally:
         notify.stopping()
-        watchdog.cancel()
         await control.stop()
     if outcome is Outcome.HARD_RESET:
         if config.hard_reset_command:
@@ -364,12 +371,3 @@ async def run_station(config: Config) -> int:
             subprocess.run(shlex.split(config.hard_reset_command), check=False)
         return EXIT_HARD_RESET
     return 0
-
-
-async def _watchdog() -> None:
-    interval = notify.watchdog_interval_s()
-    if interval is None:
-        return
-    while True:
-        notify.watchdog()
-        await asyncio.sleep(interval)
