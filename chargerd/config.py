@@ -40,16 +40,28 @@ class CsmsConfig:
 
 
 @dataclass(frozen=True)
+class DeviceConfig:
+    """One device of a connector: the driver's name and its options (see hal/registry.py)."""
+
+    driver: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ConnectorConfig:
     id: int
     max_current_a: float = 32.0
     phases: int = 3
+    controller: DeviceConfig | None = None  # None: the hal.driver default (sim)
+    meter: DeviceConfig | None = None
+    power: DeviceConfig | None = None  # DC power electronics; None for AC connectors
 
 
 @dataclass(frozen=True)
 class SimConfig:
     voltage_v: float = 230.0  # per phase
     ev_max_current_a: float = 32.0  # what the simulated EV draws at most
+    wire: bool = False  # run wire-level simulators in-process and point the drivers at them
 
 
 @dataclass(frozen=True)
@@ -540,14 +552,24 @@ _CSMS: dict[str, _Key] = {
     "reconnect_min_s": _Key(_positive_number),
     "reconnect_max_s": _Key(_positive_number),  # ≥ reconnect_min_s, checked below
 }
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"{_show(value)} is not true or false; allowed: true, false")
+    return value
+
+
 _SIM: dict[str, _Key] = {
     "voltage_v": _Key(_number_in(100, 300)),
     "ev_max_current_a": _Key(_number_in(6, 80)),
+    "wire": _Key(_boolean),
 }
+_DEVICE_ROLES = ("controller", "meter", "power")
 _CONNECTOR: dict[str, _Key] = {
     "id": _Key(_integer_from(1), required=True),
     "max_current_a": _Key(_number_in(6, 80)),
     "phases": _Key(_one_of((1, 3))),
+    # checked by _check_device, with a line for every option
+    **{role: _Key(lambda value: value) for role in _DEVICE_ROLES},
 }
 # Sections whose keys fill fields of Config itself.
 _CONFIG_SECTIONS: dict[str, dict[str, _Key]] = {
@@ -669,10 +691,15 @@ def _check_connectors(node: _Node | None, problems: list[_Problem]) -> list[_Che
         message = f"the list is empty; allowed: at least one connector, {_CONNECTOR_EXAMPLE}"
         problems.append(_Problem(node.line, "connectors", message))
         return []
-    connectors = [
-        _check_section(item, _index("connectors", i), _CONNECTOR, problems)
-        for i, item in enumerate(node.value)
-    ]
+    connectors = []
+    for i, item in enumerate(node.value):
+        connector = _check_section(item, _index("connectors", i), _CONNECTOR, problems)
+        for role in _DEVICE_ROLES:
+            if role in connector.nodes:
+                path = _join(_index("connectors", i), role)
+                device = _check_device(connector.nodes[role], path, role, problems)
+                connector.values[role] = device
+        connectors.append(connector)
     # OCPP numbers connectors 1..N without gaps (0 means the whole station).
     count = len(connectors)
     first_use: dict[int, int] = {}
@@ -697,6 +724,41 @@ def _check_connectors(node: _Node | None, problems: list[_Problem]) -> list[_Che
         else:
             first_use[number] = i
     return connectors
+
+
+def _check_device(
+    node: _Node, path: str, role: str, problems: list[_Problem]
+) -> DeviceConfig | None:
+    """`{driver: NAME, option: value, ...}`, options per the driver's table in hal.registry."""
+    from hal.registry import DEVICE_DRIVERS, OptionError
+
+    drivers = DEVICE_DRIVERS[role]
+    entries = _mapping(node, path, "allowed: a mapping such as {driver: sim}", problems)
+    if entries is None:
+        return None
+    if "driver" not in entries:
+        problems.append(_Problem(node.line, _join(path, "driver"), "required key missing; "
+                                 f"allowed: {', '.join(drivers)}"))  # fmt: skip
+        return None
+    try:
+        driver = str(_one_of(tuple(drivers))(entries["driver"].value))
+    except _Invalid as exc:
+        problems.append(_Problem(entries["driver"].line, _join(path, "driver"), str(exc)))
+        return None
+    spec = drivers[driver]
+    allowed = ["driver", *spec.options]
+    options: dict[str, Any] = {}
+    for name, child in _known_keys(node, path, allowed, [], problems).items():
+        if name != "driver":
+            options[name] = child.value
+    for name, error in spec.check(options):
+        line = entries[name].line if name in entries else node.line
+        problems.append(_Problem(line, _join(path, name), error))
+    try:
+        options = spec.complete(options)
+    except OptionError:
+        return None
+    return DeviceConfig(driver, options)
 
 
 def _check_ocpp(

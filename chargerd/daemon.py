@@ -18,11 +18,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
 
-from hal.interfaces import (
-    ConnectorHardware,
-    DeviceError,
-    HalEvent,
-)
+from hal.interfaces import DeviceError, HalEvent
+from hal.registry import Hardware
 
 from . import notify
 from .adapter import Adapter
@@ -44,6 +41,7 @@ log = logging.getLogger("chargerd")
 T = TypeVar("T")
 
 TICK_S = 1.0  # meter polling and timers
+EXIT_CONFIG = 78
 EXIT_HARD_RESET = 75  # EX_TEMPFAIL: systemd's Restart=on-failure brings the daemon back
 DRAIN_BEFORE_RESET_S = 10  # how long a reset waits for queued messages to reach the CSMS
 
@@ -66,10 +64,10 @@ def make_adapter(config: Config, store: Store) -> Adapter:
 class Daemon:
     """One run of the station, from start-up to stop or reset."""
 
-    def __init__(self, config: Config, hardware: list[ConnectorHardware], sim: Any = None):
+    def __init__(self, config: Config, hardware: Hardware):
         self.config = config
-        self.hardware = {hw.connector: hw for hw in hardware}
-        self.sim = sim
+        self.hardware = {hw.connector: hw for hw in hardware.connectors}
+        self.sim = hardware.sim
         self.store = Store(config.storage_dir)
         self.adapter = make_adapter(config, self.store)
         self.station = Station(
@@ -146,7 +144,13 @@ class Daemon:
             if isinstance(d, OfferCurrent) and hw:
                 await hw.controller.offer_current(d.amps)
             elif isinstance(d, SwitchContactor) and hw:
+                if not d.closed and hw.power is not None:
+                    await hw.power.switch(False)  # DC: no current before the contactor opens
                 await hw.controller.set_contactor(d.closed)
+                if d.closed and hw.power is not None:
+                    offered = self.station.connectors[d.connector].offered_a
+                    await hw.power.set_output(hw.dc_target_voltage_v or 400.0, offered)
+                    await hw.power.switch(True)
             elif isinstance(d, SetLock) and hw:
                 self._lock_results[d.connector] = await hw.controller.set_lock(d.locked)
             elif isinstance(d, StatusChanged):
@@ -191,10 +195,9 @@ class Daemon:
 
     async def _start_hardware(self) -> None:
         for hw in self.hardware.values():
-            await hw.controller.start(self._emit)
-            await hw.meter.start(self._emit)
-            if hw.power is not None:
-                await hw.power.start(self._emit)
+            for device in (hw.controller, hw.meter, hw.power):
+                if device is not None:
+                    await device.start(self._emit)
 
     async def _recover(self) -> None:
         """End transactions left open by the last run (killed, or stopped for a restart)."""
@@ -252,10 +255,15 @@ class Daemon:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for hw in self.hardware.values():  # nobody will watch the power: switch it off
             try:
+                if hw.power is not None:
+                    await hw.power.switch(False)
                 await hw.controller.set_contactor(False)
                 await hw.controller.offer_current(0)
             except DeviceError as exc:
                 log.error("connector %d: could not switch off: %s", hw.connector, exc)
+            for device in (hw.controller, hw.meter, hw.power):
+                if device is not None:
+                    await device.stop()
         self.store.set_meta("clean_shutdown", "1")
         self.store.close()
 
@@ -336,9 +344,14 @@ class Daemon:
 async def run_station(config: Config) -> int:
     """Run until SIGTERM/SIGINT (exit 0) or a hard reset (EXIT_HARD_RESET); soft resets
     restart the station in-process with a new BootNotification."""
+    from hal.builders import HardwareConfigError
     from hal.registry import build_hardware
 
-    hardware, sim = build_hardware(config)
+    try:
+        hardware = await build_hardware(config)
+    except (HardwareConfigError, OSError) as exc:
+        log.error("cannot set up the hardware: %s", exc)
+        return EXIT_CONFIG if isinstance(exc, HardwareConfigError) else 1
     control = ControlServer(config.control_socket)
     await control.start()
     loop = asyncio.get_running_loop()
@@ -353,11 +366,8 @@ async def run_station(config: Config) -> int:
         loop.add_signal_handler(sig, on_signal)
     try:
         while True:
-            daemon = Daemon(config, hardware, sim)
+            daemon = Daemon(config, hardware)
             outcome = await daemon.run(control, on_ready=notify.ready)
-            for hw in hardware:
-                await hw.controller.stop()
-                await hw.meter.stop()
             if outcome is Outcome.SOFT_RESET:
                 log.warning("soft reset: restarting the station")
                 continue
@@ -365,6 +375,7 @@ async def run_station(config: Config) -> int:
     finally:
         notify.stopping()
         await control.stop()
+        await hardware.close()
     if outcome is Outcome.HARD_RESET:
         if config.hard_reset_command:
             log.warning("hard reset: running %s", config.hard_reset_command)

@@ -101,8 +101,9 @@ async def run_demo(version: str) -> int:
         yaml_path = Path(state) / "station.yaml"
         yaml_path.write_text(DEMO_YAML.format(url=csms.url, version=version, state=state))
         config = load_config(yaml_path)
-        hardware, sim = build_hardware(config)
-        daemon = Daemon(config, hardware, sim)
+        hardware = await build_hardware(config)
+        sim = hardware.sim
+        daemon = Daemon(config, hardware)
         running = asyncio.create_task(daemon.run())
         try:
             return await _session(csms, daemon, sim, narrator)
@@ -112,8 +113,7 @@ async def run_demo(version: str) -> int:
         finally:
             daemon.stop()
             await running
-            for hw in hardware:
-                await hw.meter.stop()
+            await hardware.close()
             await csms.stop()
 
 

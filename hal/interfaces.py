@@ -161,3 +161,4 @@ class ConnectorHardware:
     controller: EvseController
     meter: Meter
     power: PowerModule | None = None
+    dc_target_voltage_v: float | None = None  # DC output voltage until ISO 15118 tells it

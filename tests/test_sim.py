@@ -353,10 +353,11 @@ async def test_build_hardware_for_sim(tmp_path: Path) -> None:
         storage_dir=tmp_path,
     )
     assert "sim" in DRIVER_NAMES
-    hardware, station = build_hardware(config)
+    hardware = await build_hardware(config)
+    station = hardware.sim
     assert isinstance(station, SimulatedStation)
-    assert [hw.connector for hw in hardware] == [1, 2]
-    assert hardware[1].meter is station.meter(2)
+    assert [hw.connector for hw in hardware.connectors] == [1, 2]
+    assert hardware.connectors[1].meter is station.meter(2)
     assert station.meter(2).phases == 1
     for meter in station.meters.values():
         await meter.stop()
