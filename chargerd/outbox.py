@@ -96,6 +96,7 @@ class Outbox:
     def open(self, rpc: Rpc) -> None:
         """Messages may be queued for `rpc` from now on (call `run` to deliver them)."""
         self._rpc = rpc
+        rpc.add_close_callback(self._wake.set)  # an idle or waiting run() returns at once
 
     async def run(self, rpc: Rpc) -> None:
         """Deliver until the connection closes."""
@@ -107,7 +108,8 @@ class Outbox:
         except ConnectionLost:
             pass
         finally:
-            self._rpc = None
+            if self._rpc is rpc:  # not a newer connection's
+                self._rpc = None
             for item in self._volatile:
                 if item.future and not item.future.done():
                     item.future.set_exception(ConnectionLost("connection closed"))
@@ -142,19 +144,18 @@ class Outbox:
         return True
 
     async def _send_volatile(self, rpc: Rpc, item: _Volatile) -> None:
+        future = item.future
         try:
             result = await rpc.call(item.action, item.payload, self._timeout)
-        except ConnectionLost as exc:
-            if item.future and not item.future.done():
-                item.future.set_exception(exc)
-            raise
+            if future and not future.done():
+                future.set_result(result)
         except (CallError, TimeoutError) as exc:
             log.warning("%s failed: %s", item.action, exc or "no answer")
-            if item.future and not item.future.done():
-                item.future.set_exception(exc)
-            return
-        if item.future and not item.future.done():
-            item.future.set_result(result)
+            if future and not future.done():
+                future.set_exception(exc)
+        finally:  # connection lost, or delivery cancelled with it: the caller must not hang
+            if future and not future.done():
+                future.set_exception(ConnectionLost("connection closed"))
 
     async def _send_stored(self, rpc: Rpc, message: OutboxMessage) -> None:
         try:

@@ -145,7 +145,11 @@ class Rpc:
         self._waiting: tuple[str, str, asyncio.Future[dict[str, Any]]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = (f"{uuid.uuid4().hex[:8]}-{n}" for n in itertools.count(1))
+        self._on_close: list[Callable[[], None]] = []
         self.closed = False
+
+    def add_close_callback(self, callback: Callable[[], None]) -> None:
+        self._on_close.append(callback)
 
     # --- outgoing ---------------------------------------------------------------------------
 
@@ -194,6 +198,8 @@ class Rpc:
                 self._waiting[2].set_exception(ConnectionLost("connection closed"))
             for task in list(self._tasks):
                 task.cancel()
+            for callback in self._on_close:
+                callback()
 
     def _receive(self, text: str | bytes) -> None:
         log.debug("← %s", text if isinstance(text, str) else repr(text))

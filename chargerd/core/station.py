@@ -165,7 +165,10 @@ class Station:
         self._settle(c, now)
 
     def _ev_arrived(self, c: Connector, now: float) -> None:
-        if c.transaction is not None or not self._can_start(c):
+        if c.transaction is not None:  # back to a session that went on without the EV
+            self._lock(c, True)
+            return
+        if not self._can_start(c):
             return
         if c.authorization is None and self.waiting_for_plug is not None:
             c.authorization, self.waiting_for_plug = self.waiting_for_plug, None
@@ -352,8 +355,9 @@ class Station:
         if c is None:
             return False
         if c.transaction is not None:
-            self._stop(c, StopReason.UnlockCommand, now)
-        self._lock(c, False, force=True)
+            self._stop(c, StopReason.UnlockCommand, now)  # which unlocks
+        else:
+            self._lock(c, False, force=True)  # try even if we think it is open
         return True
 
     def reset(self, hard: bool, now: float) -> None:
@@ -383,8 +387,10 @@ class Station:
                 c.authorization = None
                 self._settle(c, now)
             tx = c.transaction
-            if tx and s.sample_interval_s > 0 and now - tx.last_sample_at >= s.sample_interval_s:
-                tx.last_sample_at = now
+            interval = s.sample_interval_s
+            if tx and interval > 0 and now - tx.last_sample_at >= interval:
+                # keep to the grid from the transaction start, even when a tick is late
+                tx.last_sample_at += interval * ((now - tx.last_sample_at) // interval)
                 self._sample(c, "Sample.Periodic", now)
         waiting = self.waiting_for_plug
         if waiting and now - waiting.at >= s.connection_timeout_s:
