@@ -54,11 +54,20 @@ def _load(path: str, overrides: list[str]):
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-config":
+        from hal.registry import device_config
+
         config = _load(args.file, args.set)
         if config is None:
             return EXIT_CONFIG
-        print(f"{args.file}: OK ({len(config.connectors)} connectors, OCPP "
-              f"{config.csms.ocpp_version}, hardware: {config.hal_driver})")  # fmt: skip
+        print(f"{args.file}: OK — OCPP {config.csms.ocpp_version} to {config.csms.url}"
+              + (" (wire simulators in-process)" if config.sim.wire else ""))  # fmt: skip
+        for c in config.connectors:
+            devices = []
+            for role in ("controller", "meter", "power"):
+                if device := device_config(c, role, config.hal_driver):
+                    devices.append(f"{role} {device.driver} {device.options.get('model', '')}")
+            devices = ", ".join(d.rstrip() for d in devices)
+            print(f"  connector {c.id}: {c.max_current_a:g} A, {c.phases} phase(s); {devices}")
         return 0
     if args.command == "demo":
         from .demo import run_demo

@@ -552,6 +552,8 @@ _CSMS: dict[str, _Key] = {
     "reconnect_min_s": _Key(_positive_number),
     "reconnect_max_s": _Key(_positive_number),  # ≥ reconnect_min_s, checked below
 }
+
+
 def _boolean(value: object) -> bool:
     if not isinstance(value, bool):
         raise _Invalid(f"{_show(value)} is not true or false; allowed: true, false")
@@ -726,6 +728,15 @@ def _check_connectors(node: _Node | None, problems: list[_Problem]) -> list[_Che
     return connectors
 
 
+def _plain(node: _Node) -> Any:
+    """The Python value of a node, without line numbers."""
+    if isinstance(node.value, list):
+        return [_plain(item) for item in node.value]
+    if isinstance(node.value, dict):
+        return {key: _plain(child) for key, child in node.value.items()}
+    return node.value
+
+
 def _check_device(
     node: _Node, path: str, role: str, problems: list[_Problem]
 ) -> DeviceConfig | None:
@@ -750,7 +761,7 @@ def _check_device(
     options: dict[str, Any] = {}
     for name, child in _known_keys(node, path, allowed, [], problems).items():
         if name != "driver":
-            options[name] = child.value
+            options[name] = _plain(child)
     for name, error in spec.check(options):
         line = entries[name].line if name in entries else node.line
         problems.append(_Problem(line, _join(path, name), error))

@@ -8,17 +8,21 @@ events) are settled before the next outside input is looked at.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import shlex
 import signal
 import subprocess
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from enum import Enum
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
-from hal.interfaces import DeviceError, HalEvent
+from hal.interfaces import ConnectorHardware, DeviceError, HalEvent
 from hal.registry import Hardware
 
 from . import notify
@@ -32,6 +36,7 @@ from .core.model import (
     StatusChanged,
     StopReason,
     SwitchContactor,
+    TransactionEnded,
 )
 from .core.station import ConnectorSpec, Station
 from .link import Link, LinkSettings, station_url
@@ -52,13 +57,38 @@ class Outcome(Enum):
     HARD_RESET = 2
 
 
-def make_adapter(config: Config, store: Store) -> Adapter:
-    """The adapter for the configured OCPP version (imported only when used)."""
-    if config.csms.ocpp_version == "1.6":
-        from .ocpp16.adapter import Ocpp16Adapter
+def _ocpp16(config: Config, store: Store) -> Adapter:
+    from .ocpp16.adapter import Ocpp16Adapter
 
-        return Ocpp16Adapter(config, store)
-    raise NotImplementedError(f"OCPP {config.csms.ocpp_version} is not available yet")
+    return Ocpp16Adapter(config, store)
+
+
+# OCPP versions by name; each adapter is imported only when used.
+ADAPTERS: dict[str, Callable[[Config, Store], Adapter]] = {"1.6": _ocpp16}
+
+
+def make_adapter(config: Config, store: Store) -> Adapter:
+    return ADAPTERS[config.csms.ocpp_version](config, store)
+
+
+def _claim(storage_dir: Path) -> IO[str]:
+    """One daemon per storage dir: two writing one outbox would send messages twice."""
+    storage_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(storage_dir / "chargerd.pid", "a+")  # noqa: SIM115 - held for the run
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        other = handle.read().strip() or "?"
+        handle.close()
+        raise OSError(
+            f"another chargerd (pid {other}) is using {storage_dir}; stop it first"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 class Daemon:
@@ -139,7 +169,8 @@ class Daemon:
         self.adapter.flush_status()
 
     async def _carry_out(self, d: Decision) -> None:
-        hw = self.hardware.get(getattr(d, "connector", 0))
+        connector = d.transaction.connector if isinstance(d, TransactionEnded) else None
+        hw = self.hardware.get(connector or getattr(d, "connector", 0))
         try:
             if isinstance(d, OfferCurrent) and hw:
                 await hw.controller.offer_current(d.amps)
@@ -153,6 +184,8 @@ class Daemon:
                     await hw.power.switch(True)
             elif isinstance(d, SetLock) and hw:
                 self._lock_results[d.connector] = await hw.controller.set_lock(d.locked)
+            elif isinstance(d, TransactionEnded) and hw:
+                self.adapter.on_decision(await self._final_reading(d, hw))
             elif isinstance(d, StatusChanged):
                 error = "" if d.error_code == "NoError" else f" ({d.error_code})"
                 log.info("connector %d: %s → %s%s", d.connector, d.old, d.new, error)
@@ -160,6 +193,17 @@ class Daemon:
                 self.adapter.on_decision(d)
         except DeviceError as exc:
             log.error("connector %s: %s failed: %s", getattr(d, "connector", "?"), d, exc)
+
+    async def _final_reading(self, d: TransactionEnded, hw: ConnectorHardware) -> TransactionEnded:
+        """meterStop from the register as it stands now that the power is off, rather than
+        from the last poll (up to a tick old)."""
+        try:
+            reading = await hw.meter.read()
+        except DeviceError:
+            return d  # the last good reading stands (a dead meter ends sessions too)
+        self.station.meter_read(hw.connector, reading, time.time())
+        return replace(d, meter_stop_wh=max(d.meter_stop_wh, round(reading.energy_wh)),
+                       reading=reading)  # fmt: skip
 
     async def _pump_events(self) -> None:
         while True:
@@ -347,6 +391,15 @@ async def run_station(config: Config) -> int:
     from hal.builders import HardwareConfigError
     from hal.registry import build_hardware
 
+    if config.csms.ocpp_version not in ADAPTERS:
+        log.error("csms.ocpp_version %s is not available in this build; available: %s",
+                  config.csms.ocpp_version, ", ".join(ADAPTERS))  # fmt: skip
+        return EXIT_CONFIG
+    try:
+        instance = _claim(config.storage_dir)
+    except OSError as exc:
+        log.error("%s", exc)
+        return 1
     try:
         hardware = await build_hardware(config)
     except (HardwareConfigError, OSError) as exc:
@@ -376,6 +429,7 @@ async def run_station(config: Config) -> int:
         notify.stopping()
         await control.stop()
         await hardware.close()
+    instance.close()
     if outcome is Outcome.HARD_RESET:
         if config.hard_reset_command:
             log.warning("hard reset: running %s", config.hard_reset_command)

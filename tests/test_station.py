@@ -606,7 +606,8 @@ def test_change_availability_inoperative_during_a_transaction_is_scheduled_for_i
     tx = charging(st)
 
     assert st.change_availability(1, False, T0 + 10) == "Scheduled"
-    assert st.take() == []
+    # persisted at once, so a restart that ends the session still applies it
+    assert st.take() == [AvailabilityChanged(1, False)]
     assert status(st) == "Charging"
 
     st.remote_stop(tx.id, T0 + 20)
@@ -631,6 +632,7 @@ def test_change_availability_of_connector_zero_applies_to_every_connector() -> N
 
     assert st.change_availability(0, False, T0 + 10) == "Scheduled"
     assert st.take() == [
+        AvailabilityChanged(1, False),
         AvailabilityChanged(2, False),
         StatusChanged(2, "Available", "Unavailable", "NoError", T0 + 10),
     ]
@@ -673,7 +675,7 @@ def test_unlock_during_a_transaction_stops_it_with_unlock_command_and_unlocks() 
     decisions = st.take()
     ended = of_type(decisions, TransactionEnded)
     assert [(d.transaction.id, d.reason) for d in ended] == [(tx.id, StopReason.UnlockCommand)]
-    assert decisions[-1] == SetLock(1, False)
+    assert decisions.count(SetLock(1, False)) == 1
     assert decisions.index(ended[0]) < len(decisions) - 1
     assert not st.connectors[1].locked
 
@@ -872,7 +874,7 @@ def test_answers_update_the_auth_cache() -> None:
     st.take()
     st.authorization_answered("TAG1", info, T0)
     assert st.take()[0] == CacheAuthorization("TAG1", info)
-    assert st.auth_cache == {"TAG1": info}
+    assert st.auth_cache == {"tag1": info}  # id tags compare without regard to case
 
 
 def test_clear_cache_empties_it() -> None:

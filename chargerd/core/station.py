@@ -48,6 +48,15 @@ PILOT_FAULTS = {PilotState.E: "EVCommunicationError", PilotState.F: "InternalErr
 MIN_OFFER_A = 6.0  # IEC 61851: below 6 A no PWM offer is possible
 
 
+def tag_key(id_tag: str) -> str:
+    """Id tags compare without regard to case (OCPP: CiString)."""
+    return id_tag.casefold()
+
+
+def same_tag(a: str, b: str) -> bool:
+    return tag_key(a) == tag_key(b)
+
+
 @dataclass(frozen=True)
 class ConnectorSpec:
     id: int
@@ -77,7 +86,7 @@ class Station:
         self.connectors = {
             spec.id: Connector(spec.id, spec.max_current_a, spec.phases) for spec in connectors
         }
-        self.auth_cache: dict[str, AuthInfo] = dict(auth_cache or {})
+        self.auth_cache = {tag_key(tag): info for tag, info in (auth_cache or {}).items()}
         self.online = False
         self.readings: dict[int, MeterReading] = {}
         self.waiting_for_plug: Authorization | None = None  # a tag for whichever connector
@@ -196,7 +205,7 @@ class Station:
     def tag_presented(self, id_tag: str, connector: int | None, now: float) -> None:
         for c in self.connectors.values():
             tx = c.transaction
-            if tx and tx.id_tag == id_tag and connector in (None, c.id):
+            if tx and same_tag(tx.id_tag, id_tag) and connector in (None, c.id):
                 self._stop(c, StopReason.Local, now, id_tag=id_tag)
                 return
         if connector is not None and connector not in self.connectors:
@@ -243,7 +252,7 @@ class Station:
     def _local_decision(self, id_tag: str, now: float, *, online: bool) -> AuthStatus | None:
         """Accepted/refused from local knowledge, or None: ask the CSMS."""
         s = self.settings
-        cached = self.auth_cache.get(id_tag) if s.auth_cache_enabled else None
+        cached = self.auth_cache.get(tag_key(id_tag)) if s.auth_cache_enabled else None
         if online:
             if s.local_pre_authorize and cached is not None and cached.valid_at(now):
                 return AuthStatus.Accepted
@@ -258,7 +267,7 @@ class Station:
 
     def _remember(self, id_tag: str, info: AuthInfo) -> None:
         if self.settings.auth_cache_enabled:
-            self.auth_cache[id_tag] = info
+            self.auth_cache[tag_key(id_tag)] = info
             self._decisions.append(CacheAuthorization(id_tag, info))
 
     def _accept(
@@ -345,6 +354,8 @@ class Station:
             if c.transaction is not None and not operative:
                 c.scheduled_operative = False
                 scheduled = True
+                # persisted now: a restart that ends the session must still apply it
+                self._decisions.append(AvailabilityChanged(c.id, False))
             else:
                 self._set_operative(c, operative, now)
         return "Scheduled" if scheduled else "Accepted"

@@ -389,9 +389,10 @@ class Ocpp16Adapter:
             self._heartbeat_changed.set()
 
     def _change_configuration(self, name: str, value: str) -> str:
-        key = K.BY_NAME.get(name)
+        key = K.find(name)
         if key is None:
             return "NotSupported"
+        name = key.name
         if not key.writable:
             return "Rejected"
         try:
@@ -407,12 +408,12 @@ class Ocpp16Adapter:
         wanted = names if names else [k.name for k in K.KEYS]
         known, unknown = [], []
         for name in wanted:
-            key = K.BY_NAME.get(name)
+            key = K.find(name)
             if key is None:
                 unknown.append(name)
                 continue
-            value = K.to_wire(self.keys[name])[:500]
-            known.append({"key": name, "readonly": not key.writable, "value": value})
+            value = K.to_wire(self.keys[key.name])[:500]
+            known.append({"key": key.name, "readonly": not key.writable, "value": value})
         answer: dict[str, Any] = {"configurationKey": known}
         if unknown:
             answer["unknownKey"] = unknown

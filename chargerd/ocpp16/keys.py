@@ -63,6 +63,12 @@ KEYS: tuple[Key, ...] = (
     Key("WebSocketPingInterval", "int", 30),
 )
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
+_BY_FOLDED: dict[str, Key] = {k.name.casefold(): k for k in KEYS}
+
+
+def find(name: str) -> Key | None:
+    """The key called `name`, whatever its case (keys are CiString50 in OCPP 1.6)."""
+    return _BY_FOLDED.get(name.casefold())
 
 
 def parse(key: Key, value: object) -> bool | int | str:

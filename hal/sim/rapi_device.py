@@ -1,0 +1,462 @@
+"""A simulated OpenEVSE controller serving RAPI on a pty, for tests and `chargerctl sim`.
+
+The driver (`hal.drivers.rapi.RapiController`) opens `RapiDevice.port`, the slave side of
+a pty; the device answers on the master side from the asyncio loop (add_reader, no
+threads). The EV and the current it draws are a `SimController`, so a `SimMeter` built on
+`device.controller` measures what the EV takes through this device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import tty
+from collections.abc import Callable
+from typing import Literal
+
+from hal.drivers.rapi import (
+    CODE_BY_PILOT,
+    EVSE_DISABLED,
+    EVSE_SLEEPING,
+    FAULT_BY_STATE,
+    HEARTBEAT_ACK_COOKIE,
+    MIN_OFFER_A,
+    VFLAG_CHARGING_ON,
+    VFLAG_EV_CONNECTED,
+    FrameError,
+    RapiFrame,
+    frame,
+    parse,
+)
+from hal.interfaces import HalEvent, PilotChanged, PilotState
+from hal.sim.controller import SimController
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["enabled", "sleeping", "disabled"]
+PROTOCOL_VERSION = "5.2.1"
+
+# Heartbeat supervision trigger values of `$SY` / `$GY` replies.
+HS_NEVER_MISSED = 0
+HS_MISSED_ACKED = 1
+HS_MISSED_NOT_ACKED = 2
+
+
+class RapiDevice:
+    """An OpenEVSE controller on a pty: answers RAPI, sends `$AT` and `$AB`.
+
+    Commands: SC (clamped to `min_current_a`..`max_current_a`, `$NK amps` when clamped;
+    without V the value also becomes the boot value), FE / FS / FD / FR, SY (heartbeat
+    supervision, with `heartbeat=True`), G5 / S5 (Mennekes lock, with `has_lock=True`),
+    GS G0 GC GE GG GU GV GY, F0, SK. Anything else: `$NK`.
+
+    The relay closes in pilot C while enabled and without fault. `$AT` goes out on every
+    change of (evsestate, pilot, current, vflags), the pilot field while asleep too.
+    `reboot()` forgets the volatile current and comes back enabled, as the firmware does.
+
+    A `controller` passed in is driven by this device (its event sink is the device's):
+    do not also hand it to the daemon as an EvseController.
+    """
+
+    def __init__(
+        self,
+        connector: int = 1,
+        *,
+        controller: SimController | None = None,
+        max_current_a: int = 32,
+        min_current_a: int = MIN_OFFER_A,
+        ev_max_current_a: float = 32.0,
+        voltage_v: float = 230.0,
+        heartbeat: bool = True,
+        has_lock: bool = False,
+        firmware: str = "5.1.0",
+    ) -> None:
+        self._controller = controller or SimController(connector, ev_max_current_a=ev_max_current_a)
+        self.max_current_a = max_current_a
+        self.min_current_a = min_current_a
+        self.voltage_v = voltage_v
+        self.firmware = firmware
+        self.has_lock = has_lock
+        self.heartbeat_supported = heartbeat
+        self.reply_delay_s = 0.0  # answer this much later (tests of late replies)
+        self.received: list[RapiFrame] = []  # every command understood, in order
+        self._boot_amps = max_current_a  # the EEPROM value
+        self._amps = max_current_a
+        self._mode: Mode = "enabled"
+        self._fault: int | None = None
+        self._silent = False
+        self._hs_interval_s = 0
+        self._hs_fallback_a = 0
+        self._hs_trigger = HS_NEVER_MISSED
+        self._hs_timer: asyncio.TimerHandle | None = None
+        self._lock_manual = False
+        self._lock_wanted: bool | None = None
+        self._session_ws = 0.0
+        self._total_wh = 0.0
+        self._flow_t = time.monotonic()
+        self._charge_since: float | None = None
+        self._last_at: tuple[int, int, int, int] | None = None
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._port: str | None = None
+        self._buffer = bytearray()
+        self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._changed = asyncio.Condition()
+        self._controller.add_flow_listener(self._integrate)
+
+    # --- for the driver and for tests ---------------------------------------------------
+
+    @property
+    def port(self) -> str:
+        """The pty slave path the driver opens (after start())."""
+        if self._port is None:
+            raise RuntimeError("RapiDevice: start() first")
+        return self._port
+
+    @property
+    def controller(self) -> SimController:
+        """The EV model and the current it draws (build a SimMeter on it)."""
+        return self._controller
+
+    @property
+    def pilot_amps(self) -> int:
+        return self._amps
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    @property
+    def evse_state(self) -> int:
+        if self._fault is not None:
+            return self._fault
+        if self._mode == "disabled":
+            return EVSE_DISABLED
+        if self._mode == "sleeping":
+            return EVSE_SLEEPING
+        return CODE_BY_PILOT[self._controller.pilot]
+
+    @property
+    def heartbeat_interval_s(self) -> int:
+        return self._hs_interval_s
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 2.0) -> None:
+        """Wait until `predicate()` holds, checked after each command and state change."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(predicate)
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._master, self._slave = os.openpty()
+        # Keep the slave open ourselves: the master then never sees a hang-up while the
+        # driver closes and reopens its side.
+        tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
+        self._port = os.ttyname(self._slave)
+        loop.add_reader(self._master, self._on_readable)
+        self._worker = asyncio.create_task(self._work(), name="rapi-device")
+        await self._controller.start(self._on_sim_event)
+        self._boot()
+
+    async def stop(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.cancel()
+            await asyncio.wait({worker}, timeout=1.0)
+        if self._hs_timer is not None:
+            self._hs_timer.cancel()
+        if self._master is not None:
+            asyncio.get_running_loop().remove_reader(self._master)
+            for fd in (self._master, self._slave):
+                if fd is not None:
+                    os.close(fd)
+            self._master = self._slave = None
+        await self._controller.stop()
+
+    # --- the EV and the environment -----------------------------------------------------
+
+    def plug(self) -> None:
+        self._controller.plug()
+
+    def unplug(self) -> None:
+        self._controller.unplug()
+
+    def ev_pause(self) -> None:
+        self._controller.ev_pause()
+
+    def ev_resume(self) -> None:
+        self._controller.ev_resume()
+
+    def fault(self, evse_state_code: int) -> None:
+        """Enter a fault evsestate (0x05..0x0E, see FAULT_BY_STATE): the relay opens."""
+        if evse_state_code not in FAULT_BY_STATE:
+            known = ", ".join(f"{code:02X}" for code in FAULT_BY_STATE)
+            raise ValueError(f"not a RAPI fault state: {evse_state_code:02X}; known: {known}")
+        self._fault = evse_state_code
+        self._kick()
+
+    def clear(self) -> None:
+        """Leave the fault state: back to enabled, asleep or disabled as before."""
+        self._fault = None
+        self._kick()
+
+    def reboot(self) -> None:
+        """The firmware restarts: volatile settings gone, enabled at the boot current."""
+        self._amps = self._boot_amps
+        self._mode = "enabled"
+        self._fault = None
+        self._hs_trigger = HS_NEVER_MISSED
+        self._lock_manual = False
+        self._boot()
+
+    def go_silent(self, silent: bool) -> None:
+        """Stop (True) or resume (False) answering and notifying, like a cut line."""
+        self._silent = silent
+
+    def expire_heartbeat(self) -> None:
+        """The heartbeat interval runs out now, as if the daemon had stopped pulsing.
+
+        As the firmware: fall back to the fallback current (never below the minimum),
+        flag the miss (pulses get NK until `$SY 165`), and wait a new interval."""
+        self._hs_trigger = HS_MISSED_NOT_ACKED
+        self._amps = min(self._amps, max(self._hs_fallback_a, self.min_current_a))
+        self._arm_heartbeat()
+        self._kick()
+
+    def inject(self, raw: bytes) -> None:
+        """Put raw bytes on the line (noise, forged frames)."""
+        self._write(raw, force=True)
+
+    # --- RAPI ---------------------------------------------------------------------------
+
+    def _boot(self) -> None:
+        self._arm_heartbeat()
+        self._last_at = None
+        self._send(f"AB 00 {self.firmware}")
+        self._kick()
+
+    def _handle(self, f: RapiFrame) -> None:
+        self.received.append(f)
+        try:
+            handler = getattr(self, f"_cmd_{f.command.lower()}")
+        except AttributeError:
+            self._reply(f, False)
+            return
+        handler(f)
+
+    def _cmd_gs(self, f: RapiFrame) -> None:
+        elapsed = 0 if self._charge_since is None else int(time.monotonic() - self._charge_since)
+        pilot = CODE_BY_PILOT[self._controller.pilot]
+        self._reply(f, True, f"{self.evse_state:02x} {elapsed} {pilot:02x} {self._vflags():04x}")
+
+    def _cmd_g0(self, f: RapiFrame) -> None:
+        self._reply(f, True, "1" if self._controller.plugged else "0")
+
+    def _cmd_gc(self, f: RapiFrame) -> None:
+        top = self.max_current_a
+        self._reply(f, True, f"{self.min_current_a} {top} {self._amps} {top}")
+
+    def _cmd_ge(self, f: RapiFrame) -> None:
+        self._reply(f, True, f"{self._amps} 0000")
+
+    def _cmd_gg(self, f: RapiFrame) -> None:
+        milliamps = round(self._controller.current_a * 1000)
+        self._reply(f, True, f"{milliamps} {round(self.voltage_v * 1000)}")
+
+    def _cmd_gu(self, f: RapiFrame) -> None:
+        self._integrate()
+        self._reply(f, True, f"{int(self._session_ws)} {int(self._total_wh)}")
+
+    def _cmd_gv(self, f: RapiFrame) -> None:
+        self._reply(f, True, f"{self.firmware} {PROTOCOL_VERSION}")
+
+    def _cmd_f0(self, f: RapiFrame) -> None:
+        self._reply(f, True)
+
+    def _cmd_sk(self, f: RapiFrame) -> None:
+        self._reply(f, True)
+
+    def _cmd_fe(self, f: RapiFrame) -> None:
+        self._mode = "enabled"
+        self._reply(f, True)
+
+    def _cmd_fs(self, f: RapiFrame) -> None:
+        self._mode = "sleeping"
+        self._reply(f, True)
+
+    def _cmd_fd(self, f: RapiFrame) -> None:
+        self._mode = "disabled"
+        self._reply(f, True)
+
+    def _cmd_fr(self, f: RapiFrame) -> None:
+        self._reply(f, True)
+        self.reboot()
+
+    def _cmd_sc(self, f: RapiFrame) -> None:
+        try:
+            wanted = int(f.args[0])
+        except (IndexError, ValueError):
+            self._reply(f, False)
+            return
+        if f.args[1:2] == ("M",):
+            self._reply(f, False, str(self._amps))
+            return
+        self._amps = max(self.min_current_a, min(wanted, self.max_current_a))
+        if len(f.args) == 1:  # no V: saved, survives a reboot
+            self._boot_amps = self._amps
+        self._reply(f, self._amps == wanted, str(self._amps))
+
+    def _cmd_sy(self, f: RapiFrame) -> None:
+        if not self.heartbeat_supported:
+            self._reply(f, False)
+            return
+        ok = True
+        if not f.args:  # a pulse; NK while a missed pulse is not acknowledged
+            ok = self._hs_trigger != HS_MISSED_NOT_ACKED
+        elif len(f.args) == 1:
+            ok = f.args[0] == str(HEARTBEAT_ACK_COOKIE) and self._hs_trigger == HS_MISSED_NOT_ACKED
+            if ok:
+                self._hs_trigger = HS_MISSED_ACKED
+                self._amps = self.max_current_a
+        else:
+            self._hs_interval_s, self._hs_fallback_a = int(f.args[0]), int(f.args[1])
+        self._arm_heartbeat()
+        self._reply(f, ok, f"{self._hs_interval_s} {self._hs_fallback_a} {self._hs_trigger}")
+
+    def _cmd_gy(self, f: RapiFrame) -> None:
+        if not self.heartbeat_supported:
+            self._reply(f, False)
+            return
+        self._reply(f, True, f"{self._hs_interval_s} {self._hs_fallback_a} {self._hs_trigger}")
+
+    def _cmd_g5(self, f: RapiFrame) -> None:
+        state = "1" if self._controller.locked else "0"
+        self._reply(f, self.has_lock, f"{state} {'M' if self._lock_manual else 'A'}")
+
+    def _cmd_s5(self, f: RapiFrame) -> None:
+        arg = f.args[0] if f.args else ""
+        if not self.has_lock or arg not in ("A", "M", "0", "1"):
+            self._reply(f, False)
+            return
+        if arg in ("A", "M"):
+            self._lock_manual = arg == "M"
+        elif not self._lock_manual:
+            self._reply(f, False)  # 0/1 only in manual mode
+            return
+        else:
+            self._lock_wanted = arg == "1"
+        self._reply(f, True)
+
+    def _reply(self, f: RapiFrame, ok: bool, text: str = "") -> None:
+        data = frame(("OK" if ok else "NK") + (f" {text}" if text else ""), f.seq)
+        if self.reply_delay_s > 0:
+            asyncio.get_running_loop().call_later(self.reply_delay_s, self._write, data)
+        else:
+            self._write(data)
+
+    def _send(self, command: str) -> None:
+        self._write(frame(command, None))
+
+    # --- physics ------------------------------------------------------------------------
+
+    def _vflags(self) -> int:
+        flags = VFLAG_EV_CONNECTED if self._controller.plugged else 0
+        return flags | (VFLAG_CHARGING_ON if self._controller.contactor_closed else 0)
+
+    async def _settle(self) -> None:
+        """Bring the EV model in line with the mode, then report a changed state."""
+        c = self._controller
+        live = self._mode == "enabled" and self._fault is None
+        offer = float(self._amps) if live else 0.0
+        if c.offered_a != offer:
+            await c.offer_current(offer)
+        relay = live and c.pilot is PilotState.C
+        if c.contactor_closed != relay:
+            await c.set_contactor(relay)
+        if self._lock_wanted is not None and c.locked != self._lock_wanted:
+            await c.set_lock(self._lock_wanted)
+        if c.pilot is PilotState.C and relay:
+            self._charge_since = self._charge_since or time.monotonic()
+        at = (self.evse_state, CODE_BY_PILOT[c.pilot], self._amps, self._vflags())
+        if at != self._last_at and not self._silent:
+            self._last_at = at
+            self._send(f"AT {at[0]:02x} {at[1]:02x} {at[2]} {at[3]:04x}")
+
+    def _integrate(self) -> None:
+        now = time.monotonic()
+        ws = self._controller.current_a * self.voltage_v * (now - self._flow_t)
+        self._flow_t = now
+        self._session_ws += ws
+        self._total_wh += ws / 3600.0
+
+    def _arm_heartbeat(self) -> None:
+        if self._hs_timer is not None:
+            self._hs_timer.cancel()
+            self._hs_timer = None
+        if self._hs_interval_s > 0:
+            loop = asyncio.get_running_loop()
+            self._hs_timer = loop.call_later(self._hs_interval_s, self.expire_heartbeat)
+
+    # --- the line -----------------------------------------------------------------------
+
+    def _on_sim_event(self, event: HalEvent) -> None:
+        if isinstance(event, PilotChanged) and event.state is PilotState.A:
+            self._session_ws = 0.0  # the next EV starts a new session
+            self._charge_since = None
+        self._kick()
+
+    def _kick(self) -> None:
+        self._inbox.put_nowait(None)
+
+    def _on_readable(self) -> None:
+        assert self._master is not None
+        try:
+            data = os.read(self._master, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # EIO: cannot happen while we hold the slave, but be safe
+            log.debug("rapi device: read failed: %s", exc)
+            return
+        self._buffer += data
+        while (end := self._buffer.find(b"\r")) >= 0:
+            line = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            if not self._silent:
+                self._inbox.put_nowait(line)
+        if len(self._buffer) > 256:
+            self._buffer.clear()
+
+    async def _work(self) -> None:
+        while True:
+            line = await self._inbox.get()
+            if line is not None:
+                start = line.rfind(b"$")  # the firmware waits for '$': noise before is lost
+                if start >= 0:
+                    try:
+                        command = parse(line[start:])
+                    except FrameError as exc:
+                        log.debug("rapi device: %s", exc)
+                        self._write(frame("NK", None))  # as the firmware: NK, no sequence id
+                    else:
+                        try:
+                            self._handle(command)
+                        except (IndexError, ValueError):  # arguments it cannot read
+                            self._reply(command, False)
+            await self._settle()
+            async with self._changed:
+                self._changed.notify_all()
+
+    def _write(self, data: bytes, *, force: bool = False) -> None:
+        if self._master is None or (self._silent and not force):
+            return
+        try:
+            os.write(self._master, data)
+        except (BlockingIOError, InterruptedError):
+            log.debug("rapi device: line full, dropped %r", data)
+        except OSError as exc:
+            log.debug("rapi device: write failed: %s", exc)
