@@ -189,6 +189,7 @@ class Daemon:
             elif isinstance(d, StatusChanged):
                 error = "" if d.error_code == "NoError" else f" ({d.error_code})"
                 log.info("connector %d: %s → %s%s", d.connector, d.old, d.new, error)
+                self.adapter.on_decision(d)
             else:
                 self.adapter.on_decision(d)
         except DeviceError as exc:
