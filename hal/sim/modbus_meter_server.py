@@ -18,11 +18,8 @@ A unit nobody added never answers, as on a real line.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import math
-import os
-import tty
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -30,11 +27,11 @@ from typing import Any, Literal, Protocol, TypeAlias, cast
 
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import NoSuchIdException
-from pymodbus.server import ModbusBaseServer, ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from hal.interfaces import DeviceError, MeterReading
 from hal.maps.loader import MeterMap, load_meter_map
+from hal.sim.modbus_line import ModbusLine
 
 
 class ReadableMeter(Protocol):
@@ -89,33 +86,26 @@ class ModbusMeterServer:
         port: int = 0,
         answer_delay_s: float = 0.0,
     ) -> None:
-        if transport not in ("tcp", "rtu"):
-            raise ValueError(
-                f"modbus meter server: transport must be tcp or rtu, not {transport!r}"
-            )
-        self.transport = transport
-        self.host = host
+        self._line = ModbusLine(transport, host=host, port=port, name="modbus meter server")
         self.answer_delay_s = answer_delay_s
         self.units: dict[int, SimulatedUnit] = {}
         self.max_in_flight = 0
-        self._want_port = port
-        self._port: int | str | None = None
-        self._server: ModbusBaseServer | None = None
-        self._pty: tuple[int, int] | None = None  # master, slave
         self._in_flight = 0
 
     @property
     def port(self) -> int | str:
         """TCP port number, or the pty slave path for RTU (after start())."""
-        if self._port is None:
-            raise RuntimeError("modbus meter server: not started")
-        return self._port
+        return self._line.port
+
+    @property
+    def transport(self) -> str:
+        return self._line.transport
 
     # --- the meters ----------------------------------------------------------------------
 
     def add_meter(self, unit: int, model: str, source: MeterSource) -> None:
         """Put a meter of `model` at `unit`, answering with the values of `source`."""
-        if self._server is not None:
+        if self._line.started:
             raise RuntimeError("modbus meter server: add meters before start()")
         if not 1 <= unit <= 247:
             raise ValueError(f"modbus meter server: unit must be 1..247, not {unit}")
@@ -146,52 +136,11 @@ class ModbusMeterServer:
 
     async def start(self) -> None:
         """Start serving (inside the running event loop)."""
-        if self._server is not None:
-            return
-        devices = [self._device(u) for u in self.units.values()]
-        # Every other unit id: never answer (ignore_missing_devices), as on a real line.
-        devices.append(
-            SimDevice(
-                id=0,
-                simdata=SimData(0, count=0x10000, values=0, datatype=DataType.REGISTERS),
-                action=_no_such_unit,
-            )
-        )
-        server: ModbusBaseServer
-        if self.transport == "tcp":
-            server = ModbusTcpServer(
-                devices, address=(self.host, self._want_port), ignore_missing_devices=True
-            )
-            await server.serve_forever(background=True)
-            sockets = server.transport.sockets  # type: ignore[attr-defined]
-            self._port = int(sockets[0].getsockname()[1])
-        else:
-            master, slave = os.openpty()
-            tty.setraw(slave)  # no echo, no line editing: bytes pass as they are
-            os.set_blocking(master, False)
-            self._pty = (master, slave)
-            path = os.ttyname(slave)
-            server = ModbusSerialServer(devices, port=path, ignore_missing_devices=True)
-            # pymodbus opens serial servers by path with pyserial; a pty's master has no
-            # path, so hand the listener a transport over the master fd instead.
-            loop = asyncio.get_running_loop()
-            server.call_create = partial(
-                _open_pty_master, loop, server.handle_new_connection, master
-            )
-            await server.serve_forever(background=True)
-            self._port = path
-        self._server = server
+        await self._line.start([self._device(u) for u in self.units.values()])
 
     async def stop(self) -> None:
         """Stop serving; an RTU line's pty disappears (drivers on it see the port close)."""
-        server, self._server = self._server, None
-        if server is not None:
-            await server.shutdown()
-        if self._pty is not None:
-            for fd in self._pty:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            self._pty = None
+        await self._line.stop()
 
     # --- answering -----------------------------------------------------------------------
 
@@ -254,88 +203,3 @@ def _value_of(reading: MeterReading, name: str) -> float | None:
     index = int(phase[1:]) - 1
     value = per_phase[index] if index < len(per_phase) else None
     return value if value is None or math.isfinite(value) else None
-
-
-async def _no_such_unit(*_args: Any) -> ExcCodes | None:
-    raise NoSuchIdException("no meter at this unit")
-
-
-# --- RTU on a pty ------------------------------------------------------------------------
-
-
-class _PtyMasterTransport(asyncio.Transport):
-    """An asyncio transport over the master fd of a pty (the server's end of the line)."""
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, protocol: asyncio.Protocol, fd: int
-    ) -> None:
-        super().__init__()
-        self._loop = loop
-        self._protocol = protocol
-        self._fd = fd
-        self._out = bytearray()
-        self._closed = False
-
-    def open(self) -> None:
-        self._loop.add_reader(self._fd, self._read_ready)
-        self._protocol.connection_made(self)
-
-    def _read_ready(self) -> None:
-        try:
-            data = os.read(self._fd, 1024)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            # EIO: no slave open right now (we keep one open, so only during teardown).
-            return
-        if data:
-            self._protocol.data_received(data)
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self._closed:
-            return
-        self._out += data
-        self._write_ready()
-
-    def _write_ready(self) -> None:
-        try:
-            written = os.write(self._fd, self._out)
-        except (BlockingIOError, InterruptedError):
-            written = 0
-        except OSError:
-            self._out.clear()
-            return
-        del self._out[:written]
-        if self._out:
-            self._loop.add_writer(self._fd, self._write_ready)
-        else:
-            self._loop.remove_writer(self._fd)
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._loop.remove_reader(self._fd)
-        self._loop.remove_writer(self._fd)
-
-    def is_closing(self) -> bool:
-        return self._closed
-
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol
-
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._protocol = protocol  # type: ignore[assignment]
-
-    def abort(self) -> None:
-        self.close()
-
-
-async def _open_pty_master(
-    loop: asyncio.AbstractEventLoop, protocol_factory: Callable[[], Any], fd: int
-) -> tuple[asyncio.Transport, asyncio.Protocol]:
-    """Stands in for pymodbus's create_serial_connection: same contract, over a pty fd."""
-    protocol = protocol_factory()
-    transport = _PtyMasterTransport(loop, protocol, fd)
-    loop.call_soon(transport.open)
-    return transport, protocol

@@ -12,21 +12,17 @@ nobody added never answers, as on a real line.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import tty
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal
+from typing import Literal
 
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import NoSuchIdException
-from pymodbus.server import ModbusBaseServer, ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from hal.drivers.modbus_power import STATUS_BITS, PowerMap, load_power_map
 from hal.maps.loader import RegisterValue
+from hal.sim.modbus_line import ModbusLine
 
 # pymodbus function codes by the table they address.
 _HOLDING_FUNCTIONS = (3, 6, 16, 22, 23)
@@ -70,30 +66,23 @@ class ModbusPowerServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        if transport not in ("tcp", "rtu"):
-            raise ValueError(
-                f"modbus power server: transport must be tcp or rtu, not {transport!r}"
-            )
-        self.transport = transport
-        self.host = host
+        self._line = ModbusLine(transport, host=host, port=port, name="modbus power server")
         self.stages: dict[int, SimulatedStage] = {}
-        self._want_port = port
-        self._port: int | str | None = None
-        self._server: ModbusBaseServer | None = None
-        self._pty: tuple[int, int] | None = None  # master, slave
 
     @property
     def port(self) -> int | str:
         """TCP port number, or the pty slave path for RTU (after start())."""
-        if self._port is None:
-            raise RuntimeError("modbus power server: not started")
-        return self._port
+        return self._line.port
+
+    @property
+    def transport(self) -> str:
+        return self._line.transport
 
     # --- the stages and fault injection ----------------------------------------------------
 
     def add_stage(self, unit: int, model: str | PowerMap) -> SimulatedStage:
         """Put a power stage of `model` (a map name, path or PowerMap) at `unit`."""
-        if self._server is not None:
+        if self._line.started:
             raise RuntimeError("modbus power server: add stages before start()")
         if not 1 <= unit <= 247:
             raise ValueError(f"modbus power server: unit must be 1..247, not {unit}")
@@ -131,51 +120,11 @@ class ModbusPowerServer:
 
     async def start(self) -> None:
         """Start serving (inside the running event loop)."""
-        if self._server is not None:
-            return
-        devices = [self._device(stage) for stage in self.stages.values()]
-        devices.append(  # every other unit id: never answer, as on a real line
-            SimDevice(
-                id=0,
-                simdata=SimData(0, count=0x10000, values=0, datatype=DataType.REGISTERS),
-                action=_no_such_unit,
-            )
-        )
-        server: ModbusBaseServer
-        if self.transport == "tcp":
-            server = ModbusTcpServer(
-                devices, address=(self.host, self._want_port), ignore_missing_devices=True
-            )
-            await server.serve_forever(background=True)
-            sockets = server.transport.sockets  # type: ignore[attr-defined]
-            self._port = int(sockets[0].getsockname()[1])
-        else:
-            # pymodbus opens a serial server by path; a pty master has none, so the
-            # listener gets a transport over the master fd (shared with the meter server).
-            from hal.sim.modbus_meter_server import _open_pty_master
-
-            master, slave = os.openpty()
-            tty.setraw(slave)  # no echo, no line editing: bytes pass as they are
-            os.set_blocking(master, False)
-            self._pty = (master, slave)
-            path = os.ttyname(slave)
-            server = ModbusSerialServer(devices, port=path, ignore_missing_devices=True)
-            server.call_create = partial(
-                _open_pty_master, asyncio.get_running_loop(), server.handle_new_connection, master
-            )
-            await server.serve_forever(background=True)
-            self._port = path
-        self._server = server
+        await self._line.start([self._device(stage) for stage in self.stages.values()])
 
     async def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            await server.shutdown()
-        if self._pty is not None:
-            for fd in self._pty:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            self._pty = None
+        """Stop serving; an RTU line's pty disappears (drivers on it see the port close)."""
+        await self._line.stop()
 
     # --- answering -------------------------------------------------------------------------
 
@@ -279,7 +228,3 @@ def _write_registers(
     stage.writes.append((address, values))
     stage.voltage_setpoint_v, stage.current_setpoint_a, stage.on = volts, amps, on
     return None
-
-
-async def _no_such_unit(*_args: Any) -> ExcCodes | None:
-    raise NoSuchIdException("no power stage at this unit")
