@@ -55,6 +55,7 @@ class Outcome(Enum):
     STOPPED = 0
     SOFT_RESET = 1
     HARD_RESET = 2
+    FAILED = 3  # a part of the daemon died: exit non-zero so systemd restarts it
 
 
 def _ocpp16(config: Config, store: Store) -> Adapter:
@@ -268,6 +269,14 @@ class Daemon:
     def stop(self) -> None:
         self._stop.set()
 
+    def _task_ended(self, task: asyncio.Task[Any]) -> None:
+        """These tasks run for the daemon's life: one that dies leaves it blind or mute."""
+        if task.cancelled() or self._stop.is_set():
+            return
+        log.critical("%s died; stopping", task.get_coro(), exc_info=task.exception())
+        self._outcome = Outcome.FAILED
+        self._stop.set()
+
     async def run(
         self, control: ControlServer | None = None, on_ready: Callable[[], Any] = lambda: None
     ) -> Outcome:
@@ -282,6 +291,8 @@ class Daemon:
             asyncio.create_task(self._ticker()),
             asyncio.create_task(self.link.run()),
         ]
+        for task in self._tasks:
+            task.add_done_callback(self._task_ended)
         on_ready()
         log.info(
             "station %s up: %d connectors, OCPP %s to %s",
@@ -436,4 +447,4 @@ async def run_station(config: Config) -> int:
             log.warning("hard reset: running %s", config.hard_reset_command)
             subprocess.run(shlex.split(config.hard_reset_command), check=False)
         return EXIT_HARD_RESET
-    return 0
+    return 1 if outcome is Outcome.FAILED else 0
