@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from hal.drivers.rapi import (
+from hal.drivers.rapi import RapiController
+from hal.drivers.rapi_protocol import (
     FAULT_BY_STATE,
     ChecksumError,
     FrameError,
-    RapiController,
     RapiFrame,
     frame,
     parse,

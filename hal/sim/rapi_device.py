@@ -16,7 +16,7 @@ import tty
 from collections.abc import Callable
 from typing import Literal
 
-from hal.drivers.rapi import (
+from hal.drivers.rapi_protocol import (
     CODE_BY_PILOT,
     EVSE_DISABLED,
     EVSE_SLEEPING,
