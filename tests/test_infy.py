@@ -19,11 +19,13 @@ import can
 import pytest
 
 from hal.drivers.infy import (
+    InfyPower,
+)
+from hal.drivers.infy_protocol import (
     Capabilities,
     Command,
     ErrorCode,
     FrameId,
-    InfyPower,
     StatusBit,
     decode_capabilities,
     decode_module_count,

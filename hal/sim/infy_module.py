@@ -33,7 +33,7 @@ from typing import Any
 
 import can
 
-from hal.drivers.infy import (
+from hal.drivers.infy_protocol import (
     BROADCAST_ADDRESS,
     DEVICE_GROUP,
     DEVICE_SINGLE,
