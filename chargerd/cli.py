@@ -59,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         config = _load(args.file, args.set)
         if config is None:
             return EXIT_CONFIG
+        from hal.builders import check_combinations
+
+        if problems := check_combinations(config):
+            for problem in problems:
+                print(f"{args.file}: {problem}", file=sys.stderr)
+            return EXIT_CONFIG
         print(f"{args.file}: OK — OCPP {config.csms.ocpp_version} to {config.csms.url}"
               + (" (wire simulators in-process)" if config.sim.wire else ""))  # fmt: skip
         for c in config.connectors:

@@ -22,7 +22,14 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from hal.interfaces import ConnectorHardware, DeviceError, HalEvent
+from hal.interfaces import (
+    ConnectorHardware,
+    DeviceError,
+    FaultCleared,
+    FaultCode,
+    FaultRaised,
+    HalEvent,
+)
 from hal.registry import Hardware
 
 from . import notify
@@ -46,6 +53,7 @@ log = logging.getLogger("chargerd")
 T = TypeVar("T")
 
 TICK_S = 1.0  # meter polling and timers
+DEVICE_RETRY_S = 5.0  # how often a device that could not be opened is tried again
 EXIT_CONFIG = 78
 EXIT_HARD_RESET = 75  # EX_TEMPFAIL: systemd's Restart=on-failure brings the daemon back
 DRAIN_BEFORE_RESET_S = 10  # how long a reset waits for queued messages to reach the CSMS
@@ -128,7 +136,8 @@ class Daemon:
         self._lock_results: dict[int, bool] = {}
         self._stop = asyncio.Event()
         self._outcome = Outcome.STOPPED
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._tasks: list[asyncio.Task[Any]] = []  # run as long as the daemon
+        self._background: list[asyncio.Task[Any]] = []
 
     def _ping_interval(self) -> float:
         keys = getattr(self.adapter, "keys", {})
@@ -146,7 +155,11 @@ class Daemon:
         return self._lock_results.get(connector, False)
 
     def request_reset(self, hard: bool) -> None:
-        self._tasks.append(asyncio.create_task(self._reset(hard)))
+        self._spawn(self._reset(hard))
+
+    def _spawn(self, coroutine: Any) -> None:
+        """A task that may end before the daemon does (cancelled at shutdown if not)."""
+        self._background.append(asyncio.create_task(coroutine))
 
     # --- hardware events and decisions ----------------------------------------------------
 
@@ -242,8 +255,26 @@ class Daemon:
     async def _start_hardware(self) -> None:
         for hw in self.hardware.values():
             for device in (hw.controller, hw.meter, hw.power):
-                if device is not None:
-                    await device.start(self._emit)
+                if device is not None and not await self._start_device(hw.connector, device):
+                    self._spawn(self._keep_starting(hw.connector, device))
+
+    async def _start_device(self, connector: int, device: Any, first: bool = True) -> bool:
+        """Start a device; one that cannot be opened faults its connector, not the daemon."""
+        try:
+            await device.start(self._emit)
+        except (DeviceError, OSError) as exc:
+            if first:
+                log.error("connector %d: %s cannot start: %s", connector,
+                          type(device).__name__, exc)  # fmt: skip
+                self._emit(FaultRaised(connector, FaultCode.InternalError, str(exc)))
+            return False
+        return True
+
+    async def _keep_starting(self, connector: int, device: Any) -> None:
+        while not await self._start_device(connector, device, first=False):
+            await asyncio.sleep(DEVICE_RETRY_S)
+        log.info("connector %d: %s started", connector, type(device).__name__)
+        self._emit(FaultCleared(connector, FaultCode.InternalError))
 
     async def _recover(self) -> None:
         """End transactions left open by the last run (killed, or stopped for a restart)."""
@@ -306,9 +337,10 @@ class Daemon:
         return self._outcome
 
     async def _shutdown(self) -> None:
-        for task in self._tasks:
+        tasks = self._tasks + self._background
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         for hw in self.hardware.values():  # nobody will watch the power: switch it off
             try:
                 if hw.power is not None:

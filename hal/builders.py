@@ -59,6 +59,7 @@ class WireSimulation:
         server.add_meter(options["unit"], options["model"], self.world.meter(connector))
         await server.start()
         self.closers.append(server.stop)
+        self.closers.append(self.world.meter(connector).stop)  # saves the register
         self.meter_servers[connector] = (server, options["unit"])
         if tcp:
             return {**options, "host": "127.0.0.1", "port": server.port}
@@ -117,12 +118,64 @@ class WireSimulation:
             self.world.meter_restore(n)
 
 
+LINE_SETTINGS = ("baudrate", "parity", "stopbits", "timeout_s")
+
+
+def check_combinations(config: Any) -> list[str]:
+    """Problems no single device's options show: devices that cannot work together."""
+    problems = []
+    lines: dict[str, tuple[str, dict[str, Any]]] = {}
+    for i, c in enumerate(config.connectors):
+        controller = device_config(c, "controller", config.hal_driver)
+        meter = device_config(c, "meter", config.hal_driver)
+        assert controller is not None and meter is not None
+        where = f"connectors[{i}]"
+        if meter.driver == "sim" and controller.driver != "sim" and not config.sim.wire:
+            problems.append(
+                f"{where}.meter: a simulated meter measures a simulated EV; with controller "
+                f"driver {controller.driver!r} use a real meter (or set sim.wire: true)"
+            )
+        for role in ("meter", "power"):
+            device = getattr(c, role)
+            if device is None or device.driver != "modbus" or "host" in device.options:
+                continue
+            port, settings = (
+                device.options["port"],
+                {k: device.options.get(k) for k in LINE_SETTINGS},
+            )
+            if port in lines and lines[port][1] != settings:
+                first, other = lines[port]
+                differ = ", ".join(
+                    f"{k} {settings[k]} vs {other[k]}" for k in LINE_SETTINGS
+                    if settings[k] != other[k]
+                )  # fmt: skip
+                problems.append(
+                    f"{where}.{role}: {port} is also used by {first} with other settings "
+                    f"({differ}); one serial line has one baudrate, parity, stopbits and "
+                    "timeout_s"
+                )
+            lines.setdefault(port, (f"{where}.{role}", settings))
+    return problems
+
+
 async def build(config: Any) -> Hardware:
+    problems = check_combinations(config)
+    if problems:
+        raise HardwareConfigError("; ".join(problems))
+    hardware = Hardware([])
+    try:
+        await _build_into(hardware, config)
+    except BaseException:
+        await hardware.close()  # nothing half-built stays open (ports, buses, simulators)
+        raise
+    return hardware
+
+
+async def _build_into(hardware: Hardware, config: Any) -> None:
     from hal.sim.station import SimulatedStation
 
     wire = WireSimulation(config) if config.sim.wire else None
     simulated: SimulatedStation | None = None
-    hardware = Hardware([])
     if wire is not None:
         hardware.sim = wire
         hardware.closers.append(lambda: _close_all(wire.closers))
@@ -134,17 +187,11 @@ async def build(config: Any) -> Hardware:
         if "sim" in (controller_cfg.driver, meter_cfg.driver) and simulated is None:
             simulated = wire.world if wire is not None else SimulatedStation.from_config(config)
             hardware.sim = hardware.sim or simulated
-        if meter_cfg.driver == "sim" and controller_cfg.driver != "sim" and wire is None:
-            raise HardwareConfigError(
-                f"connector {c.id}: a simulated meter measures a simulated EV: with a real "
-                "controller use a real meter (or set sim.wire: true)"
-            )
         controller = await _controller(c, controller_cfg, simulated, wire)
         meter = await _meter(c, meter_cfg, simulated, wire, hardware)
         power = await _power(c, power_cfg, wire, hardware) if power_cfg else None
         target = power_cfg.options.get("target_voltage_v") if power_cfg else None
         hardware.connectors.append(ConnectorHardware(c.id, controller, meter, power, target))
-    return hardware
 
 
 async def _close_all(closers: list[Any]) -> None:

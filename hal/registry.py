@@ -68,6 +68,8 @@ class Option:
         choices = self.choices() if callable(self.choices) else self.choices
         if ok and choices:
             ok = value in choices
+        if ok and self.kind == "ints" and len(set(value)) != len(value):
+            return f"{value!r} names an address twice; allowed: {self.allowed()}, each once"
         return None if ok else f"{value!r} is not valid; allowed: {self.allowed()}"
 
 

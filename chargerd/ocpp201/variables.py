@@ -1,0 +1,287 @@
+"""The station's OCPP 2.0.1 components and variables: one table, read top to bottom.
+
+Which variables the CSMS may write, what they default to, and what is read-only and why.
+Where the station cannot honour a value (the core has no such behaviour) the variable's
+`check` rejects it, so SetVariables answers Rejected rather than pretending.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from ..config import Config
+from .device_model import (
+    MAX_SET,
+    READ_ONLY,
+    READ_WRITE,
+    Attribute,
+    Component,
+    Value,
+    Variable,
+    parse,
+    resolve_initial,
+)
+
+# Measurands this station can sample (what the meter interface reports).
+MEASURANDS: tuple[str, ...] = (
+    "Energy.Active.Import.Register",
+    "Power.Active.Import",
+    "Current.Import",
+    "Current.Offered",
+    "Voltage",
+    "Frequency",
+)
+AVAILABILITY = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
+TX_POINTS = (
+    "ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned", "PowerPathClosed",
+    "EnergyTransfer",
+)  # fmt: skip
+NOMINAL_VOLTAGE_V = 230.0
+ITEMS_PER_MESSAGE = {"GetReport": 20, "GetVariables": 50, "SetVariables": 50}
+BYTES_PER_MESSAGE = 65000
+LOCAL_LIST_ITEMS_PER_MESSAGE = 100
+LOCAL_LIST_BYTES_PER_MESSAGE = 65000
+
+
+def _tx_start_point(value: Value) -> str | None:
+    # The core starts a transaction once the EV is connected AND the driver is authorized:
+    # that is PowerPathClosed. Starting at the first of several points is not in the core.
+    if set(str(value).split(",")) != {"PowerPathClosed"}:
+        return "this station starts transactions at PowerPathClosed only"
+    return None
+
+
+def _tx_stop_point(value: Value) -> str | None:
+    # The core always ends a transaction when the driver deauthorizes (tag, remote stop);
+    # unplugging ends it when EVConnected is listed (or StopTxOnEVSideDisconnect is true).
+    members = set(str(value).split(",")) - {""}
+    if "Authorized" not in members or not members <= {"Authorized", "EVConnected"}:
+        return "this station supports Authorized or EVConnected,Authorized only"
+    return None
+
+
+def _auth_enabled(value: Value) -> str | None:
+    return None if value is True else "charging without authorization is not supported"
+
+
+def _rw(c: Component, name: str, kind: str, default: Value, **kw) -> Variable:
+    return Variable(c, name, kind, (Attribute(default=default),), **kw)
+
+
+def _ro(c: Component, name: str, kind: str, value: Value, **kw) -> Variable:
+    return Variable(c, name, kind, (Attribute(mutability=READ_ONLY, default=value,
+                                              constant=True),), **kw)  # fmt: skip
+
+
+def _dyn(c: Component, name: str, kind: str, **kw) -> Variable:
+    """A read-only value the runtime supplies when asked (device_model: dynamic)."""
+    return Variable(c, name, kind, (Attribute(mutability=READ_ONLY),), **kw)
+
+
+def security_profile(config: Config) -> int:
+    """0: no security profile (plain ws, no password); 1: Basic auth; 2: TLS + Basic auth."""
+    if not config.csms.password:
+        return 0
+    return 2 if config.csms.url.startswith("wss://") else 1
+
+
+def catalogue(config: Config) -> list[Variable]:
+    st, csms = config.station, config.csms
+    out: list[Variable] = []
+    cs = Component("ChargingStation")
+    max_phases = max((c.phases for c in config.connectors), default=3)
+    out += [
+        _dyn(cs, "AvailabilityState", "OptionList", values_list=AVAILABILITY, summary=True),
+        _dyn(cs, "Available", "boolean", summary=True),
+        _dyn(cs, "Problem", "boolean", summary=True),
+        _ro(cs, "Model", "string", st.model),
+        _ro(cs, "VendorName", "string", st.vendor),
+        _ro(cs, "FirmwareVersion", "string", st.firmware_version),
+        _ro(cs, "SupplyPhases", "integer", max_phases),
+    ]
+    if st.serial:
+        out.append(_ro(cs, "SerialNumber", "string", st.serial))
+    for c in config.connectors:
+        evse = Component("EVSE", evse=c.id)
+        max_power = round(c.max_current_a * c.phases * NOMINAL_VOLTAGE_V, 1)
+        power = (
+            Attribute(mutability=READ_ONLY),
+            Attribute(MAX_SET, READ_ONLY, default=max_power, constant=True),
+        )
+        out += [
+            _dyn(evse, "AvailabilityState", "OptionList", values_list=AVAILABILITY, summary=True),
+            _dyn(evse, "Available", "boolean", summary=True),
+            Variable(evse, "Power", "decimal", power, unit="W", max_limit=max_power),
+            _ro(evse, "SupplyPhases", "integer", c.phases),
+        ]
+        conn = Component("Connector", evse=c.id, connector=1)
+        out += [
+            _dyn(conn, "AvailabilityState", "OptionList", values_list=AVAILABILITY, summary=True),
+            _dyn(conn, "Available", "boolean", summary=True),
+            _dyn(conn, "Problem", "boolean", summary=True),
+            _ro(conn, "ConnectorType", "string", "cCCS2" if c.power is not None else "cType2"),
+            _ro(conn, "SupplyPhases", "integer", c.phases),
+        ]
+
+    comm = Component("OCPPCommCtrlr")
+    repeat = max(0, math.ceil(math.log2(max(csms.reconnect_max_s / csms.reconnect_min_s, 1))))
+    out += [
+        _rw(comm, "HeartbeatInterval", "integer", 300, unit="s", min_limit=1),
+        _rw(comm, "MessageAttempts", "integer", 3, instance="TransactionEvent", min_limit=1),
+        _rw(
+            comm,
+            "MessageAttemptInterval",
+            "integer",
+            60,
+            instance="TransactionEvent",
+            unit="s",
+            min_limit=0,
+        ),  # fmt: skip
+        # fixed by the YAML (csms.call_timeout_s, reconnect_*): reported, not writable
+        _ro(
+            comm,
+            "MessageTimeout",
+            "integer",
+            max(1, math.ceil(csms.call_timeout_s)),
+            instance="Default",
+            unit="s",
+        ),  # fmt: skip
+        _ro(comm, "NetworkConfigurationPriority", "SequenceList", "0"),
+        _rw(comm, "NetworkProfileConnectionAttempts", "integer", 3, min_limit=1),
+        _rw(comm, "OfflineThreshold", "integer", 60, unit="s", min_limit=0),
+        _rw(comm, "ResetRetries", "integer", 1, min_limit=0),
+        _rw(comm, "WebSocketPingInterval", "integer", 30, unit="s", min_limit=0),
+        _ro(comm, "RetryBackOffWaitMinimum", "integer", math.ceil(csms.reconnect_min_s), unit="s"),
+        _ro(
+            comm,
+            "RetryBackOffRandomRange",
+            "integer",
+            math.ceil(csms.reconnect_min_s / 2),
+            unit="s",
+        ),  # fmt: skip
+        _ro(comm, "RetryBackOffRepeatTimes", "integer", repeat),
+    ]
+
+    tx = Component("TxCtrlr")
+    out += [
+        _rw(tx, "EVConnectionTimeOut", "integer", 60, unit="s", min_limit=1),
+        _rw(tx, "StopTxOnEVSideDisconnect", "boolean", True),
+        _rw(tx, "StopTxOnInvalidId", "boolean", True),
+        _rw(tx, "MaxEnergyOnInvalidId", "integer", 0, unit="Wh", min_limit=0),
+        _rw(
+            tx,
+            "TxStartPoint",
+            "MemberList",
+            "PowerPathClosed",
+            values_list=TX_POINTS,
+            check=_tx_start_point,
+        ),  # fmt: skip
+        _rw(
+            tx,
+            "TxStopPoint",
+            "MemberList",
+            "EVConnected,Authorized",
+            values_list=TX_POINTS,
+            check=_tx_stop_point,
+        ),  # fmt: skip
+    ]
+
+    sampled = Component("SampledDataCtrlr")
+    out += [
+        _rw(sampled, "Enabled", "boolean", True),
+        _rw(sampled, "TxStartedMeasurands", "MemberList", "Energy.Active.Import.Register",
+            values_list=MEASURANDS),  # fmt: skip
+        _rw(sampled, "TxUpdatedInterval", "integer", 60, unit="s", min_limit=0),
+        _rw(sampled, "TxUpdatedMeasurands", "MemberList",
+            "Energy.Active.Import.Register,Power.Active.Import", values_list=MEASURANDS),
+        _rw(sampled, "TxEndedInterval", "integer", 0, unit="s", min_limit=0),
+        _rw(sampled, "TxEndedMeasurands", "MemberList", "Energy.Active.Import.Register",
+            values_list=MEASURANDS),  # fmt: skip
+    ]  # fmt: skip
+
+    aligned = Component("AlignedDataCtrlr")
+    out += [
+        _rw(aligned, "Enabled", "boolean", True),
+        _rw(aligned, "Interval", "integer", 0, unit="s", min_limit=0),
+        _rw(
+            aligned,
+            "Measurands",
+            "MemberList",
+            "Energy.Active.Import.Register",
+            values_list=MEASURANDS,
+        ),  # fmt: skip
+        _rw(aligned, "TxEndedInterval", "integer", 0, unit="s", min_limit=0),
+        _rw(aligned, "TxEndedMeasurands", "MemberList", "", values_list=MEASURANDS),
+    ]
+
+    auth = Component("AuthCtrlr")
+    out += [
+        _rw(auth, "Enabled", "boolean", True, check=_auth_enabled),
+        _rw(auth, "AuthorizeRemoteStart", "boolean", True),
+        _rw(auth, "LocalAuthorizeOffline", "boolean", True),
+        _rw(auth, "LocalPreAuthorize", "boolean", False),
+        _rw(auth, "OfflineTxForUnknownIdEnabled", "boolean", False),
+    ]
+    cache = Component("AuthCacheCtrlr")
+    out += [
+        _ro(cache, "Available", "boolean", True),
+        _rw(cache, "Enabled", "boolean", True),
+        _rw(cache, "LifeTime", "integer", 86400, unit="s", min_limit=0),
+    ]
+    local = Component("LocalAuthListCtrlr")
+    out += [
+        _ro(local, "Available", "boolean", True),
+        _rw(local, "Enabled", "boolean", True),
+        _dyn(local, "Entries", "integer"),
+        _ro(local, "ItemsPerMessage", "integer", LOCAL_LIST_ITEMS_PER_MESSAGE),
+        _ro(local, "BytesPerMessage", "integer", LOCAL_LIST_BYTES_PER_MESSAGE),
+    ]
+    security = Component("SecurityCtrlr")
+    out += [
+        _ro(security, "SecurityProfile", "integer", security_profile(config)),
+        _rw(security, "OrganizationName", "string", st.vendor, max_limit=50),
+        _ro(security, "Identity", "string", st.id),
+    ]
+    data = Component("DeviceDataCtrlr")
+    for message, items in ITEMS_PER_MESSAGE.items():
+        out.append(_ro(data, "ItemsPerMessage", "integer", items, instance=message))
+    for message in ITEMS_PER_MESSAGE:
+        out.append(_ro(data, "BytesPerMessage", "integer", BYTES_PER_MESSAGE, instance=message))
+    reservation = Component("ReservationCtrlr")
+    out += [
+        _ro(reservation, "Available", "boolean", False),
+        _ro(reservation, "Enabled", "boolean", False),
+    ]
+    clock = Component("ClockCtrlr")
+    out += [
+        _dyn(clock, "DateTime", "dateTime"),
+        _ro(clock, "TimeSource", "SequenceList", "Heartbeat"),
+    ]
+    assert all(v.attributes[0].mutability in (READ_ONLY, READ_WRITE) for v in out)
+    return out
+
+
+def check_initial_value(
+    component: str, variable: str, value: object, variables: Iterable[Variable] | None = None
+) -> str | None:
+    """Validate one YAML first-start value `ocpp.{component}.{variable}` (2.0.1): an error
+    message (unknown, read-only, wrong type) or None. For the configuration loader."""
+    if variables is None:
+        from ..config import ConnectorConfig, CsmsConfig, StationInfo
+
+        config = Config(
+            path=None,  # type: ignore[arg-type]
+            station=StationInfo(id="CP"),
+            csms=CsmsConfig(url="ws://localhost/ocpp"),
+            connectors=(ConnectorConfig(id=1),),
+        )
+        variables = catalogue(config)
+    found, error = resolve_initial(variables, component, variable)
+    if error:
+        return error
+    try:
+        parse(found[0], value)
+    except ValueError as exc:
+        return str(exc)
+    return None
