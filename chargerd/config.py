@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,8 +143,13 @@ class _Problem:
     message: str  # what is wrong; what is allowed
 
 
+_HUGE = 10**18  # no configuration number comes near this
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]|[^\S ]")  # control characters, odd spaces
+
+
 def _format(problems: list[_Problem], file: str) -> list[str]:
-    """One line per problem, in file order, the --set ones last."""
+    """One line per problem, in file order, the --set ones last; control characters
+    (a line break in a key, say) are shown escaped so each problem stays one line."""
     lines = []
     for problem in sorted(problems, key=lambda p: (p.line is None, p.line or 0)):
         if problem.line is None:
@@ -152,7 +158,7 @@ def _format(problems: list[_Problem], file: str) -> list[str]:
             lines.append(f"{file}:{problem.line}: {problem.path}: {problem.message}")
         else:
             lines.append(f"{file}:{problem.line}: {problem.message}")
-    return lines
+    return [_CONTROL.sub(lambda m: repr(m.group())[1:-1], line) for line in lines]
 
 
 def _join(path: str, key: str) -> str:
@@ -268,12 +274,23 @@ class _Reader:
 
     def read_scalar(self, node: yaml.Node, path: str, line: int | None) -> object:
         try:
-            return self.constructor.construct_object(node)
+            value = self.constructor.construct_object(node)
         except Exception:  # pyyaml raises assorted errors for mis-tagged values (!!int x)
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             message = f"{node.value!r} cannot be read as {tag}; allowed: untagged values"
             self.problems.append(_Problem(line, path, message))
             return node.value
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _HUGE:
+            self.problems.append(_Problem(line, path, "the number is far too large"))
+            return math.inf  # keeps later checks from printing thousands of digits
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                self.problems.append(_Problem(line, path, "contains invalid characters "
+                                              "(lone surrogates); allowed: text"))  # fmt: skip
+                return value.encode("utf-8", "replace").decode("utf-8")
+        return value
 
     def read_mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, _Node]:
         entries: dict[str, _Node] = {}
@@ -319,23 +336,28 @@ class _Reader:
 _OVERRIDE_FORM = "dotted.key=value, e.g. csms.url=ws://127.0.0.1:9000/ocpp"
 
 
+def _quoted(text: str) -> str:
+    """The override as given, quoted when blanks at its ends would hide in the message."""
+    return text if text and text == text.strip() else repr(text)
+
+
 def _parse_override(text: str, problems: list[_Problem]) -> tuple[list[str], _Node] | None:
     """The key parts and the value of one override, or None (with a problem) if malformed."""
     key, equals, value_text = text.partition("=")
     key = key.strip()
     if not equals:
-        problems.append(_Problem(None, text, f"missing '='; allowed: {_OVERRIDE_FORM}"))
+        problems.append(_Problem(None, _quoted(text), f"missing '='; allowed: {_OVERRIDE_FORM}"))
         return None
     parts = key.split(".")
     if not all(parts):
         what = "empty key" if not key else f"empty part in key {key!r}"
-        problems.append(_Problem(None, text, f"{what}; allowed: {_OVERRIDE_FORM}"))
+        problems.append(_Problem(None, _quoted(text), f"{what}; allowed: {_OVERRIDE_FORM}"))
         return None
     reader = _Reader(problems, from_file=False)
     try:
         node = yaml.compose(value_text, Loader=yaml.SafeLoader)
     except (yaml.YAMLError, RecursionError) as exc:
-        what = getattr(exc, "problem", None) or str(exc)
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         problems.append(_Problem(None, key, f"YAML syntax error in the value: {what}"))
         return None
     if node is None:  # `key=` sets null

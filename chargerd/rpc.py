@@ -205,14 +205,17 @@ class Rpc:
         log.debug("← %s", text if isinstance(text, str) else repr(text))
         try:
             frame = json.loads(text)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             log.warning("dropped a frame that is not JSON (no message id to answer)")
             return
         message_id = frame[1] if isinstance(frame, list) and len(frame) > 1 else None
-        if not isinstance(message_id, str) or not isinstance(frame[0], int):
+        if not isinstance(message_id, str):
             log.warning("dropped a frame without a readable message id: %.200s", text)
             return
         kind = frame[0]
+        if not isinstance(kind, int) or isinstance(kind, bool):
+            self._refuse(message_id, "message_type", f"message type id {kind!r} is not a number")
+            return
         if kind == 2:
             self._spawn(self._answer(frame))
         elif kind == 3 and len(frame) == 3:
