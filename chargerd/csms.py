@@ -1210,8 +1210,12 @@ class Csms:
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="dev-csms",
-        description="Development OCPP 1.6J Central System: logs every message in and out. "
-        "Stations connect to ws://HOST:PORT/ocpp/<station-id> with subprotocol ocpp1.6.",
+        description="Development OCPP Central System (1.6J or 2.0.1): logs every message in "
+        "and out. Stations connect to ws://HOST:PORT/ocpp/<station-id> with subprotocol ocpp1.6 "
+        "(or ocpp2.0.1 with --ocpp 2.0.1).",
+    )
+    parser.add_argument(
+        "--ocpp", choices=["1.6", "2.0.1"], default="1.6", help="OCPP version (%(default)s)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     parser.add_argument("--port", type=int, default=9000, help="port (default %(default)s; 0=any)")
@@ -1242,7 +1246,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    csms = Csms(
+    csms_class = Csms
+    if args.ocpp == "2.0.1":
+        from .csms201 import Csms201 as csms_class  # type: ignore[assignment]
+    csms = csms_class(
         args.host,
         args.port,
         password=args.password,

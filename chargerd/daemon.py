@@ -72,8 +72,14 @@ def _ocpp16(config: Config, store: Store) -> Adapter:
     return Ocpp16Adapter(config, store)
 
 
+def _ocpp201(config: Config, store: Store) -> Adapter:
+    from .ocpp201.adapter import Ocpp201Adapter
+
+    return Ocpp201Adapter(config, store)
+
+
 # OCPP versions by name; each adapter is imported only when used.
-ADAPTERS: dict[str, Callable[[Config, Store], Adapter]] = {"1.6": _ocpp16}
+ADAPTERS: dict[str, Callable[[Config, Store], Adapter]] = {"1.6": _ocpp16, "2.0.1": _ocpp201}
 
 
 def make_adapter(config: Config, store: Store) -> Adapter:

@@ -6,6 +6,7 @@ Everything runs in this process on 127.0.0.1; state lives in a temporary directo
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import tempfile
 import time
@@ -23,23 +24,29 @@ hal: {{driver: sim}}
 connectors:
   - {{id: 1, max_current_a: 32, phases: 3}}
   - {{id: 2, max_current_a: 32, phases: 3}}
-ocpp: {{HeartbeatInterval: 60, MeterValueSampleInterval: 2}}
+ocpp: {ocpp}
 log: {{level: warning}}
 """
+DEMO_OCPP = {  # the `ocpp:` block per version: heartbeat every 60 s, meter values every 2 s
+    "1.6": "{HeartbeatInterval: 60, MeterValueSampleInterval: 2}",
+    "2.0.1": "{OCPPCommCtrlr: {HeartbeatInterval: 60}, SampledDataCtrlr: {TxUpdatedInterval: 2}}",
+}
 TAG = "04A2B3C4D5"
 CHARGE_S = 8
 
 
 class Narrator:
-    def __init__(self) -> None:
+    def __init__(self, summarise: Any = None, answer: Any = None) -> None:
         self.t0 = time.monotonic()
+        self.summarise = summarise or _summarise  # one line per message of the version
+        self.answer = answer or _answer
 
     def say(self, text: str) -> None:
         print(f"\n[{time.monotonic() - self.t0:5.1f} s] >>> {text}", flush=True)
 
     def message(self, station: str, direction: str, action: str, payload: dict[str, Any]) -> None:
         arrow = "station → CSMS" if direction == "in" else "CSMS → station"
-        summary = _summarise(action, payload) if direction == "in" else _answer(payload)
+        summary = self.summarise(action, payload) if direction == "in" else self.answer(payload)
         print(f"[{time.monotonic() - self.t0:5.1f} s]     {arrow}  {action:<28} {summary}",
               flush=True)  # fmt: skip
 
@@ -83,8 +90,8 @@ def _summarise(action: str, p: dict[str, Any]) -> str:
 
 
 async def run_demo(version: str) -> int:
-    if version != "1.6":
-        print(f"OCPP {version} is not available yet in this build; run `chargerd demo` for 1.6J")
+    if version not in DEMO_OCPP:
+        print(f"OCPP {version} is not available in this build; run `chargerd demo` for 1.6J")
         return 1
     from hal.registry import build_hardware
 
@@ -92,21 +99,32 @@ async def run_demo(version: str) -> int:
     from .daemon import Daemon
 
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    narrator = Narrator()
-    print("chargerd demo — a simulated 2-connector AC station and a local CSMS, OCPP 1.6J")
+    session: Any = _session
+    if version == "2.0.1":
+        from .csms201 import Csms201 as Csms  # type: ignore[assignment]
+        from .ocpp201 import demo as demo201
+
+        narrator = Narrator(demo201.summarise, demo201.answer)
+        session = functools.partial(demo201.session, tag=TAG, charge_s=CHARGE_S)
+    else:
+        narrator = Narrator()
+    name = "1.6J" if version == "1.6" else version
+    print(f"chargerd demo — a simulated 2-connector AC station and a local CSMS, OCPP {name}")
     print("Every OCPP message between them is shown; '>>>' lines are what the driver does.")
     csms = Csms(on_message=narrator.message, heartbeat_interval=60)
     await csms.start()
     with tempfile.TemporaryDirectory(prefix="chargerd-demo-") as state:
         yaml_path = Path(state) / "station.yaml"
-        yaml_path.write_text(DEMO_YAML.format(url=csms.url, version=version, state=state))
+        yaml_path.write_text(
+            DEMO_YAML.format(url=csms.url, version=version, state=state, ocpp=DEMO_OCPP[version])
+        )
         config = load_config(yaml_path)
         hardware = await build_hardware(config)
         sim = hardware.sim
         daemon = Daemon(config, hardware)
         running = asyncio.create_task(daemon.run())
         try:
-            return await _session(csms, daemon, sim, narrator)
+            return await session(csms, daemon, sim, narrator)
         except TimeoutError as exc:
             print(f"\ndemo failed: {exc}")
             return 1

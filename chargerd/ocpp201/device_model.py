@@ -35,9 +35,15 @@ ACTUAL, TARGET, MIN_SET, MAX_SET = "Actual", "Target", "MinSet", "MaxSet"
 ATTRIBUTE_TYPES = (ACTUAL, TARGET, MIN_SET, MAX_SET)
 READ_ONLY, READ_WRITE, WRITE_ONLY = "ReadOnly", "ReadWrite", "WriteOnly"
 DATA_TYPES = (
-    "string", "decimal", "integer", "dateTime", "boolean", "OptionList", "SequenceList",
+    "string",
+    "decimal",
+    "integer",
+    "dateTime",
+    "boolean",
+    "OptionList",
+    "SequenceList",
     "MemberList",
-)  # fmt: skip
+)
 REPORT_BASES = ("ConfigurationInventory", "FullInventory", "SummaryInventory")
 MAX_VALUE_LENGTH = 2500  # attributeValue in GetVariables results and NotifyReport
 MAX_SET_LENGTH = 1000  # attributeValue of SetVariables
@@ -253,8 +259,12 @@ def _fold(text: str | None) -> str | None:
 
 
 def _component_key(component: Component) -> tuple[Any, ...]:
-    return (component.name.casefold(), _fold(component.instance), component.evse,
-            component.connector)  # fmt: skip
+    return (
+        component.name.casefold(),
+        _fold(component.instance),
+        component.evse,
+        component.connector,
+    )
 
 
 Dynamic = Callable[[Variable, str], Value | None]

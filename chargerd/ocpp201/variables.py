@@ -34,9 +34,13 @@ MEASURANDS: tuple[str, ...] = (
 )
 AVAILABILITY = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
 TX_POINTS = (
-    "ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned", "PowerPathClosed",
+    "ParkingBayOccupancy",
+    "EVConnected",
+    "Authorized",
+    "DataSigned",
+    "PowerPathClosed",
     "EnergyTransfer",
-)  # fmt: skip
+)
 NOMINAL_VOLTAGE_V = 230.0
 ITEMS_PER_MESSAGE = {"GetReport": 20, "GetVariables": 50, "SetVariables": 50}
 BYTES_PER_MESSAGE = 65000
@@ -70,8 +74,9 @@ def _rw(c: Component, name: str, kind: str, default: Value, **kw) -> Variable:
 
 
 def _ro(c: Component, name: str, kind: str, value: Value, **kw) -> Variable:
-    return Variable(c, name, kind, (Attribute(mutability=READ_ONLY, default=value,
-                                              constant=True),), **kw)  # fmt: skip
+    return Variable(
+        c, name, kind, (Attribute(mutability=READ_ONLY, default=value, constant=True),), **kw
+    )
 
 
 def _dyn(c: Component, name: str, kind: str, **kw) -> Variable:
@@ -137,7 +142,7 @@ def catalogue(config: Config) -> list[Variable]:
             instance="TransactionEvent",
             unit="s",
             min_limit=0,
-        ),  # fmt: skip
+        ),
         # fixed by the YAML (csms.call_timeout_s, reconnect_*): reported, not writable
         _ro(
             comm,
@@ -146,7 +151,7 @@ def catalogue(config: Config) -> list[Variable]:
             max(1, math.ceil(csms.call_timeout_s)),
             instance="Default",
             unit="s",
-        ),  # fmt: skip
+        ),
         _ro(comm, "NetworkConfigurationPriority", "SequenceList", "0"),
         _rw(comm, "NetworkProfileConnectionAttempts", "integer", 3, min_limit=1),
         _rw(comm, "OfflineThreshold", "integer", 60, unit="s", min_limit=0),
@@ -159,7 +164,7 @@ def catalogue(config: Config) -> list[Variable]:
             "integer",
             math.ceil(csms.reconnect_min_s / 2),
             unit="s",
-        ),  # fmt: skip
+        ),
         _ro(comm, "RetryBackOffRepeatTimes", "integer", repeat),
     ]
 
@@ -176,7 +181,7 @@ def catalogue(config: Config) -> list[Variable]:
             "PowerPathClosed",
             values_list=TX_POINTS,
             check=_tx_start_point,
-        ),  # fmt: skip
+        ),
         _rw(
             tx,
             "TxStopPoint",
@@ -184,21 +189,36 @@ def catalogue(config: Config) -> list[Variable]:
             "EVConnected,Authorized",
             values_list=TX_POINTS,
             check=_tx_stop_point,
-        ),  # fmt: skip
+        ),
     ]
 
     sampled = Component("SampledDataCtrlr")
     out += [
         _rw(sampled, "Enabled", "boolean", True),
-        _rw(sampled, "TxStartedMeasurands", "MemberList", "Energy.Active.Import.Register",
-            values_list=MEASURANDS),  # fmt: skip
+        _rw(
+            sampled,
+            "TxStartedMeasurands",
+            "MemberList",
+            "Energy.Active.Import.Register",
+            values_list=MEASURANDS,
+        ),
         _rw(sampled, "TxUpdatedInterval", "integer", 60, unit="s", min_limit=0),
-        _rw(sampled, "TxUpdatedMeasurands", "MemberList",
-            "Energy.Active.Import.Register,Power.Active.Import", values_list=MEASURANDS),
+        _rw(
+            sampled,
+            "TxUpdatedMeasurands",
+            "MemberList",
+            "Energy.Active.Import.Register,Power.Active.Import",
+            values_list=MEASURANDS,
+        ),
         _rw(sampled, "TxEndedInterval", "integer", 0, unit="s", min_limit=0),
-        _rw(sampled, "TxEndedMeasurands", "MemberList", "Energy.Active.Import.Register",
-            values_list=MEASURANDS),  # fmt: skip
-    ]  # fmt: skip
+        _rw(
+            sampled,
+            "TxEndedMeasurands",
+            "MemberList",
+            "Energy.Active.Import.Register",
+            values_list=MEASURANDS,
+        ),
+    ]
 
     aligned = Component("AlignedDataCtrlr")
     out += [
@@ -210,7 +230,7 @@ def catalogue(config: Config) -> list[Variable]:
             "MemberList",
             "Energy.Active.Import.Register",
             values_list=MEASURANDS,
-        ),  # fmt: skip
+        ),
         _rw(aligned, "TxEndedInterval", "integer", 0, unit="s", min_limit=0),
         _rw(aligned, "TxEndedMeasurands", "MemberList", "", values_list=MEASURANDS),
     ]

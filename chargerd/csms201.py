@@ -1,0 +1,314 @@
+"""A small but strict OCPP 2.0.1 CSMS for tests, demos and the lab (beside csms.py's 1.6).
+
+The same machinery as `chargerd.csms` (recording, fail_next, send_raw, call, disconnect,
+stop/start, wait_for, Basic auth, subprotocol check), with a 2.0.1 session on the server
+side of the `ocpp` package (`ocpp.v201.ChargePoint`) under subprotocol "ocpp2.0.1", and
+a ledger of what 2.0.1 is about (`Ledger201`):
+
+- transactions by transactionId (`Tx201`): every TransactionEvent, its seqNo, whether it
+  was flagged offline; stoppedReason, remoteStartId, meter values;
+- statuses per (station, evseId, connectorId); NotifyReport pages per requestId;
+  NotifyEvent data; SecurityEventNotifications; MeterValues outside transactions;
+- `violations`: schema errors, a seqNo that skips or repeats (a repeat of an event whose
+  answer was lost is tolerated), events of unknown or ended transactions, a second
+  Started, a Started without evse, NotifyReport pages out of order, messages while
+  Pending/Rejected that the CSMS did not ask for, timestamps without a UTC offset, ...
+
+Typical test use::
+
+    csms = Csms201()
+    await csms.start()
+    entry = await csms.wait_for("TransactionEvent", timeout=2)
+    reply = await csms.call("CP-001", "RequestStopTransaction", {"transactionId": tx})
+    assert not csms.ledger.violations
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint as _ChargePoint201
+from ocpp.v201 import call_result
+from ocpp.v201.enums import Action
+
+from .csms import Csms, Ledger, _dumps, _now_iso, _Session
+
+log = logging.getLogger("chargerd.csms")
+
+
+@dataclass
+class Tx201:
+    """One transaction as the CSMS saw it (keyed by the station's transactionId)."""
+
+    transaction_id: str
+    station_id: str
+    evse_id: int | None
+    connector_id: int | None
+    id_token: str | None
+    events: list[dict] = field(default_factory=list)  # TransactionEvent payloads, in order
+    seq_nos: list[int] = field(default_factory=list)  # as received (repeats included)
+    offline_seq_nos: list[int] = field(default_factory=list)  # events flagged offline: true
+    remote_start_id: int | None = None
+    stopped_reason: str | None = None
+    ended: bool = False
+    charging_states: list[str] = field(default_factory=list)
+    # payload and connection serial per seqNo, to tell a retry after a lost answer
+    _seen: dict[int, tuple[str, int]] = field(default_factory=dict, repr=False)
+
+    @property
+    def event_types(self) -> list[str]:
+        return [e["eventType"] for e in self.events]
+
+    @property
+    def trigger_reasons(self) -> list[str]:
+        return [e["triggerReason"] for e in self.events]
+
+    @property
+    def meter_values(self) -> list[dict]:
+        return [mv for e in self.events for mv in e.get("meterValue", [])]
+
+    @property
+    def next_seq_no(self) -> int:
+        return max(self.seq_nos, default=-1) + 1
+
+
+@dataclass
+class Ledger201(Ledger):
+    transactions: dict[str, Tx201] = field(default_factory=dict)  # type: ignore[assignment]
+    # (station, evseId, connectorId) -> connectorStatus
+    statuses: dict[tuple[str, int, int], str] = field(default_factory=dict)
+    reports: dict[int, list[dict]] = field(default_factory=dict)  # requestId -> NotifyReport
+    events: list[dict] = field(default_factory=list)  # NotifyEvent eventData entries
+    security_events: list[dict] = field(default_factory=list)
+    meter_values_without_tx: list[tuple[str, int, list]] = field(default_factory=list)
+
+    def active_transactions(self, station_id: str | None = None) -> list[Tx201]:  # type: ignore[override]
+        return [
+            tx
+            for tx in self.transactions.values()
+            if not tx.ended and (station_id is None or tx.station_id == station_id)
+        ]
+
+    def report(self, request_id: int) -> list[dict]:
+        """All reportData of a finished (or unfinished) report, in page order."""
+        return [d for page in self.reports.get(request_id, []) for d in page.get("reportData", [])]
+
+
+class Session201(_Session, _ChargePoint201):
+    """One station speaking OCPP 2.0.1 ("ocpp2.0.1")."""
+
+    ocpp_version = "2.0.1"
+    csms: Csms201
+
+    def _is_known_action(self, action: Any) -> bool:
+        try:
+            Action(action)
+        except ValueError:
+            return False
+        return True
+
+    def _check_registration(self, action: str) -> None:
+        status = self.csms.ledger.registration.get(self.id)
+        if action == "BootNotification" or status in (None, "Accepted"):
+            return
+        if status == "Rejected":
+            self.csms._violation(self.id, f"sent {action} while its registration is Rejected")
+            return
+        if action == "NotifyReport" and self.csms._open_reports.get(self.id):
+            return  # asked for with GetBaseReport
+        if action in self.csms._triggered.get(self.id, set()):
+            return  # asked for with TriggerMessage (possibly one per EVSE)
+        self.csms._violation(
+            self.id, f"sent {action} while its registration is Pending (not asked for)"
+        )
+
+    def _after_call(self, action: str, payload: dict, response: dict) -> None:
+        status = response.get("status")
+        if action == "TriggerMessage" and status == "Accepted":
+            self.csms._triggered.setdefault(self.id, set()).add(payload["requestedMessage"])
+        if action in ("GetBaseReport", "GetReport") and status == "Accepted":
+            self.csms._open_reports.setdefault(self.id, set()).add(payload["requestId"])
+
+    # ---- provisioning
+
+    @on(Action.boot_notification)
+    def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
+        csms, ledger = self.csms, self.csms.ledger
+        status = csms.boot_status
+        ledger.boot_count[self.id] = ledger.boot_count.get(self.id, 0) + 1
+        ledger.boot_info[self.id] = self._payload
+        ledger.registration[self.id] = status
+        csms._triggered.pop(self.id, None)
+        interval = csms.heartbeat_interval if status == "Accepted" else csms.boot_interval
+        return call_result.BootNotification(
+            current_time=_now_iso(), interval=int(interval), status=status
+        )
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
+        return call_result.Heartbeat(current_time=_now_iso())
+
+    @on(Action.status_notification)
+    def on_status_notification(self, **_: Any) -> call_result.StatusNotification:
+        p = self._payload
+        if p["evseId"] < 1 or p["connectorId"] < 1:
+            self.csms._violation(
+                self.id, f"StatusNotification for evse {p['evseId']} connector {p['connectorId']}"
+            )
+        key = (self.id, p["evseId"], p["connectorId"])
+        self.csms.ledger.statuses[key] = p["connectorStatus"]
+        self.csms.ledger.status[(self.id, p["evseId"])] = (p["connectorStatus"], "")
+        return call_result.StatusNotification()
+
+    @on(Action.notify_report)
+    def on_notify_report(self, **_: Any) -> call_result.NotifyReport:
+        p = self._payload
+        ledger, request_id = self.csms.ledger, p["requestId"]
+        pages = ledger.reports.setdefault(request_id, [])
+        if p["seqNo"] != len(pages):
+            self.csms._violation(
+                self.id,
+                f"NotifyReport {request_id}: seqNo {p['seqNo']}, expected {len(pages)}",
+            )
+        if pages and not pages[-1].get("tbc", False):
+            self.csms._violation(self.id, f"NotifyReport {request_id}: a page after the last")
+        pages.append(p)
+        if not p.get("tbc", False):
+            self.csms._open_reports.get(self.id, set()).discard(request_id)
+        return call_result.NotifyReport()
+
+    @on(Action.notify_event)
+    def on_notify_event(self, **_: Any) -> call_result.NotifyEvent:
+        self.csms.ledger.events.extend(self._payload["eventData"])
+        return call_result.NotifyEvent()
+
+    @on(Action.security_event_notification)
+    def on_security_event_notification(self, **_: Any) -> call_result.SecurityEventNotification:
+        self.csms.ledger.security_events.append(self._payload)
+        return call_result.SecurityEventNotification()
+
+    # ---- authorization and transactions
+
+    @on(Action.authorize)
+    def on_authorize(self, **_: Any) -> call_result.Authorize:
+        status = self.csms.id_tag_status(self._payload["idToken"]["idToken"])
+        return call_result.Authorize(id_token_info={"status": status})
+
+    @on(Action.transaction_event)
+    def on_transaction_event(self, **_: Any) -> call_result.TransactionEvent:
+        p = self._payload
+        self._record_event(p)
+        if "idToken" in p:
+            status = self.csms.id_tag_status(p["idToken"]["idToken"])
+            return call_result.TransactionEvent(id_token_info={"status": status})
+        return call_result.TransactionEvent()
+
+    def _record_event(self, p: dict) -> None:
+        ledger, violation = self.csms.ledger, self.csms._violation
+        info, kind, seq_no = p["transactionInfo"], p["eventType"], p["seqNo"]
+        tx_id = info["transactionId"]
+        tx = ledger.transactions.get(tx_id)
+        evse = p.get("evse") or {}
+        if kind == "Started" and tx is None:
+            if not evse:
+                violation(self.id, f"TransactionEvent Started {tx_id} without evse")
+            for other in ledger.active_transactions(self.id):
+                if evse and other.evse_id == evse.get("id"):
+                    violation(
+                        self.id,
+                        f"Started {tx_id} on EVSE {evse.get('id')} while transaction "
+                        f"{other.transaction_id} has not ended",
+                    )
+            tx = Tx201(
+                tx_id,
+                self.id,
+                evse.get("id"),
+                evse.get("connectorId"),
+                (p.get("idToken") or {}).get("idToken"),
+            )
+            ledger.transactions[tx_id] = tx
+        elif tx is None or tx.station_id != self.id:
+            violation(self.id, f"TransactionEvent {kind} seqNo {seq_no} of unknown tx {tx_id}")
+            return
+        canonical = _dumps(p)
+        seen = tx._seen.get(seq_no)
+        if seen is not None:
+            tx.seq_nos.append(seq_no)
+            if seen[0] != canonical:
+                violation(self.id, f"tx {tx_id}: seqNo {seq_no} reused for a different event")
+            elif not self._tolerated_retry(seen[1]):
+                violation(self.id, f"tx {tx_id}: seqNo {seq_no} sent twice")
+            else:
+                log.info(
+                    "%s: TransactionEvent %s seqNo %d retried (answer was lost)",
+                    self.id,
+                    tx_id,
+                    seq_no,
+                )
+            tx._seen[seq_no] = (canonical, self.serial)
+            return
+        if kind == "Started" and tx.events:
+            violation(self.id, f"tx {tx_id}: a second Started (seqNo {seq_no})")
+        if tx.ended:
+            violation(self.id, f"tx {tx_id}: {kind} seqNo {seq_no} after Ended")
+        expected = tx.next_seq_no
+        if seq_no != expected:
+            violation(self.id, f"tx {tx_id}: seqNo {seq_no} where {expected} was next")
+        tx._seen[seq_no] = (canonical, self.serial)
+        tx.seq_nos.append(seq_no)
+        tx.events.append(p)
+        if p.get("offline"):
+            tx.offline_seq_nos.append(seq_no)
+        if "remoteStartId" in info:
+            tx.remote_start_id = info["remoteStartId"]
+        if "chargingState" in info:
+            tx.charging_states.append(info["chargingState"])
+        if kind == "Ended":
+            tx.ended = True
+            tx.stopped_reason = info.get("stoppedReason", "Local")
+
+    @on(Action.meter_values)
+    def on_meter_values(self, **_: Any) -> call_result.MeterValues:
+        p = self._payload
+        self.csms.ledger.meter_values_without_tx.append((self.id, p["evseId"], p["meterValue"]))
+        return call_result.MeterValues()
+
+    # ---- everything else a station may send: acknowledged and recorded in the entries
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:
+        self.csms.ledger.data_transfers.append((self.id, self._payload))
+        return call_result.DataTransfer(status="Accepted")
+
+    @on(Action.firmware_status_notification)
+    def on_firmware_status_notification(self, **_: Any) -> call_result.FirmwareStatusNotification:
+        self.csms.ledger.firmware_status[self.id] = self._payload["status"]
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.log_status_notification)
+    def on_log_status_notification(self, **_: Any) -> call_result.LogStatusNotification:
+        return call_result.LogStatusNotification()
+
+    @on(Action.notify_charging_limit)
+    def on_notify_charging_limit(self, **_: Any) -> call_result.NotifyChargingLimit:
+        return call_result.NotifyChargingLimit()
+
+    @on(Action.notify_monitoring_report)
+    def on_notify_monitoring_report(self, **_: Any) -> call_result.NotifyMonitoringReport:
+        return call_result.NotifyMonitoringReport()
+
+
+class Csms201(Csms):
+    """OCPP 2.0.1 Central System: `Csms` with 2.0.1 sessions and `Ledger201`."""
+
+    protocols: Mapping[str, type[_Session]] = {"ocpp2.0.1": Session201}
+    ledger: Ledger201
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ledger = Ledger201()
+        self._open_reports: dict[str, set[int]] = {}  # station -> requestIds not finished
