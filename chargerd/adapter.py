@@ -60,6 +60,7 @@ class Adapter(Protocol):
         """Link-side facts for `chargerctl status` (registration, outbox depth, ...)."""
         ...
 
-    def transaction_label(self, transaction_id: str) -> str:
-        """The id the CSMS knows the transaction by (or a placeholder until it is known)."""
+    def transaction_facts(self, transaction_id: str) -> dict[str, Any]:
+        """For `chargerctl status`: at least "id", the id the CSMS knows the transaction by
+        (or a placeholder until it is known); more where the version has it (seq_no)."""
         ...

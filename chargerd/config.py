@@ -795,7 +795,7 @@ def _check_device(
 
 
 def _check_ocpp(
-    node: _Node | None, version: str | None, problems: list[_Problem]
+    node: _Node | None, version: str | None, connectors: int, problems: list[_Problem]
 ) -> dict[str, Any]:
     """First-start values of OCPP configuration keys (1.6) or device-model variables (2.0.1)."""
     if node is None:
@@ -828,6 +828,12 @@ def _check_ocpp(
             if isinstance(value.value, dict | list):
                 message = f"{_show(value.value)} is not a single value; allowed: {_SCALAR}"
                 problems.append(_Problem(value.line, _join(path, variable), message))
+            else:
+                from chargerd.ocpp201.variables import check_initial_value as check_201
+
+                error = check_201(component, variable, value.value, connectors=connectors)
+                if error:
+                    problems.append(_Problem(value.line, _join(path, variable), error))
             components[component][variable] = value.value
     return components
 
@@ -843,7 +849,7 @@ def _build_config(path: Path, root: _Node, problems: list[_Problem]) -> Config |
     for name, keys in _CONFIG_SECTIONS.items():
         fields.update(_check_section(top.get(name), name, keys, problems).values)
     version = None if csms.invalid("ocpp_version") else csms.values.get("ocpp_version", "1.6")
-    ocpp = _check_ocpp(top.get("ocpp"), version, problems)
+    ocpp = _check_ocpp(top.get("ocpp"), version, max(1, len(connectors)), problems)
     if problems:
         return None
     return Config(

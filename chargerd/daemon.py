@@ -380,7 +380,7 @@ class Daemon:
             tx = c.transaction
             if tx is not None:
                 entry["transaction"] = {
-                    "id": self.adapter.transaction_label(tx.id),
+                    **self.adapter.transaction_facts(tx.id),
                     "station_id": tx.id,
                     "id_tag": tx.id_tag,
                     "started_at": tx.started_at,

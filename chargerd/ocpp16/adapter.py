@@ -428,5 +428,5 @@ class Ocpp16Adapter:
             "outbox_depth": self.store.outbox_depth(),
         }
 
-    def transaction_label(self, transaction_id: str) -> str:
-        return self.store.csms_id(transaction_id) or "pending"
+    def transaction_facts(self, transaction_id: str) -> dict[str, Any]:
+        return {"id": self.store.csms_id(transaction_id) or "pending"}

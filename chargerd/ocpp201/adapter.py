@@ -489,14 +489,8 @@ class Ocpp201Adapter(TransactionEvents, Requests):
             "ocpp_version": "2.0.1",
             "registration": self.registration,
             "outbox_depth": self.store.outbox_depth(),
-            # the seqNo of the latest TransactionEvent of each running transaction
-            "seq_no": {tx.id: self.seq.peek(tx.id) - 1 for tx in self.rt.station.transactions()},
         }
 
-    def transaction_label(self, transaction_id: str) -> str:
-        return transaction_id  # the station's own id is the transactionId the CSMS knows
-
     def transaction_facts(self, transaction_id: str) -> dict[str, Any]:
-        """More of a running transaction for `chargerctl status` (the daemon does not ask
-        for this yet): the seqNo of its latest TransactionEvent."""
-        return {"seq_no": self.seq.peek(transaction_id) - 1}
+        # the station's own id is the transactionId the CSMS knows; seqNo of the latest event
+        return {"id": transaction_id, "seq_no": self.seq.peek(transaction_id) - 1}

@@ -283,7 +283,11 @@ def catalogue(config: Config) -> list[Variable]:
 
 
 def check_initial_value(
-    component: str, variable: str, value: object, variables: Iterable[Variable] | None = None
+    component: str,
+    variable: str,
+    value: object,
+    variables: Iterable[Variable] | None = None,
+    connectors: int = 1,
 ) -> str | None:
     """Validate one YAML first-start value `ocpp.{component}.{variable}` (2.0.1): an error
     message (unknown, read-only, wrong type) or None. For the configuration loader."""
@@ -294,7 +298,7 @@ def check_initial_value(
             path=None,  # type: ignore[arg-type]
             station=StationInfo(id="CP"),
             csms=CsmsConfig(url="ws://localhost/ocpp"),
-            connectors=(ConnectorConfig(id=1),),
+            connectors=tuple(ConnectorConfig(id=n) for n in range(1, connectors + 1)),
         )
         variables = catalogue(config)
     found, error = resolve_initial(variables, component, variable)

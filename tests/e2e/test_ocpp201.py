@@ -160,7 +160,7 @@ async def test_local_session_started_updated_ended(csms: Csms201, station: Stati
     status = await station.status()
     connector = next(c for c in status["connectors"] if c["id"] == 1)
     assert connector["transaction"]["id"] == tx_id
-    assert status["seq_no"][tx_id] >= tx.seq_nos[-1]
+    assert connector["transaction"]["seq_no"] >= tx.seq_nos[-1]
     await station.sim("tag", "TAG1")
     ended = await wait_tx_event(csms, "Ended", after=mark)
     info = ended.payload["transactionInfo"]
