@@ -144,7 +144,7 @@ async def rt(config: Config):
 
 
 def online(rt: Runtime, value: bool = True) -> None:
-    rt.adapter._set_online(value)
+    rt.adapter._link_changed(value)
 
 
 async def test_session_events_are_numbered_from_0_without_gaps_in_order(rt: Runtime):

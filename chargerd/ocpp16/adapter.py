@@ -7,10 +7,9 @@ import logging
 import time
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection
-
 from ..adapter import Runtime
 from ..config import Config
+from ..connection import CsmsConnection
 from ..core.connector import Status
 from ..core.model import (
     AuthorizationRejected,
@@ -45,10 +44,13 @@ SUPPORTED = {
 DEFAULT_BOOT_RETRY_S = 30  # when a Pending/Rejected answer gives no interval
 
 
-class Ocpp16Adapter:
+class Ocpp16Adapter(CsmsConnection):
     subprotocol = "ocpp1.6"
+    version = OCPP16
+    supported = SUPPORTED
 
     def __init__(self, config: Config, store: Store):
+        super().__init__()
         self.config = config
         self.store = store
         self.keys = self._load_keys()
@@ -56,9 +58,6 @@ class Ocpp16Adapter:
         self._apply_keys()
         self._timeout = config.csms.call_timeout_s
         self.registration = "Unknown"  # BootNotification status: Accepted, Pending, Rejected
-        self._reported: dict[int, tuple[str, str]] = {}
-        self._last_traffic = time.monotonic()
-        self._heartbeat_changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.outbox = Outbox(
             store,
@@ -113,34 +112,14 @@ class Ocpp16Adapter:
 
     # --- the connection --------------------------------------------------------------------
 
-    async def serve(self, connection: ClientConnection) -> None:
-        rpc = Rpc(connection, OCPP16, self._handle, SUPPORTED, on_traffic=self._traffic)
-        session = asyncio.create_task(self._session(rpc))
-        try:
-            await rpc.serve()
-        finally:
-            session.cancel()
-            await asyncio.gather(session, return_exceptions=True)
-            self._reported.clear()
-            await self.rt.feed(lambda now: self.rt.station.link_changed(False))
+    def _heartbeat_interval(self) -> int:
+        return int(self.keys["HeartbeatInterval"])
 
-    def _traffic(self) -> None:
-        self._last_traffic = time.monotonic()
-
-    async def _session(self, rpc: Rpc) -> None:
+    async def _send_heartbeat(self) -> None:
         try:
-            await self._boot(rpc)
-            await self.rt.feed(lambda now: self.rt.station.link_changed(True))
-            self.outbox.open(rpc)
-            self.flush_status()
-            heartbeat = asyncio.create_task(self._heartbeat())
-            delivery = asyncio.create_task(self.outbox.run(rpc))
-            try:
-                await delivery
-            finally:
-                heartbeat.cancel()
-        except ConnectionLost:
-            pass
+            await self.outbox.call("Heartbeat", {})
+        except (CallError, TimeoutError) as exc:
+            log.warning("Heartbeat failed: %s", exc or "no answer")
 
     async def _boot(self, rpc: Rpc) -> None:
         """BootNotification until Accepted; nothing else is sent meanwhile."""
@@ -176,24 +155,6 @@ class Ocpp16Adapter:
             wait = interval if interval > 0 else DEFAULT_BOOT_RETRY_S
             log.warning("BootNotification %s; next attempt in %d s", self.registration, wait)
             await asyncio.sleep(wait)
-
-    async def _heartbeat(self) -> None:
-        while True:
-            interval = int(self.keys["HeartbeatInterval"])
-            idle = time.monotonic() - self._last_traffic
-            if interval > 0 and idle >= interval:
-                try:
-                    await self.outbox.call("Heartbeat", {})
-                except (CallError, TimeoutError) as exc:
-                    log.warning("Heartbeat failed: %s", exc or "no answer")
-                continue
-            self._heartbeat_changed.clear()
-            wait = max(0.05, interval - idle) if interval > 0 else None
-            try:
-                async with asyncio.timeout(wait):
-                    await self._heartbeat_changed.wait()
-            except TimeoutError:
-                pass
 
     # --- status -------------------------------------------------------------------------------
 
@@ -386,7 +347,7 @@ class Ocpp16Adapter:
         self.store.put_setting(name, value)
         self._apply_keys()
         if name == "HeartbeatInterval":
-            self._heartbeat_changed.set()
+            self.heartbeat_changed()
 
     def _change_configuration(self, name: str, value: str) -> str:
         key = K.find(name)

@@ -24,10 +24,9 @@ import math
 import time
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection
-
 from ..adapter import Runtime
 from ..config import Config
+from ..connection import CsmsConnection
 from ..core.connector import Connector
 from ..core.model import (
     AuthorizationRejected,
@@ -70,10 +69,13 @@ def _gcd(*intervals: int) -> int:
     return math.gcd(*positive) if positive else 0
 
 
-class Ocpp201Adapter(TransactionEvents, Requests):
+class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
     subprotocol = "ocpp2.0.1"
+    version = OCPP201
+    supported = SUPPORTED
 
     def __init__(self, config: Config, store: Store):
+        CsmsConnection.__init__(self)
         self.config = config
         self.store = store
         self.local_list = LocalList(store)
@@ -93,7 +95,6 @@ class Ocpp201Adapter(TransactionEvents, Requests):
         self.boot_reason = store.get_meta(BOOT_REASON_KEY) or "PowerUp"
         self._boot_triggered = False
         self._boot_now = asyncio.Event()
-        self._reported: dict[int, str] = {}  # connector -> connectorStatus reported
         self._problems: dict[int, bool] = {}  # connector -> Problem reported by NotifyEvent
         self._plugged: dict[int, bool] = {}  # connector -> EV plugged at the last flush
         self._status_at: dict[int, float] = {}  # connector -> time of its last status change
@@ -104,10 +105,7 @@ class Ocpp201Adapter(TransactionEvents, Requests):
         self._aligned_slots: dict[tuple[str | None, object], int] = {}
         self._token_types: dict[str, str] = {}  # casefolded id token -> IdTokenEnumType
         self._reset_when_idle = False
-        self._last_traffic = time.monotonic()
-        self._heartbeat_changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._rpc: Rpc | None = None
         self.outbox = Outbox(
             store,
             retry_policy=lambda: RetryPolicy(
@@ -180,7 +178,7 @@ class Ocpp201Adapter(TransactionEvents, Requests):
             shown = self.dm.read(var) if actual is not None and actual.readable else "***"
             log.info("%s set to %s by %s", var.key, shown, by)
             if var.name == "HeartbeatInterval":
-                self._heartbeat_changed.set()
+                self.heartbeat_changed()
         security = [v.key for v in changed if v.component.name == "SecurityCtrlr"]
         if security:
             self._security_event("ReconfigurationOfSecurityParameters", ", ".join(security))
@@ -227,40 +225,15 @@ class Ocpp201Adapter(TransactionEvents, Requests):
 
     # --- the connection --------------------------------------------------------------------
 
-    async def serve(self, connection: ClientConnection) -> None:
-        rpc = Rpc(connection, OCPP201, self._handle, SUPPORTED, on_traffic=self._traffic)
-        self._rpc = rpc
-        session = asyncio.create_task(self._session(rpc))
-        try:
-            await rpc.serve()
-        finally:
-            session.cancel()
-            await asyncio.gather(session, return_exceptions=True)
-            self._rpc = None
-            self._reported.clear()
-            await self.rt.feed(lambda now: self._set_online(False))
-
-    def _traffic(self) -> None:
-        self._last_traffic = time.monotonic()
-
-    def _set_online(self, online: bool) -> None:
+    def _link_changed(self, online: bool) -> None:
         self._online = online
         self._apply_settings()
 
-    async def _session(self, rpc: Rpc) -> None:
-        try:
-            await self._boot(rpc)
-            await self.rt.feed(lambda now: self._set_online(True))
-            self.outbox.open(rpc)
-            self.flush_status()
-            heartbeat = asyncio.create_task(self._heartbeat())
-            delivery = asyncio.create_task(self.outbox.run(rpc))
-            try:
-                await delivery
-            finally:
-                heartbeat.cancel()
-        except ConnectionLost:
-            pass
+    def _heartbeat_interval(self) -> int:
+        return int(self._v("OCPPCommCtrlr", "HeartbeatInterval"))
+
+    async def _send_heartbeat(self) -> None:
+        await self._send("Heartbeat", {})
 
     async def _boot(self, rpc: Rpc) -> None:
         """BootNotification until Accepted; nothing else is sent meanwhile (except what the
@@ -312,22 +285,6 @@ class Ocpp201Adapter(TransactionEvents, Requests):
                 await self._boot_now.wait()
         except TimeoutError:
             pass
-
-    async def _heartbeat(self) -> None:
-        while True:
-            interval = int(self._v("OCPPCommCtrlr", "HeartbeatInterval"))
-            idle = time.monotonic() - self._last_traffic
-            if interval > 0 and idle >= interval:
-                await self._send("Heartbeat", {})
-                self._last_traffic = time.monotonic()
-                continue
-            self._heartbeat_changed.clear()
-            wait = max(0.05, interval - idle) if interval > 0 else None
-            try:
-                async with asyncio.timeout(wait):
-                    await self._heartbeat_changed.wait()
-            except TimeoutError:
-                pass
 
     async def _send(self, action: str, payload: dict[str, Any]) -> None:
         """Send a message that is not kept offline: through the outbox once registered;

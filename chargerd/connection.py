@@ -1,0 +1,107 @@
+"""One connection to the CSMS as every OCPP version runs it: frames in and out, boot,
+heartbeat, delivery of the outbox, and the core told when the link comes and goes.
+
+Adapters subclass `CsmsConnection` and fill in what differs per version: the boot
+message, the heartbeat interval's name, the requests they answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+from .adapter import Runtime
+from .outbox import Outbox
+from .rpc import ConnectionLost, Rpc, Version
+
+
+class CsmsConnection:
+    version: Version  # the OCPP-J framing rules
+    supported: set[str]  # the CSMS requests this adapter answers
+    rt: Runtime
+    outbox: Outbox
+
+    def __init__(self) -> None:
+        self._last_traffic = time.monotonic()
+        self._heartbeat_changed = asyncio.Event()
+        self._rpc: Rpc | None = None
+        self._reported: dict[int, Any] = {}  # status last reported per connector / EVSE
+
+    # --- what an adapter provides ---------------------------------------------------------
+
+    async def _boot(self, rpc: Rpc) -> None:
+        """Send BootNotification until Accepted (once per daemon start)."""
+        raise NotImplementedError
+
+    async def _handle(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _heartbeat_interval(self) -> int:
+        raise NotImplementedError
+
+    async def _send_heartbeat(self) -> None:
+        raise NotImplementedError
+
+    def _link_changed(self, online: bool) -> None:
+        """Run on the core (inside Runtime.feed) when the link comes up or goes down."""
+        self.rt.station.link_changed(online)
+
+    def flush_status(self) -> None:
+        raise NotImplementedError
+
+    # --- the connection ---------------------------------------------------------------------
+
+    async def serve(self, connection: ClientConnection) -> None:
+        rpc = Rpc(connection, self.version, self._handle, self.supported, on_traffic=self._traffic)
+        self._rpc = rpc
+        session = asyncio.create_task(self._session(rpc))
+        try:
+            await rpc.serve()
+        finally:
+            session.cancel()
+            await asyncio.gather(session, return_exceptions=True)
+            self._rpc = None
+            self._reported.clear()  # report everything again on the next connection
+            await self.rt.feed(lambda now: self._link_changed(False))
+
+    def _traffic(self) -> None:
+        self._last_traffic = time.monotonic()
+
+    async def _session(self, rpc: Rpc) -> None:
+        try:
+            await self._boot(rpc)
+            await self.rt.feed(lambda now: self._link_changed(True))
+            self.outbox.open(rpc)
+            self.flush_status()
+            heartbeat = asyncio.create_task(self._heartbeat())
+            delivery = asyncio.create_task(self.outbox.run(rpc))
+            try:
+                await delivery
+            finally:
+                heartbeat.cancel()
+        except ConnectionLost:
+            pass
+
+    def heartbeat_changed(self) -> None:
+        """The heartbeat interval changed: reschedule."""
+        self._heartbeat_changed.set()
+
+    async def _heartbeat(self) -> None:
+        """A Heartbeat when nothing else went over the link for a heartbeat interval."""
+        while True:
+            interval = self._heartbeat_interval()
+            idle = time.monotonic() - self._last_traffic
+            if interval > 0 and idle >= interval:
+                await self._send_heartbeat()
+                self._last_traffic = time.monotonic()
+                continue
+            self._heartbeat_changed.clear()
+            wait = max(0.05, interval - idle) if interval > 0 else None
+            try:
+                async with asyncio.timeout(wait):
+                    await self._heartbeat_changed.wait()
+            except TimeoutError:
+                pass
