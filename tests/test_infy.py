@@ -409,7 +409,8 @@ async def test_a_silent_module_is_a_fault_after_three_polls_and_recovers() -> No
             for frame, _ in list(rig.sim.received)[before:]
             if frame.destination == 1 and frame.command == Command.STATUS
         ]
-        assert len(unanswered) == 3
+        # the fault comes with the third unanswered poll; a fourth may be out by now
+        assert 3 <= len(unanswered) <= 4
         await eventually(lambda: not rig.sim.module(0).on, 0.2)
         assert not rig.power.is_on
         with pytest.raises(DeviceError):
