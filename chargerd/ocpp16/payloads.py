@@ -8,6 +8,7 @@ from typing import Any
 from hal.interfaces import MeterReading
 
 from ..core.model import AuthInfo, AuthStatus, StopReason
+from ..measurands import measurements
 
 # The core's stop reasons that OCPP 1.6 has no name for.
 STOP_REASONS: dict[StopReason, str] = {StopReason.Fault: "Other"}
@@ -40,12 +41,6 @@ def stop_reason(reason: StopReason) -> str:
     return STOP_REASONS.get(reason, str(reason))
 
 
-def _phases(values: tuple[float, ...], suffix: str = "") -> list[tuple[str | None, float]]:
-    if len(values) <= 1:
-        return [(None, values[0] if values else 0.0)]
-    return [(f"L{i}{suffix}", v) for i, v in enumerate(values, start=1)]
-
-
 def sampled_values(
     reading: MeterReading, measurands: list[str], context: str, offered_a: float
 ) -> list[dict[str, Any]]:
@@ -65,21 +60,8 @@ def sampled_values(
             entry["phase"] = phase
         entries.append(entry)
 
-    for measurand in measurands:
-        if measurand == "Energy.Active.Import.Register":
-            add(measurand, reading.energy_wh, "Wh")
-        elif measurand == "Power.Active.Import":
-            add(measurand, reading.power_w, "W")
-        elif measurand == "Current.Import":
-            for phase, value in _phases(reading.current_a):
-                add(measurand, value, "A", phase)
-        elif measurand == "Current.Offered":
-            add(measurand, offered_a, "A")
-        elif measurand == "Voltage":
-            for phase, value in _phases(reading.voltage_v, "-N"):
-                add(measurand, value, "V", phase)
-        elif measurand == "Frequency" and reading.frequency_hz is not None:
-            add(measurand, reading.frequency_hz, None)
+    for m in measurements(reading, measurands, offered_a):
+        add(m.measurand, m.value, m.unit, m.phase)
     return entries
 
 

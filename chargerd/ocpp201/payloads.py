@@ -8,6 +8,7 @@ from hal.interfaces import MeterReading
 
 from ..core.connector import Status
 from ..core.model import AuthInfo, AuthStatus, StopReason
+from ..measurands import measurements
 from ..ocpp16.payloads import parse_timestamp, timestamp
 
 __all__ = ["parse_timestamp", "timestamp"]
@@ -84,12 +85,6 @@ def auth_info(info: dict[str, Any], now: float, lifetime_s: float = 0) -> AuthIn
     return AuthInfo(status, expires, group.get("idToken") if isinstance(group, dict) else None)
 
 
-def _phases(values: tuple[float, ...], suffix: str = "") -> list[tuple[str | None, float]]:
-    if len(values) <= 1:
-        return [(None, values[0] if values else 0.0)]
-    return [(f"L{i}{suffix}", v) for i, v in enumerate(values, start=1)]
-
-
 def sampled_values(
     reading: MeterReading, measurands: list[str], context: str, offered_a: float = 0
 ) -> list[dict[str, Any]]:
@@ -110,21 +105,8 @@ def sampled_values(
             entry["unitOfMeasure"] = {"unit": unit}
         entries.append(entry)
 
-    for measurand in measurands:
-        if measurand == "Energy.Active.Import.Register":
-            add(measurand, reading.energy_wh, "Wh")
-        elif measurand == "Power.Active.Import":
-            add(measurand, reading.power_w, "W")
-        elif measurand == "Current.Import":
-            for phase, value in _phases(reading.current_a):
-                add(measurand, value, "A", phase)
-        elif measurand == "Current.Offered":
-            add(measurand, offered_a, "A")
-        elif measurand == "Voltage":
-            for phase, value in _phases(reading.voltage_v, "-N"):
-                add(measurand, value, "V", phase)
-        elif measurand == "Frequency" and reading.frequency_hz is not None:
-            add(measurand, reading.frequency_hz, None)
+    for m in measurements(reading, measurands, offered_a):
+        add(m.measurand, m.value, m.unit, m.phase)
     return entries
 
 
