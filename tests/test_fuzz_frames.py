@@ -505,7 +505,6 @@ def test_a_deeply_nested_frame_is_dropped_without_losing_the_connection(station:
     does not catch it, Rpc.serve dies and the link reconnects."""
     before = station.connects()
     data = "[" * 5000 + "]" * 5000  # Csms.send_raw itself chokes on it (json.loads)
-    station.run(station.csms._session(STATION_ID).ws.send(data))
-    time.sleep(0.5)
+    station.exchange(data.encode(), "nothing", None)  # sent raw, then a probe is answered
     assert station.connects() == before, "the station dropped its connection"
     assert STATION_ID in station.csms.connected
