@@ -405,15 +405,20 @@ class Daemon:
         from hal.interfaces import TagPresented
 
         if command == "tag":
-            if not args:
+            if len(args) not in (1, 3) or (len(args) == 3 and args[1] != "--connector"):
                 raise ValueError("usage: tag ID [--connector N]")
-            connector = int(args[2]) if len(args) > 2 and args[1] == "--connector" else None
-            if connector is not None and connector not in self.station.connectors:
-                raise ValueError(f"no connector {connector}")
+            connector = int(args[2]) if len(args) == 3 and args[2].isdigit() else None
+            if len(args) == 3 and connector not in self.station.connectors:
+                raise ValueError(
+                    f"no connector {args[2]}; this station has 1..{len(self.hardware)}"
+                )
             self._emit(TagPresented(args[0], connector))
             return f"tag {args[0]} presented"
         if self.sim is None:
-            raise ValueError("this station runs real hardware: sim commands need hal.driver: sim")
+            raise ValueError(
+                "this station runs real hardware: sim commands need hal.driver: sim "
+                "or sim.wire: true"
+            )
         actions: dict[str, Callable[..., None]] = {
             "plug": self.sim.plug,
             "unplug": self.sim.unplug,
@@ -426,11 +431,9 @@ class Daemon:
         }
         if command not in actions:
             raise ValueError(f"unknown sim command {command!r}; known: tag, {', '.join(actions)}")
-        if not args or not args[0].isdigit():
-            raise ValueError(f"usage: {command} N" + (" CODE" if command == "fault" else ""))
-        needed = 2 if command == "fault" else 1
-        if len(args) != needed:
-            raise ValueError(f"usage: {command} N" + (" CODE" if command == "fault" else ""))
+        usage = f"usage: {command} N" + (" CODE" if command == "fault" else "")
+        if len(args) != (2 if command == "fault" else 1) or not args[0].isdigit():
+            raise ValueError(usage)
         actions[command](int(args[0]), *args[1:])
         return f"{command} {' '.join(args)}: done"
 
