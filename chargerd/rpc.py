@@ -144,7 +144,8 @@ class Rpc:
         self._turn = asyncio.Lock()
         self._waiting: tuple[str, str, asyncio.Future[dict[str, Any]]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._ids = (f"{uuid.uuid4().hex[:8]}-{n}" for n in itertools.count(1))
+        prefix = uuid.uuid4().hex[:8]  # unique per connection; a counter within it
+        self._ids = (f"{prefix}-{n}" for n in itertools.count(1))
         self._on_close: list[Callable[[], None]] = []
         self.closed = False
 

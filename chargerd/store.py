@@ -117,11 +117,15 @@ class Store:
         return {tag: AuthInfo(AuthStatus(st), exp, parent) for tag, st, exp, parent in rows}
 
     def cache_auth(self, id_tag: str | None, info: AuthInfo | None) -> None:
-        if id_tag is None or info is None:
+        if id_tag is None:
             self._write([("DELETE FROM auth_cache", ())])
             return
-        sql = "INSERT OR REPLACE INTO auth_cache VALUES (?, ?, ?, ?)"
-        self._write([(sql, (id_tag, str(info.status), info.expires_at, info.parent_id))])
+        forget = ("DELETE FROM auth_cache WHERE id_tag=? COLLATE NOCASE", (id_tag,))
+        if info is None:
+            self._write([forget])
+            return
+        sql = "INSERT INTO auth_cache VALUES (?, ?, ?, ?)"
+        self._write([forget, (sql, (id_tag, str(info.status), info.expires_at, info.parent_id))])
 
     def inoperative_connectors(self) -> list[int]:
         rows = self.db.execute("SELECT connector FROM availability WHERE operative=0")

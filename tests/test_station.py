@@ -903,3 +903,17 @@ def test_inoperative_connectors_given_at_construction_start_unavailable() -> Non
     assert of_type(st.take(), StatusChanged) == [
         StatusChanged(2, "Available", "Unavailable", "NoError", 0.0)
     ]
+
+
+def test_the_auth_cache_keeps_the_most_recently_seen_tags_within_its_size() -> None:
+    from chargerd.core.station import AUTH_CACHE_SIZE
+
+    st = make_station()
+    for n in range(AUTH_CACHE_SIZE + 2):
+        st.tag_presented(f"TAG{n}", None, T0 + n)
+        st.authorization_answered(f"TAG{n}", ACCEPTED, T0 + n)
+    decisions = st.take()
+    assert len(st.auth_cache) == AUTH_CACHE_SIZE
+    forgotten = [d.id_tag for d in decisions if isinstance(d, CacheAuthorization) and not d.info]
+    assert forgotten == ["tag0", "tag1"]
+    assert "tag2" in st.auth_cache and f"tag{AUTH_CACHE_SIZE + 1}" in st.auth_cache

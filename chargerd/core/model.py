@@ -131,7 +131,8 @@ class AuthorizationRejected:
 
 @dataclass(frozen=True)
 class CacheAuthorization:
-    """Remember (or, with info None, forget all) id tag answers: persist this."""
+    """Persist the cache: remember `info` for `id_tag`; info None forgets that tag, and
+    id_tag None too forgets them all."""
 
     id_tag: str | None
     info: AuthInfo | None

@@ -46,6 +46,7 @@ from .model import (
 # Pilot states that are errors in themselves, and the fault each stands for.
 PILOT_FAULTS = {PilotState.E: "EVCommunicationError", PilotState.F: "InternalError"}
 MIN_OFFER_A = 6.0  # IEC 61851: below 6 A no PWM offer is possible
+AUTH_CACHE_SIZE = 1024  # id tags remembered; memory and storage stay bounded
 
 
 def tag_key(id_tag: str) -> str:
@@ -267,8 +268,14 @@ class Station:
 
     def _remember(self, id_tag: str, info: AuthInfo) -> None:
         if self.settings.auth_cache_enabled:
-            self.auth_cache[tag_key(id_tag)] = info
+            key = tag_key(id_tag)
+            self.auth_cache.pop(key, None)  # re-inserted last: the most recently seen
+            self.auth_cache[key] = info
             self._decisions.append(CacheAuthorization(id_tag, info))
+            while len(self.auth_cache) > AUTH_CACHE_SIZE:  # forget the least recently seen
+                oldest = next(iter(self.auth_cache))
+                del self.auth_cache[oldest]
+                self._decisions.append(CacheAuthorization(oldest, None))
 
     def _accept(
         self, id_tag: str, connector: int | None, remote_start_id: int | None, now: float
