@@ -8,14 +8,20 @@ message, the heartbeat interval's name, the requests they answer.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
 from .adapter import Runtime
+from .config import Config
 from .outbox import Outbox
-from .rpc import ConnectionLost, Rpc, Version
+from .rpc import CallError, ConnectionLost, Rpc, Version
+
+log = logging.getLogger("chargerd.ocpp")
+
+DEFAULT_BOOT_RETRY_S = 30  # when a failed or Pending/Rejected boot gives no interval
 
 
 class CsmsConnection:
@@ -23,6 +29,8 @@ class CsmsConnection:
     supported: set[str]  # the CSMS requests this adapter answers
     rt: Runtime
     outbox: Outbox
+    config: Config
+    registration: str  # BootNotification status: Unknown, Accepted, Pending, Rejected
 
     def __init__(self) -> None:
         self._last_traffic = time.monotonic()
@@ -32,9 +40,17 @@ class CsmsConnection:
 
     # --- what an adapter provides ---------------------------------------------------------
 
-    async def _boot(self, rpc: Rpc) -> None:
-        """Send BootNotification until Accepted (once per daemon start)."""
+    def _boot_payload(self) -> dict[str, Any]:
+        """The BootNotification of the next attempt."""
         raise NotImplementedError
+
+    def _boot_accepted(self, payload: dict[str, Any], interval: int) -> None:
+        """The CSMS accepted `payload`; `interval` is its heartbeat interval (0: keep ours)."""
+        raise NotImplementedError
+
+    async def _wait_boot(self, seconds: float) -> None:
+        """Wait before the next boot attempt."""
+        await asyncio.sleep(seconds)
 
     async def _handle(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
@@ -66,6 +82,30 @@ class CsmsConnection:
             self._rpc = None
             self._reported.clear()  # report everything again on the next connection
             await self.rt.feed(lambda now: self._link_changed(False))
+
+    async def _boot(self, rpc: Rpc) -> None:
+        """BootNotification until Accepted; nothing else is sent meanwhile, while the CSMS's
+        requests are still answered. Once per daemon start: a reconnect is not a reboot."""
+        if self.registration == "Accepted":
+            return
+        while True:
+            payload = self._boot_payload()
+            try:
+                answer = await rpc.call(
+                    "BootNotification", payload, self.config.csms.call_timeout_s
+                )
+            except (CallError, TimeoutError) as exc:
+                log.warning("BootNotification failed (%s); retrying", exc or "no answer")
+                await self._wait_boot(DEFAULT_BOOT_RETRY_S)
+                continue
+            self.registration = answer["status"]
+            interval = int(answer["interval"])
+            if self.registration == "Accepted":
+                self._boot_accepted(payload, interval)
+                return
+            wait = interval if interval > 0 else DEFAULT_BOOT_RETRY_S
+            log.warning("BootNotification %s; next attempt in %d s", self.registration, wait)
+            await self._wait_boot(wait)
 
     def _traffic(self) -> None:
         self._last_traffic = time.monotonic()

@@ -23,7 +23,7 @@ from ..core.model import (
     TransactionStarted,
 )
 from ..outbox import Outbox, RetryPolicy
-from ..rpc import OCPP16, CallError, ConnectionLost, Rpc
+from ..rpc import OCPP16, CallError, ConnectionLost
 from ..store import OutboxMessage, Store
 from . import keys as K
 from .payloads import auth_info, meter_value, stop_reason, timestamp
@@ -41,7 +41,6 @@ SUPPORTED = {
     "Reset",
     "UnlockConnector",
 }
-DEFAULT_BOOT_RETRY_S = 30  # when a Pending/Rejected answer gives no interval
 
 
 class Ocpp16Adapter(CsmsConnection):
@@ -121,10 +120,7 @@ class Ocpp16Adapter(CsmsConnection):
         except (CallError, TimeoutError) as exc:
             log.warning("Heartbeat failed: %s", exc or "no answer")
 
-    async def _boot(self, rpc: Rpc) -> None:
-        """BootNotification until Accepted; nothing else is sent meanwhile."""
-        if self.registration == "Accepted":
-            return  # once per start of the daemon; a reconnect is not a reboot
+    def _boot_payload(self) -> dict[str, Any]:
         info = self.config.station
         payload: dict[str, Any] = {
             "chargePointVendor": info.vendor,
@@ -133,28 +129,12 @@ class Ocpp16Adapter(CsmsConnection):
         }
         if info.serial:
             payload["chargePointSerialNumber"] = info.serial
-        while True:
-            try:
-                answer = await rpc.call(
-                    "BootNotification", payload, self.config.csms.call_timeout_s
-                )
-            except (CallError, TimeoutError) as exc:
-                log.warning("BootNotification failed (%s); retrying", exc or "no answer")
-                await asyncio.sleep(DEFAULT_BOOT_RETRY_S)
-                continue
-            self.registration = answer["status"]
-            interval = int(answer["interval"])
-            if self.registration == "Accepted":
-                if interval > 0:
-                    self._set_key("HeartbeatInterval", interval)
-                log.info(
-                    "BootNotification accepted; heartbeat every %s s",
-                    self.keys["HeartbeatInterval"],
-                )
-                return
-            wait = interval if interval > 0 else DEFAULT_BOOT_RETRY_S
-            log.warning("BootNotification %s; next attempt in %d s", self.registration, wait)
-            await asyncio.sleep(wait)
+        return payload
+
+    def _boot_accepted(self, payload: dict[str, Any], interval: int) -> None:
+        if interval > 0:
+            self._set_key("HeartbeatInterval", interval)
+        log.info("BootNotification accepted; heartbeat every %s s", self.keys["HeartbeatInterval"])
 
     # --- status -------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from ..core.model import (
     TransactionStarted,
 )
 from ..outbox import Outbox, RetryPolicy
-from ..rpc import OCPP201, CallError, ConnectionLost, Rpc
+from ..rpc import OCPP201, CallError, ConnectionLost
 from ..store import OutboxMessage, Store
 from .device_model import ACTUAL, DeviceModel, Value, Variable
 from .local_list import LocalList
@@ -59,7 +59,6 @@ from .variables import catalogue
 
 log = logging.getLogger("chargerd.ocpp201")
 
-DEFAULT_BOOT_RETRY_S = 30  # when a Pending/Rejected answer gives no interval
 BOOT_REASON_KEY = "ocpp201.boot_reason"  # store meta: why the next boot happens
 EVENT_ID_KEY = "ocpp201.last_event_id"  # store meta: NotifyEvent eventId counter
 
@@ -235,11 +234,8 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
     async def _send_heartbeat(self) -> None:
         await self._send("Heartbeat", {})
 
-    async def _boot(self, rpc: Rpc) -> None:
-        """BootNotification until Accepted; nothing else is sent meanwhile (except what the
-        CSMS asks for: answers, triggered messages, reports)."""
-        if self.registration == "Accepted":
-            return  # once per start of the daemon; a reconnect is not a reboot
+    def _boot_payload(self) -> dict[str, Any]:
+        """The next attempt's BootNotification; reason Triggered when the CSMS asked."""
         info = self.config.station
         station: dict[str, Any] = {
             "model": info.model,
@@ -248,35 +244,21 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
         }
         if info.serial:
             station["serialNumber"] = info.serial
-        while True:
-            reason = "Triggered" if self._boot_triggered else self.boot_reason
-            self._boot_triggered = False
-            self._boot_now.clear()
-            payload = {"reason": reason, "chargingStation": station}
-            try:
-                answer = await rpc.call(
-                    "BootNotification", payload, self.config.csms.call_timeout_s
-                )
-            except (CallError, TimeoutError) as exc:
-                log.warning("BootNotification failed (%s); retrying", exc or "no answer")
-                await self._wait_boot(DEFAULT_BOOT_RETRY_S)
-                continue
-            self.registration = answer["status"]
-            interval = int(answer["interval"])
-            if self.registration == "Accepted":
-                if interval > 0:
-                    self._set("OCPPCommCtrlr", "HeartbeatInterval", interval, "BootNotification")
-                if self.store.get_meta(BOOT_REASON_KEY):
-                    self.store.set_meta(BOOT_REASON_KEY, "")
-                log.info(
-                    "BootNotification (%s) accepted; heartbeat every %s s",
-                    reason,
-                    self._v("OCPPCommCtrlr", "HeartbeatInterval"),
-                )
-                return
-            wait = interval if interval > 0 else DEFAULT_BOOT_RETRY_S
-            log.warning("BootNotification %s; next attempt in %d s", self.registration, wait)
-            await self._wait_boot(wait)
+        reason = "Triggered" if self._boot_triggered else self.boot_reason
+        self._boot_triggered = False
+        self._boot_now.clear()
+        return {"reason": reason, "chargingStation": station}
+
+    def _boot_accepted(self, payload: dict[str, Any], interval: int) -> None:
+        if interval > 0:
+            self._set("OCPPCommCtrlr", "HeartbeatInterval", interval, "BootNotification")
+        if self.store.get_meta(BOOT_REASON_KEY):
+            self.store.set_meta(BOOT_REASON_KEY, "")
+        log.info(
+            "BootNotification (%s) accepted; heartbeat every %s s",
+            payload["reason"],
+            self._v("OCPPCommCtrlr", "HeartbeatInterval"),
+        )
 
     async def _wait_boot(self, seconds: float) -> None:
         """Sleep until the next boot attempt, or until a TriggerMessage asks for it."""
