@@ -591,6 +591,20 @@ class _Session:
         purpose (fail_next drop_answer), or a reconnect happened since the first copy."""
         return self._replay_of_lost or earlier_serial != self.serial
 
+    def _boot_answer(self, results: Any) -> Any:
+        """Record a BootNotification and answer it with `results` (the version's
+        call_result module): the configured status and interval."""
+        csms, ledger = self.csms, self.csms.ledger
+        status = csms.boot_status
+        ledger.boot_count[self.id] = ledger.boot_count.get(self.id, 0) + 1
+        ledger.boot_info[self.id] = self._payload
+        ledger.registration[self.id] = status
+        csms._triggered.pop(self.id, None)
+        interval = csms.heartbeat_interval if status == "Accepted" else csms.boot_interval
+        return results.BootNotification(
+            current_time=_now_iso(), interval=int(interval), status=status
+        )
+
 
 def _error_payload(msg: CallError) -> dict:
     return {
@@ -621,16 +635,7 @@ class Session16(_Session, _ChargePoint16):
 
     @on(Action.boot_notification)
     def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
-        csms, ledger = self.csms, self.csms.ledger
-        status = csms.boot_status
-        ledger.boot_count[self.id] = ledger.boot_count.get(self.id, 0) + 1
-        ledger.boot_info[self.id] = self._payload
-        ledger.registration[self.id] = status
-        csms._triggered.pop(self.id, None)
-        interval = csms.heartbeat_interval if status == "Accepted" else csms.boot_interval
-        return call_result.BootNotification(
-            current_time=_now_iso(), interval=int(interval), status=status
-        )
+        return self._boot_answer(call_result)
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:

@@ -137,16 +137,7 @@ class Session201(_Session, _ChargePoint201):
 
     @on(Action.boot_notification)
     def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
-        csms, ledger = self.csms, self.csms.ledger
-        status = csms.boot_status
-        ledger.boot_count[self.id] = ledger.boot_count.get(self.id, 0) + 1
-        ledger.boot_info[self.id] = self._payload
-        ledger.registration[self.id] = status
-        csms._triggered.pop(self.id, None)
-        interval = csms.heartbeat_interval if status == "Accepted" else csms.boot_interval
-        return call_result.BootNotification(
-            current_time=_now_iso(), interval=int(interval), status=status
-        )
+        return self._boot_answer(call_result)
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
