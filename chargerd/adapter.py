@@ -52,6 +52,10 @@ class Adapter(Protocol):
         """A decision of the core that concerns the CSMS (persist, queue, ask)."""
         ...
 
+    def ping_interval_s(self) -> float:
+        """WebSocket ping interval for the next connection (0: no pings)."""
+        ...
+
     def flush_status(self) -> None:
         """Report connector statuses that changed since last reported."""
         ...

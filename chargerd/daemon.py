@@ -130,7 +130,7 @@ class Daemon:
                 subprotocol=self.adapter.subprotocol,
                 password=config.csms.password,
                 ca_file=config.csms.ca_file,
-                ping_interval_s=self._ping_interval,
+                ping_interval_s=self.adapter.ping_interval_s,
                 reconnect_min_s=config.csms.reconnect_min_s,
                 reconnect_max_s=config.csms.reconnect_max_s,
             ),
@@ -144,10 +144,6 @@ class Daemon:
         self._outcome = Outcome.STOPPED
         self._tasks: list[asyncio.Task[Any]] = []  # run as long as the daemon
         self._background: list[asyncio.Task[Any]] = []
-
-    def _ping_interval(self) -> float:
-        keys = getattr(self.adapter, "keys", {})
-        return float(keys.get("WebSocketPingInterval", 30))
 
     # --- the Runtime interface used by adapters -----------------------------------------------
 

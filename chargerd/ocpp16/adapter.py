@@ -111,6 +111,9 @@ class Ocpp16Adapter(CsmsConnection):
 
     # --- the connection --------------------------------------------------------------------
 
+    def ping_interval_s(self) -> float:
+        return float(self.keys["WebSocketPingInterval"])
+
     def _heartbeat_interval(self) -> int:
         return int(self.keys["HeartbeatInterval"])
 

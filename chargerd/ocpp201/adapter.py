@@ -125,10 +125,8 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
         # The core asks about every id tag; this adapter knows whether the CSMS can answer.
         runtime.station.link_changed(True)
 
-    @property
-    def keys(self) -> dict[str, Value]:
-        """What the daemon reads of the configuration (the websocket ping interval)."""
-        return {"WebSocketPingInterval": self._v("OCPPCommCtrlr", "WebSocketPingInterval")}
+    def ping_interval_s(self) -> float:
+        return float(self._v("OCPPCommCtrlr", "WebSocketPingInterval"))
 
     # --- the device model ----------------------------------------------------------------------
 
