@@ -87,6 +87,9 @@ class MeterReading:
     voltage_v: tuple[float, ...] = field(default_factory=tuple)
     current_a: tuple[float, ...] = field(default_factory=tuple)
     frequency_hz: float | None = None
+    # The EV's state of charge, when something reports it (the simulated EV; later
+    # ISO 15118 or a DC module); None: not known, and the SoC measurand is left out.
+    soc_pct: float | None = None
 
 
 @dataclass(frozen=True)
