@@ -8,6 +8,10 @@ Two kinds of message wait here:
   or dropped when the connection goes — the adapter reports the current state again on
   reconnect rather than replaying history. Messages a user waits on (`urgent`) go first;
   the rest keep their order relative to the transaction messages.
+
+When a backlog is replayed, queued messages of one transaction that the version lets travel
+together (OCPP 1.6 MeterValues: many meterValue entries in one message) go as one CALL,
+confirmed together (`Combining`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .rpc import CallError, ConnectionLost, Rpc
@@ -43,6 +47,40 @@ class RetryPolicy:
     interval_s: float
 
 
+@dataclass(frozen=True)
+class Combining:
+    """Which queued messages may be sent as one: consecutive messages of one transaction
+    with this `action` and equal `same` fields, whose `entries` lists are joined, at most
+    `limit()` entries in all (1: each alone)."""
+
+    action: str
+    entries: str
+    same: tuple[str, ...]
+    limit: Callable[[], int]
+
+    def combine(self, head: OutboxMessage, store: Store) -> OutboxMessage:
+        """`head` with the messages that may travel with it folded in."""
+        limit = self.limit()
+        if head.action != self.action or head.tx_id is None or limit <= 1:
+            return head
+        entries = list(head.payload[self.entries])
+        combined: list[int] = []
+        for message in store.outbox_followers(head, limit):
+            more = message.payload.get(self.entries, [])
+            if (
+                message.action != self.action
+                or any(message.payload.get(f) != head.payload.get(f) for f in self.same)
+                or len(entries) + len(more) > limit
+            ):
+                break
+            entries += more
+            combined.append(message.seq)
+        if not combined:
+            return head
+        payload = {**head.payload, self.entries: entries}
+        return replace(head, payload=payload, combined=tuple(combined))
+
+
 class Outbox:
     def __init__(
         self,
@@ -52,12 +90,14 @@ class Outbox:
         prepare: Callable[[OutboxMessage], dict[str, Any]],
         delivered: Callable[[OutboxMessage, dict[str, Any] | None], None],
         call_timeout_s: float,
+        combining: Combining | None = None,
         clock: Callable[[], float] = time.time,
     ):
         self._store = store
         self._retry_policy = retry_policy
         self._prepare = prepare  # fills in what is known only at send time
         self._delivered = delivered  # result None: given up after the last attempt
+        self._combining = combining
         self._timeout = call_timeout_s
         self._clock = clock
         self._volatile: deque[_Volatile] = deque()
@@ -158,6 +198,8 @@ class Outbox:
                 future.set_exception(ConnectionLost("connection closed"))
 
     async def _send_stored(self, rpc: Rpc, message: OutboxMessage) -> None:
+        if self._combining is not None:
+            message = self._combining.combine(message, self._store)
         try:
             result = await rpc.call(message.action, self._prepare(message), self._timeout)
         except (CallError, TimeoutError) as exc:

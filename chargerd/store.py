@@ -3,17 +3,32 @@
 Every change that must survive a power cut is one SQLite transaction, committed with
 `synchronous=FULL` before the daemon acts on it (a message is on disk before its first
 send attempt; a confirmation removes it and records the CSMS's answer atomically).
+
+One exception, asked for by the caller: a confirmation the CSMS would recognise if it came
+again (`delivered(..., durable=False)`: OCPP 1.6 MeterValues and StopTransaction, every 2.0.1
+TransactionEvent, which carries its seqNo) is committed without waiting for the disk. A power
+cut may then roll back the newest such commits — never an older or a durable one: WAL keeps
+commits in order and the next durable commit syncs everything before it — and the message
+is sent again after the restart.
+
+The outbox is bounded (`max_queue_bytes`, counted as payload bytes): when a new message would
+pass the bound, intermediate meter samples are thinned out, oldest first (see `_thin`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .core.model import AuthInfo, AuthStatus, Transaction
+
+log = logging.getLogger("chargerd.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,8 +61,26 @@ CREATE TABLE IF NOT EXISTS outbox (
     tx_id TEXT,                    -- the transaction the message belongs to
     attempts INTEGER NOT NULL DEFAULT 0,
     not_before REAL NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    sample INTEGER NOT NULL DEFAULT 0  -- a meter sample: may be thinned out when the queue is full
 );
+CREATE INDEX IF NOT EXISTS outbox_by_tx ON outbox (tx_id, seq);
+"""
+# Columns added after the first release: (table, column, definition) for older databases.
+MIGRATIONS = [("outbox", "sample", "INTEGER NOT NULL DEFAULT 0")]
+ROW_OVERHEAD = 64  # bytes an outbox row costs beside its payload (ids, times, index)
+THINNED_KEY = "outbox_thinned"
+ENQUEUE = "INSERT INTO outbox (action, payload, tx_id, created_at, sample) VALUES (?, ?, ?, ?, ?)"
+MESSAGE_COLUMNS = "seq, action, payload, tx_id, attempts, not_before, created_at"
+# Every second intermediate sample of each transaction (never its first or last queued one,
+# never the head, which may be on the wire), oldest first.
+THIN_CANDIDATES = """
+SELECT seq, size FROM (
+    SELECT seq, LENGTH(payload) AS size,
+           ROW_NUMBER() OVER (PARTITION BY tx_id ORDER BY seq) AS n,
+           COUNT(*) OVER (PARTITION BY tx_id) AS total
+    FROM outbox WHERE sample=1 AND seq > (SELECT MIN(seq) FROM outbox)
+) WHERE n % 2 = 0 AND n < total ORDER BY seq
 """
 
 
@@ -60,28 +93,58 @@ class OutboxMessage:
     attempts: int
     not_before: float
     created_at: float
+    combined: tuple[int, ...] = ()  # later messages that travel with this one (their seq)
 
 
 class Store:
     """The daemon's database. One instance per process; not shared across threads."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, max_queue_bytes: int | None = None):
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "chargerd.sqlite"
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        for table, column, definition in MIGRATIONS:
+            columns = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        self.max_queue_bytes = max_queue_bytes
+        self.outbox_bytes = self.db.execute(
+            "SELECT COALESCE(SUM(LENGTH(payload)), 0) + COUNT(*) * ? FROM outbox", (ROW_OVERHEAD,)
+        ).fetchone()[0]
+        self._full_logged = False
 
     def close(self) -> None:
         self.db.close()
 
+    @contextmanager
+    def _transaction(self, durable: bool = True) -> Iterator[None]:
+        """One atomic SQLite transaction; durable: on disk when the block ends."""
+        if not durable:
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self.db:  # BEGIN ... COMMIT, ROLLBACK on error
+                self.db.execute("BEGIN IMMEDIATE")
+                yield
+        finally:
+            if not durable:
+                self.db.execute("PRAGMA synchronous=FULL")
+
     def _write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-        """Run statements as one atomic, durable transaction."""
-        with self.db:  # BEGIN ... COMMIT, ROLLBACK on error
-            self.db.execute("BEGIN IMMEDIATE")
+        """Run statements as one atomic, durable transaction. Queued messages count against
+        `max_queue_bytes`, and the queue is thinned when they would pass it."""
+        added = sum(len(args[1]) + ROW_OVERHEAD for sql, args in statements if sql is ENQUEUE)
+        excess = self.outbox_bytes + added - (self.max_queue_bytes or 0)
+        freed = 0
+        with self._transaction():
             for sql, args in statements:
                 self.db.execute(sql, args)
+            if added and self.max_queue_bytes and excess > 0:
+                # a tenth more than needed: thinning is a pass over the whole queue
+                freed = self._thin(excess + self.max_queue_bytes // 10)
+        self.outbox_bytes += added - freed
 
     # --- meta ----------------------------------------------------------------------------
 
@@ -184,7 +247,7 @@ class Store:
                 )
             )
         if message is not None:
-            statements.append(self._enqueue_sql(message[0], message[1], tx_id, now))
+            statements.append(self._enqueue_sql(message[0], message[1], tx_id, now, sample=True))
         self._write(statements)
 
     def transaction_samples(self, tx_id: str) -> list[dict]:
@@ -221,20 +284,20 @@ class Store:
         self._write([self._enqueue_sql(action, payload, tx_id, now)])
 
     @staticmethod
-    def _enqueue_sql(action: str, payload: dict, tx_id: str | None, now: float):
-        return (
-            "INSERT INTO outbox (action, payload, tx_id, created_at) VALUES (?, ?, ?, ?)",
-            (action, json.dumps(payload), tx_id, now),
-        )
+    def _enqueue_sql(action: str, payload: dict, tx_id: str | None, now: float, sample=False):
+        return (ENQUEUE, (action, json.dumps(payload), tx_id, now, int(sample)))
 
     def outbox_head(self) -> OutboxMessage | None:
-        row = self.db.execute(
-            "SELECT seq, action, payload, tx_id, attempts, not_before, created_at"
-            " FROM outbox ORDER BY seq LIMIT 1"
-        ).fetchone()
-        if row is None:
-            return None
-        return OutboxMessage(row[0], row[1], json.loads(row[2]), *row[3:])
+        row = self.db.execute(f"SELECT {MESSAGE_COLUMNS} FROM outbox ORDER BY seq LIMIT 1")
+        return next(map(_message, row), None)
+
+    def outbox_followers(self, head: OutboxMessage, limit: int) -> list[OutboxMessage]:
+        """The messages of `head`'s transaction queued after it, in order, at most `limit`."""
+        rows = self.db.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM outbox WHERE tx_id=? AND seq>? ORDER BY seq LIMIT ?",
+            (head.tx_id, head.seq, limit),
+        )
+        return [_message(row) for row in rows]
 
     def outbox_depth(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
@@ -246,16 +309,67 @@ class Store:
         sql = "UPDATE outbox SET attempts=?, not_before=? WHERE seq=?"
         self._write([(sql, (attempts, not_before, seq))])
 
-    def delivered(self, message: OutboxMessage, csms_id: str | None = None, last: bool = False):
-        """The CSMS confirmed `message`: drop it; record the transaction id it assigned;
-        forget the transaction after its last message."""
-        statements: list[tuple[str, tuple[Any, ...]]] = [
-            ("DELETE FROM outbox WHERE seq=?", (message.seq,))
-        ]
-        if csms_id is not None and message.tx_id is not None:
-            statements.append(
-                ("UPDATE transactions SET csms_id=? WHERE id=?", (csms_id, message.tx_id))
+    def delivered(
+        self, message: OutboxMessage, csms_id: str | None = None, last: bool = False,
+        durable: bool = True,
+    ) -> None:  # fmt: skip
+        """The CSMS confirmed `message` (and those combined into it): drop it; record the
+        transaction id it assigned; forget the transaction after its last message. Not
+        `durable`: only for a message the CSMS recognises when it comes again (module doc)."""
+        seqs = (message.seq, *message.combined)
+        delete = f"DELETE FROM outbox WHERE seq IN ({','.join('?' * len(seqs))})"
+        with self._transaction(durable):
+            freed = sum(size + ROW_OVERHEAD for size, in self.db.execute(
+                f"{delete} RETURNING LENGTH(payload)", seqs
+            ))  # fmt: skip
+            if csms_id is not None and message.tx_id is not None:
+                self.db.execute(
+                    "UPDATE transactions SET csms_id=? WHERE id=?", (csms_id, message.tx_id)
+                )
+            if last and message.tx_id is not None:
+                self.db.execute("DELETE FROM transactions WHERE id=? AND ended=1", (message.tx_id,))
+        self.outbox_bytes -= freed
+
+    # --- the bound on the outbox ----------------------------------------------------------------
+
+    @property
+    def outbox_thinned(self) -> int:
+        """Meter samples dropped so far because the outbox was full."""
+        return int(self.get_meta(THINNED_KEY) or 0)
+
+    def _thin(self, needed: int) -> int:
+        """Drop queued meter samples until `needed` bytes are free; return the bytes freed.
+
+        Each pass drops every second intermediate sample of each transaction, oldest first,
+        so old data loses resolution before new data does. The first and last queued sample
+        of a transaction, the message being sent (the head), and every message that is not a
+        sample (StartTransaction, StopTransaction, 2.0.1 Started/Ended) always stay."""
+        freed = dropped = 0
+        while freed < needed:
+            victims = self.db.execute(THIN_CANDIDATES).fetchall()
+            if not victims:
+                break
+            for seq, size in victims:
+                self.db.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+                freed += size + ROW_OVERHEAD
+                dropped += 1
+                if freed >= needed:
+                    break
+        if dropped:
+            self.db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
+                " SET value=CAST(value AS INTEGER) + excluded.value",
+                (THINNED_KEY, str(dropped)),
             )
-        if last and message.tx_id is not None:
-            statements.append(("DELETE FROM transactions WHERE id=? AND ended=1", (message.tx_id,)))
-        self._write(statements)
+        if not self._full_logged:
+            self._full_logged = True
+            log.warning(
+                "the outbox reached storage.max_queue_mb (%.1f MB): thinning out queued meter"
+                " samples, oldest first (%d dropped now; counted in chargerctl status)",
+                (self.max_queue_bytes or 0) / 1e6, dropped,
+            )  # fmt: skip
+        return freed
+
+
+def _message(row: tuple[Any, ...]) -> OutboxMessage:
+    return OutboxMessage(row[0], row[1], json.loads(row[2]), *row[3:])

@@ -22,7 +22,7 @@ from ..core.model import (
     TransactionEnded,
     TransactionStarted,
 )
-from ..outbox import Outbox, RetryPolicy
+from ..outbox import Combining, Outbox, RetryPolicy
 from ..rpc import OCPP16, CallError, ConnectionLost
 from ..store import OutboxMessage, Store
 from . import keys as K
@@ -67,6 +67,13 @@ class Ocpp16Adapter(CsmsConnection):
             prepare=self._prepare,
             delivered=self._delivered,
             call_timeout_s=config.csms.call_timeout_s,
+            # a backlog of samples goes as few MeterValues as the spec allows
+            combining=Combining(
+                "MeterValues",
+                "meterValue",
+                ("connectorId",),
+                lambda: getattr(config.csms, "replay_batch", 100),
+            ),
         )
 
     def bind(self, runtime: Runtime) -> None:
@@ -279,7 +286,10 @@ class Ocpp16Adapter(CsmsConnection):
                     self.rt.feed(lambda now: station.transaction_confirmed(tx_id, info, now))
                 )
         else:
-            self.store.delivered(message, last=message.action == "StopTransaction")
+            # a StartTransaction sent twice opens two transactions at the CSMS: its confirmation
+            # is on disk at once; anything else sent again after a power cut is recognised
+            durable = message.action == "StartTransaction"
+            self.store.delivered(message, last=message.action == "StopTransaction", durable=durable)
 
     # --- requests from the CSMS -----------------------------------------------------------------
 

@@ -409,7 +409,8 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
             self.store.delivered(message)
             return
         ended = message.payload.get("eventType") == "Ended"
-        self.store.delivered(message, last=ended)
+        # a TransactionEvent sent again carries the same seqNo: the CSMS recognises it
+        self.store.delivered(message, last=ended, durable=False)
         tx_id = message.tx_id
         if answer is None or ended or tx_id is None or "idTokenInfo" not in answer:
             return
