@@ -74,12 +74,14 @@ def status(station: Station, connector: int = 1) -> str:
     return str(station.connectors[connector].status)
 
 
-def charging(station: Station, *, tag: str = "TAG1", meter_wh: float = 1000.0) -> Transaction:
+def charging(
+    station: Station, *, tag: str = "TAG1", meter_wh: float = 1000.0, info: AuthInfo = ACCEPTED
+) -> Transaction:
     """Connector 1: meter read, EV plugged, tag accepted online, EV drawing. Decisions taken."""
     station.meter_read(1, MeterReading(meter_wh), T0)
     pilot(station, 1, B, T0)
     station.tag_presented(tag, None, T0 + 1)
-    station.authorization_answered(tag, ACCEPTED, T0 + 2)
+    station.authorization_answered(tag, info, T0 + 2)
     pilot(station, 1, C, T0 + 3)
     station.take()
     assert status(station) == "Charging"
@@ -246,6 +248,141 @@ def test_without_local_pre_authorize_a_cached_tag_is_still_asked_online() -> Non
 
     st.tag_presented("TAG1", None, T0 + 1)
     assert st.take() == [RequestAuthorization("TAG1")]
+
+
+# --- a group of tags (OCPP 1.6 parentIdTag, 2.0.1 groupIdToken) ---------------------------------
+
+IN_FLEET = AuthInfo(AuthStatus.Accepted, parent_id="FLEET")
+
+
+def test_the_starting_tags_parent_is_kept_on_the_transaction() -> None:
+    st = make_station()
+    tx = charging(st, info=IN_FLEET)
+    assert tx.parent_id == "FLEET"
+
+
+def test_another_tag_of_the_same_group_stops_the_transaction_after_asking_the_csms() -> None:
+    st = make_station()
+    tx = charging(st, info=IN_FLEET)
+
+    st.tag_presented("TAG2", None, T0 + 10)
+    assert st.take() == [RequestAuthorization("TAG2")]
+    st.authorization_answered("TAG2", AuthInfo(AuthStatus.Accepted, parent_id="fleet"), T0 + 11)
+    decisions = st.take()
+    ended = of_type(decisions, TransactionEnded)
+    assert [(d.transaction.id, d.reason, d.id_tag) for d in ended] == [
+        (tx.id, StopReason.Local, "TAG2")
+    ]
+    assert of_type(decisions, TransactionStarted | AuthorizationRejected) == []
+    assert status(st) == "Finishing"
+
+
+def test_the_group_stop_works_at_the_connectors_own_reader_too() -> None:
+    st = make_station()
+    charging(st, info=IN_FLEET)
+    st.tag_presented("TAG2", 1, T0 + 10)
+    st.authorization_answered("TAG2", IN_FLEET, T0 + 11)
+    assert [d.id_tag for d in of_type(st.take(), TransactionEnded)] == ["TAG2"]
+
+
+def test_a_tag_of_another_group_does_not_stop_the_transaction() -> None:
+    st = make_station()
+    charging(st, info=IN_FLEET)
+    st.tag_presented("TAG2", 1, T0 + 10)
+    st.authorization_answered("TAG2", AuthInfo(AuthStatus.Accepted, parent_id="OTHER"), T0 + 11)
+    decisions = st.take()
+    assert of_type(decisions, TransactionEnded) == []
+    assert of_type(decisions, AuthorizationRejected) == [
+        AuthorizationRejected("TAG2", "ConnectorNotReady")
+    ]
+    assert status(st) == "Charging"
+
+
+def test_a_refused_tag_of_the_same_group_does_not_stop_the_transaction() -> None:
+    st = make_station()
+    charging(st, info=IN_FLEET)
+    st.tag_presented("TAG2", None, T0 + 10)
+    st.authorization_answered("TAG2", AuthInfo(AuthStatus.Blocked, parent_id="FLEET"), T0 + 11)
+    decisions = st.take()
+    assert of_type(decisions, TransactionEnded) == []
+    assert of_type(decisions, AuthorizationRejected) == [AuthorizationRejected("TAG2", "Blocked")]
+
+
+def test_a_tag_at_another_connectors_reader_does_not_stop_the_transaction() -> None:
+    st = make_station()
+    charging(st, info=IN_FLEET)
+    st.tag_presented("TAG2", 2, T0 + 10)
+    st.authorization_answered("TAG2", IN_FLEET, T0 + 11)
+    assert of_type(st.take(), TransactionEnded) == []
+    assert st.connectors[1].transaction is not None
+
+
+def test_without_the_starting_tags_parent_no_other_tag_stops_the_transaction() -> None:
+    st = make_station()
+    charging(st, info=ACCEPTED)
+    st.tag_presented("TAG2", 1, T0 + 10)
+    st.authorization_answered("TAG2", IN_FLEET, T0 + 11)
+    assert of_type(st.take(), TransactionEnded) == []
+
+
+def test_a_cached_tag_of_the_same_group_stops_at_once_with_local_pre_authorize() -> None:
+    st = station_with_cache({"TAG2": IN_FLEET}, local_pre_authorize=True)
+    st.link_changed(True)
+    tx = charging(st, info=IN_FLEET)
+    st.tag_presented("TAG2", None, T0 + 10)
+    decisions = st.take()
+    assert of_type(decisions, RequestAuthorization) == []
+    assert [(d.transaction.id, d.id_tag) for d in of_type(decisions, TransactionEnded)] == [
+        (tx.id, "TAG2")
+    ]
+
+
+def test_online_a_tag_cached_without_its_group_is_asked_even_with_local_pre_authorize() -> None:
+    st = station_with_cache({"TAG2": ACCEPTED}, local_pre_authorize=True)
+    st.link_changed(True)
+    charging(st, info=IN_FLEET)
+    st.tag_presented("TAG2", None, T0 + 10)
+    assert st.take() == [RequestAuthorization("TAG2")]
+    st.authorization_answered("TAG2", IN_FLEET, T0 + 11)
+    assert [d.id_tag for d in of_type(st.take(), TransactionEnded)] == ["TAG2"]
+
+
+def test_offline_a_cached_tag_of_the_same_group_stops_the_transaction() -> None:
+    st = station_with_cache({"TAG2": IN_FLEET}, local_authorize_offline=True)
+    st.link_changed(True)
+    tx = charging(st, info=IN_FLEET)
+    st.link_changed(False)
+    st.tag_presented("TAG2", None, T0 + 10)
+    decisions = st.take()
+    assert of_type(decisions, RequestAuthorization) == []
+    assert [(d.transaction.id, d.id_tag) for d in of_type(decisions, TransactionEnded)] == [
+        (tx.id, "TAG2")
+    ]
+
+
+def test_the_group_from_the_start_confirmation_serves_an_unauthorized_remote_start() -> None:
+    st = make_station(authorize_remote_start=False)
+    pilot(st, 1, B, T0)
+    st.remote_start("APP-USER", 1, T0)
+    (started,) = of_type(st.take(), TransactionStarted)
+    assert started.transaction.parent_id is None
+
+    st.transaction_confirmed(started.transaction.id, IN_FLEET, T0 + 1)
+    st.tag_presented("TAG2", None, T0 + 10)
+    st.authorization_answered("TAG2", IN_FLEET, T0 + 11)
+    assert [d.id_tag for d in of_type(st.take(), TransactionEnded)] == ["TAG2"]
+
+
+def test_a_remote_start_of_a_tag_of_the_same_group_starts_rather_than_stops() -> None:
+    st = make_station()
+    charging(st, info=IN_FLEET)
+    pilot(st, 2, B, T0 + 5)
+    st.take()
+    assert st.remote_start("TAG2", 2, T0 + 10) is True
+    st.authorization_answered("TAG2", IN_FLEET, T0 + 11)
+    decisions = st.take()
+    assert of_type(decisions, TransactionEnded) == []
+    assert [d.transaction.connector for d in of_type(decisions, TransactionStarted)] == [2]
 
 
 # --- offline authorization ---------------------------------------------------------------------

@@ -40,6 +40,7 @@ class Authorization:
     id_tag: str
     at: float
     remote_start_id: int | None = None
+    parent_id: str | None = None  # the tag's group, when the CSMS or the cache said
 
 
 class StopReason(StrEnum):
@@ -70,6 +71,9 @@ class Transaction:
     started_at: float
     last_meter_wh: int  # the latest reading reported for this transaction
     remote_start_id: int | None = None
+    # The parent id tag (2.0.1: groupIdToken) of the tag that started it, once known: any
+    # other tag of the same group may stop the transaction.
+    parent_id: str | None = None
     suspended_by_station: bool = False  # the CSMS refused the id tag: no energy offered
     energy_limit_wh: int | None = None  # MaxEnergyOnInvalidId: suspend when reached
     last_sample_at: float = 0.0

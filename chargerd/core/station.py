@@ -69,6 +69,9 @@ class ConnectorSpec:
 class _PendingAuth:
     connector: int | None
     remote_start_id: int | None
+    # Presented at the reader (not a remote start): if accepted, it may stop a transaction
+    # of its group instead of starting one.
+    at_reader: bool = False
 
 
 class Station:
@@ -204,6 +207,8 @@ class Station:
     # --- inputs: authorization -------------------------------------------------------------
 
     def tag_presented(self, id_tag: str, connector: int | None, now: float) -> None:
+        """A card at the reader: it stops the transaction it started, or one of its group
+        (same parent id tag), or else it authorizes a new one."""
         for c in self.connectors.values():
             tx = c.transaction
             if tx and same_tag(tx.id_tag, id_tag) and connector in (None, c.id):
@@ -211,7 +216,16 @@ class Station:
                 return
         if connector is not None and connector not in self.connectors:
             return
-        self._authorize(id_tag, connector, None, now)
+        pending = _PendingAuth(connector, None, at_reader=True)
+        if self._group_transactions(id_tag, connector):
+            known = self._trusted_entry(id_tag, now, online=self.online)
+            if known is not None and known.parent_id:  # its group is known here: no need to ask
+                if self._authorized(id_tag, known.parent_id, pending, now):
+                    return
+            elif self.online:  # its group is known only to the CSMS
+                self._ask(id_tag, pending)
+                return
+        self._authorize(id_tag, pending, now)
 
     def authorization_answered(self, id_tag: str, info: AuthInfo, now: float) -> None:
         self._remember(id_tag, info)
@@ -219,7 +233,7 @@ class Station:
         if pending is None:
             return
         if info.valid_at(now):
-            self._accept(id_tag, pending.connector, pending.remote_start_id, now)
+            self._authorized(id_tag, info.parent_id, pending, now)
         else:
             self._decisions.append(AuthorizationRejected(id_tag, str(info.status)))
 
@@ -230,7 +244,7 @@ class Station:
             return
         status = self._local_decision(id_tag, now, online=False)
         if status is AuthStatus.Accepted:
-            self._accept(id_tag, pending.connector, pending.remote_start_id, now)
+            self._authorized(id_tag, self._cached_parent(id_tag), pending, now)
         else:
             self._decisions.append(AuthorizationRejected(id_tag, str(status)))
 
@@ -238,22 +252,64 @@ class Station:
         self.auth_cache.clear()
         self._decisions.append(CacheAuthorization(None, None))
 
-    def _authorize(
-        self, id_tag: str, connector: int | None, remote_start_id: int | None, now: float
-    ) -> None:
+    def _authorize(self, id_tag: str, pending: _PendingAuth, now: float) -> None:
         status = self._local_decision(id_tag, now, online=self.online)
         if status is None:
-            self._pending[id_tag] = _PendingAuth(connector, remote_start_id)
-            self._decisions.append(RequestAuthorization(id_tag))
+            self._ask(id_tag, pending)
         elif status is AuthStatus.Accepted:
-            self._accept(id_tag, connector, remote_start_id, now)
+            self._authorized(id_tag, self._cached_parent(id_tag), pending, now)
         else:
             self._decisions.append(AuthorizationRejected(id_tag, str(status)))
+
+    def _ask(self, id_tag: str, pending: _PendingAuth) -> None:
+        self._pending[id_tag] = pending
+        self._decisions.append(RequestAuthorization(id_tag))
+
+    def _authorized(
+        self, id_tag: str, parent_id: str | None, pending: _PendingAuth, now: float
+    ) -> bool:
+        """An accepted tag: at the reader it first stops a transaction of its group (OCPP
+        1.6 parentIdTag, 2.0.1 groupIdToken); otherwise it may start one. True if it
+        stopped a transaction."""
+        if pending.at_reader and parent_id:
+            for tx in self._group_transactions(id_tag, pending.connector):
+                if same_tag(tx.parent_id or "", parent_id):
+                    self._stop(self.connectors[tx.connector], StopReason.Local, now, id_tag=id_tag)
+                    return True
+        self._accept(id_tag, pending.connector, pending.remote_start_id, now, parent_id)
+        return False
+
+    def _group_transactions(self, id_tag: str, connector: int | None) -> list[Transaction]:
+        """Running transactions `id_tag` may stop if it is of their group: those whose
+        starting tag's parent is known and that `id_tag` did not start."""
+        return [
+            tx
+            for tx in self.transactions()
+            if tx.parent_id is not None
+            and connector in (None, tx.connector)
+            and not same_tag(tx.id_tag, id_tag)
+        ]
+
+    def _cached(self, id_tag: str) -> AuthInfo | None:
+        if not self.settings.auth_cache_enabled:
+            return None
+        return self.auth_cache.get(tag_key(id_tag))
+
+    def _cached_parent(self, id_tag: str) -> str | None:
+        cached = self._cached(id_tag)
+        return cached.parent_id if cached is not None else None
+
+    def _trusted_entry(self, id_tag: str, now: float, *, online: bool) -> AuthInfo | None:
+        """The cache entry of `id_tag` if the rules let the station act on it without
+        asking the CSMS (LocalPreAuthorize online, LocalAuthorizeOffline offline)."""
+        s, cached = self.settings, self._cached(id_tag)
+        allowed = s.local_pre_authorize if online else s.local_authorize_offline
+        return cached if cached is not None and allowed and cached.valid_at(now) else None
 
     def _local_decision(self, id_tag: str, now: float, *, online: bool) -> AuthStatus | None:
         """Accepted/refused from local knowledge, or None: ask the CSMS."""
         s = self.settings
-        cached = self.auth_cache.get(tag_key(id_tag)) if s.auth_cache_enabled else None
+        cached = self._cached(id_tag)
         if online:
             if s.local_pre_authorize and cached is not None and cached.valid_at(now):
                 return AuthStatus.Accepted
@@ -278,9 +334,14 @@ class Station:
                 self._decisions.append(CacheAuthorization(oldest, None))
 
     def _accept(
-        self, id_tag: str, connector: int | None, remote_start_id: int | None, now: float
+        self,
+        id_tag: str,
+        connector: int | None,
+        remote_start_id: int | None,
+        now: float,
+        parent_id: str | None = None,
     ) -> None:
-        authorization = Authorization(id_tag, now, remote_start_id)
+        authorization = Authorization(id_tag, now, remote_start_id, parent_id)
         if connector is None:
             plugged = [c for c in self.connectors.values() if c.plugged and self._can_start(c)]
             if not plugged:
@@ -315,7 +376,7 @@ class Station:
         if c is None or not self._can_start(c):
             return False
         if self.settings.authorize_remote_start:
-            self._authorize(id_tag, c.id, remote_start_id, now)
+            self._authorize(id_tag, _PendingAuth(c.id, remote_start_id), now)
         else:
             self._accept(id_tag, c.id, remote_start_id, now)
         return True
@@ -332,11 +393,13 @@ class Station:
         c = self.find_transaction(transaction_id)
         if c is None:
             return
-        self._remember(c.transaction.id_tag, info)  # type: ignore[union-attr]
-        if info.valid_at(now):
-            return
         tx = c.transaction
         assert tx is not None
+        self._remember(tx.id_tag, info)
+        if info.parent_id:  # e.g. a remote start that was not authorized first
+            tx.parent_id = info.parent_id
+        if info.valid_at(now):
+            return
         if self.settings.stop_on_invalid_id:
             self._stop(c, StopReason.DeAuthorized, now)
             return
@@ -442,6 +505,7 @@ class Station:
             started_at=now,
             last_meter_wh=energy,
             remote_start_id=c.authorization.remote_start_id,
+            parent_id=c.authorization.parent_id,
             last_sample_at=now,
         )
         c.transaction, c.authorization, c.finishing = tx, None, False
