@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     csms_id TEXT,                  -- the id the CSMS assigned (OCPP 1.6), once known
     ended INTEGER NOT NULL DEFAULT 0,
     seq_no INTEGER NOT NULL DEFAULT 0,   -- next message sequence number (OCPP 2.0.1)
-    samples TEXT NOT NULL DEFAULT '[]'   -- meter values kept for the stop message
+    samples TEXT NOT NULL DEFAULT '[]',  -- meter values kept for the stop message
+    parent_id TEXT                 -- the starting tag's parent (its group), once known
 );
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -67,7 +68,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_by_tx ON outbox (tx_id, seq);
 """
 # Columns added after the first release: (table, column, definition) for older databases.
-MIGRATIONS = [("outbox", "sample", "INTEGER NOT NULL DEFAULT 0")]
+MIGRATIONS = [
+    ("outbox", "sample", "INTEGER NOT NULL DEFAULT 0"),
+    ("transactions", "parent_id", "TEXT"),
+]
 ROW_OVERHEAD = 64  # bytes an outbox row costs beside its payload (ids, times, index)
 THINNED_KEY = "outbox_thinned"
 ENQUEUE = "INSERT INTO outbox (action, payload, tx_id, created_at, sample) VALUES (?, ?, ?, ?, ?)"
@@ -205,7 +209,7 @@ class Store:
         statements = [
             (
                 "INSERT INTO transactions (id, connector, id_tag, meter_start_wh, started_at,"
-                " last_meter_wh, remote_start_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " last_meter_wh, remote_start_id, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     tx.id,
                     tx.connector,
@@ -214,6 +218,7 @@ class Store:
                     tx.started_at,
                     tx.last_meter_wh,
                     tx.remote_start_id,
+                    tx.parent_id,
                 ),
             )
         ]
@@ -258,9 +263,9 @@ class Store:
         """Transactions that were running when the daemon last stopped."""
         rows = self.db.execute(
             "SELECT id, connector, id_tag, meter_start_wh, started_at, last_meter_wh,"
-            " remote_start_id FROM transactions WHERE ended=0 ORDER BY started_at"
+            " remote_start_id, parent_id FROM transactions WHERE ended=0 ORDER BY started_at"
         ).fetchall()
-        return [Transaction(*row[:6], remote_start_id=row[6]) for row in rows]
+        return [Transaction(*row[:6], remote_start_id=row[6], parent_id=row[7]) for row in rows]
 
     def csms_id(self, tx_id: str) -> str | None:
         row = self.db.execute("SELECT csms_id FROM transactions WHERE id=?", (tx_id,)).fetchone()
