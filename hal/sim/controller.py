@@ -16,6 +16,8 @@ from hal.interfaces import (
 
 # IEC 61851-1: a PWM offer below 6 A is no offer; the EV must not draw.
 MIN_OFFER_A = 6.0
+EV_BATTERY_WH = 50_000.0  # the simulated EV's usable battery
+EV_ARRIVAL_SOC_PCT = 20.0  # its state of charge when it is plugged in
 
 
 class SimController:
@@ -23,16 +25,28 @@ class SimController:
 
     EV model: `plug()` → pilot B. While plugged, not paused and offered ≥ 6 A the EV
     asks for energy at once (pilot C); less than 6 A, `ev_pause()` or an unplug take it
-    back to B (or A). Current flows only in C with the contactor closed.
+    back to B (or A). Current flows only in C with the contactor closed. Each plug-in is
+    an EV arriving at `ev_arrival_soc_pct`; its state of charge rises with the energy its
+    meter counts (`ev_charged`), up to 100 % (it does not stop drawing when full).
 
     Every state change emits exactly one event through the sink given to `start()`;
     changes that change nothing emit nothing. Before `start()` (and after `stop()`)
     the state is tracked but events are dropped: `start()` reports the present state.
     """
 
-    def __init__(self, connector: int, *, ev_max_current_a: float = 32.0) -> None:
+    def __init__(
+        self,
+        connector: int,
+        *,
+        ev_max_current_a: float = 32.0,
+        ev_battery_wh: float = EV_BATTERY_WH,
+        ev_arrival_soc_pct: float = EV_ARRIVAL_SOC_PCT,
+    ) -> None:
         self.connector = connector
         self.ev_max_current_a = ev_max_current_a
+        self.ev_battery_wh = ev_battery_wh
+        self.ev_arrival_soc_pct = ev_arrival_soc_pct
+        self._soc_pct = ev_arrival_soc_pct
         self._emit: EventSink | None = None
         self._plugged = False
         self._paused = False
@@ -87,6 +101,16 @@ class SimController:
             return min(self._offered_a, self.ev_max_current_a)
         return 0.0
 
+    @property
+    def soc_pct(self) -> float | None:
+        """The plugged-in EV's state of charge; None without an EV."""
+        return self._soc_pct if self._plugged else None
+
+    def ev_charged(self, energy_wh: float) -> None:
+        """`energy_wh` flowed into the EV (its meter counted it)."""
+        if self._plugged and energy_wh > 0:
+            self._soc_pct = min(100.0, self._soc_pct + 100.0 * energy_wh / self.ev_battery_wh)
+
     def add_flow_listener(self, listener: Callable[[], None]) -> None:
         """Call `listener()` just before the flowing current may change."""
         self._flow_listeners.append(listener)
@@ -122,6 +146,8 @@ class SimController:
 
     def plug(self) -> None:
         self._before_flow_change()
+        if not self._plugged:
+            self._soc_pct = self.ev_arrival_soc_pct
         self._plugged = True
         self._update_pilot()
 

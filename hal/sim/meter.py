@@ -163,6 +163,7 @@ class SimMeter:
             voltage_v=(self.voltage_v,) * self.phases,
             current_a=(amps,) * self.phases,
             frequency_hz=FREQUENCY_HZ,
+            soc_pct=self._controller.soc_pct,
         )
 
     # --- internals -----------------------------------------------------------------------
@@ -180,7 +181,9 @@ class SimMeter:
             return
         self._last_t = now
         power_w = self._controller.current_a * self.voltage_v * self.phases
-        self._energy_wh += power_w * dt / 3600.0
+        energy_wh = power_w * dt / 3600.0
+        self._energy_wh += energy_wh
+        self._controller.ev_charged(energy_wh)
 
     async def _persist(self, *, force: bool) -> None:
         self._integrate()
