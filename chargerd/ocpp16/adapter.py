@@ -7,6 +7,8 @@ import logging
 import time
 from typing import Any
 
+from hal.interfaces import MeterReading
+
 from ..adapter import Runtime
 from ..config import Config
 from ..connection import CsmsConnection
@@ -139,6 +141,8 @@ class Ocpp16Adapter(CsmsConnection):
         }
         if info.serial:
             payload["chargePointSerialNumber"] = info.serial
+            # deprecated in 1.6, but many CSMSes still read only this one
+            payload["chargeBoxSerialNumber"] = info.serial
         return payload
 
     def _boot_accepted(self, payload: dict[str, Any], interval: int) -> None:
@@ -201,7 +205,9 @@ class Ocpp16Adapter(CsmsConnection):
         }
         self.store.start_transaction(tx, ("StartTransaction", payload), d.at)
         if d.reading is not None:
-            begin = self._stop_txn_sample(d.reading, "Sample.Periodic", "Transaction.Begin", d.at)
+            begin = self._stop_txn_sample(
+                d.reading, "Sample.Periodic", "Transaction.Begin", d.at, tx.connector
+            )
             if begin:
                 self.store.record_sample(tx.id, tx.meter_start_wh, begin, None, d.at)
         self.outbox.wake()
@@ -219,7 +225,9 @@ class Ocpp16Adapter(CsmsConnection):
             payload["idTag"] = d.id_tag
         samples = self.store.transaction_samples(tx.id)
         if d.reading is not None:
-            end = self._stop_txn_sample(d.reading, "Sample.Periodic", "Transaction.End", d.at)
+            end = self._stop_txn_sample(
+                d.reading, "Sample.Periodic", "Transaction.End", d.at, tx.connector
+            )
             if end:
                 samples.append(end)
         if samples:
@@ -229,14 +237,20 @@ class Ocpp16Adapter(CsmsConnection):
         log.info("transaction %s on connector %d ended (%s) at %d Wh",
                  tx.id, tx.connector, d.reason, d.meter_stop_wh)  # fmt: skip
 
-    def _stop_txn_sample(self, reading, key_context: str, context: str, at: float):
+    def _stop_txn_sample(
+        self, reading: MeterReading, key_context: str, context: str, at: float, connector: int
+    ) -> dict[str, Any] | None:
         key = "StopTxnSampledData" if key_context == "Sample.Periodic" else "StopTxnAlignedData"
-        return meter_value(reading, self._measurands(key), context, at)
+        return meter_value(reading, self._measurands(key), context, at, self._offered(connector))
+
+    def _offered(self, connector: int) -> float:
+        """The current offered on `connector` now (for Current.Offered / Power.Offered)."""
+        return self.rt.station.connectors[connector].offered_a
 
     def _meter_sampled(self, d: MeterSampled) -> None:
         periodic = d.context == "Sample.Periodic"
         key = "MeterValuesSampledData" if periodic else "MeterValuesAlignedData"
-        offered = self.rt.station.connectors[d.connector].offered_a
+        offered = self._offered(d.connector)
         value = meter_value(d.reading, self._measurands(key), d.context, d.at, offered)
         message = None
         if value is not None:
@@ -246,7 +260,7 @@ class Ocpp16Adapter(CsmsConnection):
             if message is not None:  # not transaction-related: not kept while offline
                 self.outbox.post(*message)
             return
-        kept = self._stop_txn_sample(d.reading, d.context, d.context, d.at)
+        kept = self._stop_txn_sample(d.reading, d.context, d.context, d.at, d.connector)
         self.store.record_sample(tx.id, tx.last_meter_wh, kept, message, d.at)
         if message is not None:
             self.outbox.wake()
@@ -310,6 +324,12 @@ class Ocpp16Adapter(CsmsConnection):
             return {"status": "Accepted"}
         if action == "DataTransfer":
             return {"status": "UnknownVendorId"}  # this station has no vendor extensions
+        if action in ("RemoteStartTransaction", "RemoteStopTransaction") and (
+            self.registration != "Accepted"
+        ):
+            # errata 1.6: not allowed while the registration is Pending (nor Rejected)
+            log.info("%s refused: BootNotification is %s", action, self.registration)
+            return {"status": "Rejected"}
         if action == "RemoteStartTransaction":
             connector = p.get("connectorId")
             if connector is not None and connector not in station.connectors:

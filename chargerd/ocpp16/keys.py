@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Measurands this station can sample (what the meter interface reports).
-MEASURANDS: tuple[str, ...] = (
-    "Energy.Active.Import.Register",
-    "Power.Active.Import",
-    "Current.Import",
-    "Current.Offered",
-    "Voltage",
-    "Frequency",
-)
+from ..measurands import MEASURANDS  # what *DataSampled/*AlignedData keys may list
+
 MAX_MEASURANDS = len(MEASURANDS)
 FEATURE_PROFILES = "Core"
 

@@ -47,21 +47,18 @@ def sampled_values(
     """SampledValue entries for the configured measurands, per phase where it applies."""
     entries: list[dict[str, Any]] = []
 
-    def add(measurand: str, value: float, unit: str | None, phase: str | None = None) -> None:
-        entry: dict[str, Any] = {
-            "value": f"{value:.0f}" if unit in ("Wh", "W") else f"{value:.2f}",
-            "context": context,
-            "measurand": measurand,
-            "location": "Outlet",
-        }
-        if unit:
-            entry["unit"] = unit
-        if phase:
-            entry["phase"] = phase
-        entries.append(entry)
-
     for m in measurements(reading, measurands, offered_a):
-        add(m.measurand, m.value, m.unit, m.phase)
+        entry: dict[str, Any] = {
+            "value": f"{m.value:.0f}" if m.unit in ("Wh", "W") else f"{m.value:.2f}",
+            "context": context,
+            "measurand": m.measurand,
+            "location": m.location,
+        }
+        if m.unit:
+            entry["unit"] = m.unit
+        if m.phase:
+            entry["phase"] = m.phase
+        entries.append(entry)
     return entries
 
 
