@@ -142,3 +142,45 @@ async def test_configuration_keys_are_case_insensitive(csms: Csms, station: Stat
     assert answer.get("unknownKey", []) == []
     (key,) = answer["configurationKey"]
     assert (key["key"].lower(), key["value"]) == ("metervaluesampleinterval", "30")
+
+
+def sampled(entry, measurand: str) -> list[dict]:
+    return [
+        sv
+        for mv in entry.payload["meterValue"]
+        for sv in mv["sampledValue"]
+        if sv.get("measurand") == measurand
+    ]
+
+
+async def test_soc_and_power_offered_can_be_sampled(csms: Csms, station: Station):
+    """The simulated EV reports its state of charge, rising while it charges; the offered
+    power is the offered current on the measured voltage of each phase."""
+    await station.start()
+    measurands = "SoC,Power.Offered,Current.Offered,Voltage"
+    assert await change(csms, "MeterValuesSampledData", measurands) == "Accepted"
+    assert await change(csms, "MeterValuesSampledData", "SoC,Power.Factor") == "Rejected"
+    keys = await get_configuration(csms, "MeterValuesSampledData")
+    assert keys["MeterValuesSampledData"]["value"] == measurands
+
+    tx_id = await station.start_session(1, "TAG1")
+    first = await wait_call(csms, "MeterValues", transactionId=tx_id)
+    (soc,) = sampled(first, "SoC")
+    assert (soc["unit"], soc["location"]) == ("Percent", "EV")
+    (power,) = sampled(first, "Power.Offered")
+    (current,) = sampled(first, "Current.Offered")
+    volts = sum(float(sv["value"]) for sv in sampled(first, "Voltage"))
+    assert power["unit"] == "W"
+    assert float(power["value"]) == pytest.approx(float(current["value"]) * volts, abs=1)
+
+    later = await csms.wait_for(
+        lambda e: (
+            e.kind == "call"
+            and e.action == "MeterValues"
+            and e.payload.get("transactionId") == tx_id
+            and float(sampled(e, "SoC")[0]["value"]) > float(soc["value"])
+        ),
+        10,
+        after=first.index,
+    )
+    assert float(sampled(later, "SoC")[0]["value"]) <= 100

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from chargerd.csms import Csms
 
@@ -223,3 +224,42 @@ async def test_stop_transaction_carries_stop_txn_sampled_data(csms: Csms, statio
     assert contexts[0] == "Transaction.Begin" and contexts[-1] == "Transaction.End"
     assert energy_values(data)[-1] == stop.payload["meterStop"]
     assert energy_values(data)[0] == csms.ledger.transactions[tx_id].meter_start
+
+
+async def test_another_card_of_the_same_group_stops_the_transaction(csms: Csms, station: Station):
+    """OCTT TC_069_CS: a card with a different idTag and the same parentIdTag stops the
+    transaction (Authorize first, then StopTransaction with that card's idTag), even while
+    the station's other connector has an EV waiting."""
+    csms.protocols["ocpp1.6"] = with_parent_id_tags(csms, {"CARD-A": "FLEET", "CARD-B": "FLEET"})
+    await station.start()
+    tx_id = await station.start_session(1, "CARD-A")
+    await station.sim("plug", "2")
+    await station.wait_status(2, "Preparing")
+    after = len(csms.ledger.entries)
+
+    await station.sim("tag", "CARD-B")
+    auth = await wait_call(csms, "Authorize", after=after, idTag="CARD-B")
+    stop = await wait_call(csms, "StopTransaction", after=auth.index)
+    assert (stop.payload["transactionId"], stop.payload["reason"]) == (tx_id, "Local")
+    assert stop.payload["idTag"] == "CARD-B"
+    await wait_call(csms, "StatusNotification", after=after, connectorId=1, status="Finishing")
+    assert calls(csms, "StartTransaction", after) == []
+    await station.wait_status(2, "Preparing")
+
+
+def with_parent_id_tags(csms: Csms, parents: dict[str, str]) -> type:
+    """The dev CSMS's OCPP 1.6 session, answering Authorize with these parentIdTags."""
+    from ocpp.routing import on
+    from ocpp.v16.enums import Action
+
+    base: Any = csms.protocols["ocpp1.6"]
+
+    class WithParentIdTags(base):
+        @on(Action.authorize)
+        def on_authorize(self, id_tag: str, **kwargs: Any):
+            answer = super().on_authorize(id_tag=id_tag, **kwargs)
+            if id_tag in parents:
+                answer.id_tag_info["parentIdTag"] = parents[id_tag]
+            return answer
+
+    return WithParentIdTags
