@@ -33,6 +33,10 @@ class Runtime(Protocol):
         """Whether the last lock/unlock of `connector` moved the lock."""
         ...
 
+    def has_lock(self, connector: int) -> bool:
+        """Whether `connector` has a cable lock at all (False: unknown connector too)."""
+        ...
+
     def request_reset(self, hard: bool) -> None: ...
 
 

@@ -156,6 +156,10 @@ class Daemon:
     def lock_result(self, connector: int) -> bool:
         return self._lock_results.get(connector, False)
 
+    def has_lock(self, connector: int) -> bool:
+        hw = self.hardware.get(connector)
+        return hw is not None and hw.controller.has_lock
+
     def request_reset(self, hard: bool) -> None:
         self._spawn(self._reset(hard))
 

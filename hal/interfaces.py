@@ -124,7 +124,13 @@ class EvseController(Protocol):
     async def set_contactor(self, closed: bool) -> None: ...
 
     async def set_lock(self, locked: bool) -> bool:
-        """Lock or unlock the cable; False if the lock did not move."""
+        """Lock or unlock the cable; False if the lock did not move (or there is none)."""
+        ...
+
+    @property
+    def has_lock(self) -> bool:
+        """Whether there is a cable lock at all (a tethered cable, or a controller built
+        without one, has none: OCPP then answers an unlock request accordingly)."""
         ...
 
 

@@ -349,8 +349,8 @@ class Ocpp16Adapter(CsmsConnection):
             return {"status": "Accepted"}
         if action == "UnlockConnector":
             connector = p["connectorId"]
-            if connector not in station.connectors:
-                return {"status": "NotSupported"}
+            if connector not in station.connectors or not self.rt.has_lock(connector):
+                return {"status": "NotSupported"}  # 1.6: no such connector, or no lock
             await self.rt.feed(lambda now: station.unlock(connector, now))
             return {"status": "Unlocked" if self.rt.lock_result(connector) else "UnlockFailed"}
         raise AssertionError(f"{action} is listed as supported but has no handler")

@@ -292,6 +292,8 @@ class Requests:
             return {"status": "UnknownConnector"}
         if c.transaction is not None:
             return {"status": "OngoingAuthorizedTransaction"}
+        if not self.rt.has_lock(c.id):  # 2.0.1 has no NotSupported
+            return {"status": "UnlockFailed", "statusInfo": _info("NoLock", "no cable lock")}
         await self.rt.feed(lambda now: station.unlock(c.id, now))
         return {"status": "Unlocked" if self.rt.lock_result(c.id) else "UnlockFailed"}
 

@@ -41,8 +41,10 @@ class SimController:
         ev_max_current_a: float = 32.0,
         ev_battery_wh: float = EV_BATTERY_WH,
         ev_arrival_soc_pct: float = EV_ARRIVAL_SOC_PCT,
+        lock: bool = True,
     ) -> None:
         self.connector = connector
+        self.has_lock = lock  # False: a socket without a cable lock (set_lock moves nothing)
         self.ev_max_current_a = ev_max_current_a
         self.ev_battery_wh = ev_battery_wh
         self.ev_arrival_soc_pct = ev_arrival_soc_pct
@@ -139,6 +141,8 @@ class SimController:
         self._contactor_closed = closed
 
     async def set_lock(self, locked: bool) -> bool:
+        if not self.has_lock:
+            return False
         self._locked = locked
         return True
 
