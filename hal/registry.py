@@ -1,99 +1,36 @@
 """Drivers chosen by name, per hardware role, with the options each accepts.
 
-`DEVICE_DRIVERS[role][name]` describes a driver's YAML options (checked by the config
-loader with file/line errors); `build_hardware()` turns a validated config into devices.
-Drivers are imported only when built, so a board loads just the libraries it uses.
-Adding a driver = one `DriverSpec` entry here and one builder in `_BUILDERS`.
+`DEVICE_DRIVERS[role][name]` describes a driver's YAML options: `check_role_device` checks
+them (the daemon's config loader puts the errors on file lines), `build_hardware()` turns a
+validated configuration into devices. Drivers are imported only when built, so a board
+loads just the libraries it uses. Adding a driver = one `DriverSpec` entry here and its
+construction in `hal/builders.py`; option types and checks are in `hal/options.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hal.options import DeviceConfig, DriverSpec, Option, OptionError, check_device
+
 if TYPE_CHECKING:
-    from chargerd.config import Config, ConnectorConfig, DeviceConfig
     from hal.interfaces import ConnectorHardware
+    from hal.options import ConnectorSetup, StationSetup
 
-
-class OptionError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Option:
-    kind: str  # "text", "int", "number", "ints" (a list of whole numbers), "port"
-    default: Any = None
-    required: bool = False
-    choices: tuple[Any, ...] | Callable[[], list[str]] = ()
-    low: float | None = None
-    high: float | None = None
-
-    def allowed(self) -> str:
-        choices = self.choices() if callable(self.choices) else self.choices
-        if choices:
-            return "one of " + ", ".join(repr(c) if isinstance(c, str) else str(c) for c in choices)
-        bounds = ""
-        if self.low is not None and self.high is not None:
-            bounds = f" from {self.low:g} to {self.high:g}"
-        elif self.low is not None:
-            bounds = f" ≥ {self.low:g}"
-        return {
-            "text": "text",
-            "int": "a whole number" + bounds,
-            "number": "a number" + bounds,
-            "ints": "a list of whole numbers" + bounds + ", e.g. [0, 1]",
-            "port": "a serial device such as /dev/ttyUSB0, or a TCP port number with host",
-        }[self.kind]
-
-    def check(self, value: Any) -> str | None:
-        """An error message, or None."""
-        ok = {
-            "text": isinstance(value, str) and value != "",
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "number": isinstance(value, int | float) and not isinstance(value, bool),
-            "ints": isinstance(value, list)
-            and bool(value)
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value),
-            "port": (isinstance(value, str) and value != "")
-            or (isinstance(value, int) and not isinstance(value, bool)),
-        }[self.kind]
-        numbers = value if isinstance(value, list) else [value]
-        if ok and self.kind in ("int", "number", "ints"):
-            ok = all(
-                (self.low is None or v >= self.low) and (self.high is None or v <= self.high)
-                for v in numbers
-            )
-        choices = self.choices() if callable(self.choices) else self.choices
-        if ok and choices:
-            ok = value in choices
-        if ok and self.kind == "ints" and len(set(value)) != len(value):
-            return f"{value!r} names an address twice; allowed: {self.allowed()}, each once"
-        return None if ok else f"{value!r} is not valid; allowed: {self.allowed()}"
-
-
-@dataclass(frozen=True)
-class DriverSpec:
-    options: dict[str, Option] = field(default_factory=dict)
-    rule: Callable[[dict[str, Any]], list[tuple[str, str]]] = lambda options: []
-
-    def check(self, options: dict[str, Any]) -> list[tuple[str, str]]:
-        """(option, error) for every problem: missing, wrong, or against the driver's rule."""
-        errors = []
-        for name, option in self.options.items():
-            if name not in options:
-                if option.required:
-                    errors.append((name, f"required key missing; allowed: {option.allowed()}"))
-            elif (error := option.check(options[name])) is not None:
-                errors.append((name, error))
-        return errors or self.rule(options)
-
-    def complete(self, options: dict[str, Any]) -> dict[str, Any]:
-        if self.check(options):
-            raise OptionError("invalid options")
-        defaults = {k: o.default for k, o in self.options.items() if o.default is not None}
-        return {**defaults, **options}
+__all__ = [
+    "DEVICE_DRIVERS",
+    "DRIVER_NAMES",
+    "DeviceConfig",
+    "DriverSpec",
+    "Hardware",
+    "Option",
+    "OptionError",
+    "build_hardware",
+    "check_role_device",
+    "device_config",
+]
 
 
 def _meter_models() -> list[str]:
@@ -179,16 +116,24 @@ DEVICE_DRIVERS: dict[str, dict[str, DriverSpec]] = {
 DRIVER_NAMES: tuple[str, ...] = ("sim",)
 
 
-def device_config(connector: ConnectorConfig, role: str, default: str) -> DeviceConfig | None:
-    from chargerd.config import DeviceConfig
+def check_role_device(
+    role: str, written: Mapping[str, Any]
+) -> tuple[DeviceConfig | None, list[tuple[str, str]]]:
+    """A connector's `role` device as written in the YAML, checked against that role's
+    drivers: (the device or None, [(key, error), ...])."""
+    return check_device(DEVICE_DRIVERS[role], written)
 
-    device = getattr(connector, role)
+
+def device_config(connector: ConnectorSetup, role: str, default: str) -> DeviceConfig | None:
+    """The connector's device for `role`; the station default driver when not configured
+    (except power, which only DC connectors have)."""
+    device: DeviceConfig | None = getattr(connector, role)
     if device is None and role != "power":
         return DeviceConfig(default)
     return device
 
 
-async def build_hardware(config: Config) -> Hardware:
+async def build_hardware(config: StationSetup) -> Hardware:
     """Build the devices of every connector (and, with sim.wire, their wire simulators)."""
     from hal.builders import build
 

@@ -164,7 +164,8 @@ def test_unknown_key_lists_the_allowed_ones_and_suggests_the_closest() -> None:
     text = MINIMAL.replace("  url:", "  pasword: x\n  url:")
     assert errors(text) == [
         "station.yaml:4: csms.pasword: unknown key; allowed: url, ocpp_version, password, "
-        "ca_file, call_timeout_s, reconnect_min_s, reconnect_max_s (did you mean 'password'?)",
+        "ca_file, call_timeout_s, reconnect_min_s, reconnect_max_s, replay_batch "
+        "(did you mean 'password'?)",
     ]
 
 
@@ -308,7 +309,8 @@ def test_duplicate_key_is_reported() -> None:
 
 def test_section_of_the_wrong_type() -> None:
     assert errors(MINIMAL + "storage: /var/lib/x\n") == [
-        "station.yaml:7: storage: '/var/lib/x' is not a mapping; allowed: a mapping with keys dir",
+        "station.yaml:7: storage: '/var/lib/x' is not a mapping; "
+        "allowed: a mapping with keys dir, max_queue_mb",
     ]
 
 
@@ -478,7 +480,7 @@ def test_override_fixes_an_error_in_the_file() -> None:
 def test_override_with_an_unknown_key() -> None:
     assert errors(MINIMAL, ("csms.pasword=x",)) == [
         "--set csms.pasword: unknown key; allowed: url, ocpp_version, password, ca_file, "
-        "call_timeout_s, reconnect_min_s, reconnect_max_s (did you mean 'password'?)",
+        "call_timeout_s, reconnect_min_s, reconnect_max_s, replay_batch (did you mean 'password'?)",
     ]
 
 

@@ -5,14 +5,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hal.interfaces import ConnectorHardware, FaultCode
 from hal.sim.controller import SimController
 from hal.sim.meter import SimMeter
 
 if TYPE_CHECKING:
-    from chargerd.config import Config, ConnectorConfig, SimConfig
+    from hal.options import StationSetup
+
+
+class SimConnector(Protocol):
+    """What the simulation needs of a connector."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def phases(self) -> int: ...
+
+
+class SimPhysics(Protocol):
+    """The simulated mains and EV."""
+
+    @property
+    def voltage_v(self) -> float: ...  # per phase
+    @property
+    def ev_max_current_a(self) -> float: ...  # what the simulated EV draws at most
 
 
 class SimulatedStation:
@@ -24,8 +42,8 @@ class SimulatedStation:
 
     def __init__(
         self,
-        connectors: Sequence[ConnectorConfig],
-        sim: SimConfig,
+        connectors: Sequence[SimConnector],
+        sim: SimPhysics,
         state_dir: Path,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -41,7 +59,7 @@ class SimulatedStation:
 
     @classmethod
     def from_config(
-        cls, config: Config, *, clock: Callable[[], float] = time.monotonic
+        cls, config: StationSetup, *, clock: Callable[[], float] = time.monotonic
     ) -> SimulatedStation:
         return cls(config.connectors, config.sim, config.storage_dir, clock=clock)
 

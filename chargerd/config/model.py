@@ -1,0 +1,52 @@
+"""The validated configuration, and the sections of the file that fill it, in order.
+
+Adding a section: a module with its dataclass and `SECTION` (see `sim.py`), its line in
+`SECTIONS`, and its field on `Config`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import connectors, csms, host, ocpp, sim, station
+from .connectors import ConnectorConfig
+from .csms import CsmsConfig
+from .host import StorageConfig
+from .schema import Section
+from .sim import SimConfig
+from .station import StationInfo
+
+# Read in this order: a section may use what earlier ones found (`schema.Found`):
+# ocpp needs the OCPP version (csms) and the number of connectors.
+SECTIONS: tuple[Section, ...] = (
+    station.SECTION,
+    csms.SECTION,
+    host.STORAGE,
+    host.CONTROL,
+    connectors.HAL,
+    sim.SECTION,
+    connectors.SECTION,
+    ocpp.SECTION,
+    host.RESET,
+    host.LOG,
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    station: StationInfo
+    csms: CsmsConfig
+    connectors: tuple[ConnectorConfig, ...]
+    storage_dir: Path = Path("/var/lib/chargerd")
+    storage: StorageConfig = field(default_factory=StorageConfig)  # the outbox's limits
+    control_socket: Path = Path("/run/chargerd/control.sock")
+    hal_driver: str = "sim"
+    sim: SimConfig = field(default_factory=SimConfig)
+    # first-start values of OCPP configuration: flat {Key: value} for 1.6,
+    # nested {Component: {Variable: value}} for 2.0.1
+    ocpp: dict[str, Any] = field(default_factory=dict)
+    hard_reset_command: str | None = None  # run on Reset Hard instead of exiting for systemd
+    log_level: str = "info"
