@@ -10,18 +10,18 @@ from typing import Any
 import pytest
 
 from chargerd.config import Config, ConnectorConfig, CsmsConfig, StationInfo
-from chargerd.ocpp201.device_model import (
+from chargerd.ocpp201.components import (
     MAX_SET,
     READ_ONLY,
     WRITE_ONLY,
     Attribute,
     Component,
-    DeviceModel,
     Variable,
-    parse,
-    report_pages,
     storage_key,
 )
+from chargerd.ocpp201.device_model import DeviceModel
+from chargerd.ocpp201.reports import base_report, custom_report, report_data, report_pages
+from chargerd.ocpp201.values import parse
 from chargerd.ocpp201.variables import catalogue, check_initial_value
 from chargerd.rpc import OCPP201, check_payload
 from chargerd.store import Store
@@ -65,7 +65,7 @@ HEARTBEAT = (comp("OCPPCommCtrlr"), var("HeartbeatInterval"))
 # --- the catalogue ---------------------------------------------------------------------------
 
 REQUIRED = {
-    "ChargingStation": ["AvailabilityState", "Available", "Model", "VendorName"],
+    "ChargingStation": ["AvailabilityState", "Available", "SupplyPhases", "Model", "VendorName"],
     "OCPPCommCtrlr": [
         "HeartbeatInterval",
         "MessageAttempts",
@@ -75,6 +75,7 @@ REQUIRED = {
         "OfflineThreshold",
         "ResetRetries",
         "WebSocketPingInterval",
+        "UnlockOnEVSideDisconnect",
         "RetryBackOffWaitMinimum",
         "RetryBackOffRandomRange",
         "RetryBackOffRepeatTimes",
@@ -114,6 +115,7 @@ REQUIRED = {
     "SecurityCtrlr": ["SecurityProfile", "OrganizationName", "Identity"],
     "DeviceDataCtrlr": ["ItemsPerMessage", "BytesPerMessage"],
     "ReservationCtrlr": ["Enabled"],
+    "ClockCtrlr": ["DateTime", "TimeSource"],
 }
 
 
@@ -215,7 +217,7 @@ def test_write_only_variable_can_be_set_but_not_read(store: Store):
     assert dm.get(component, variable) == ("Rejected", None)
     assert dm.set(component, variable, "s3cret-and-long")[0] == "Accepted"
     assert dm.get(component, variable) == ("Rejected", None)
-    entry = dm.report_data(secret)
+    entry = report_data(dm, secret)
     assert entry["variableAttribute"] == [
         {"type": "Actual", "mutability": "WriteOnly", "persistent": True, "constant": False}
     ]
@@ -395,9 +397,9 @@ def test_check_initial_value_for_the_config_loader():
 
 def test_report_bases_and_what_each_entry_says(store: Store):
     dm = model(store, dynamic=lambda v, a: {"AvailabilityState": "Available"}.get(v.name))
-    full = dm.report("FullInventory")
-    config = dm.report("ConfigurationInventory")
-    summary = dm.report("SummaryInventory")
+    full = base_report(dm, "FullInventory")
+    config = base_report(dm, "ConfigurationInventory")
+    summary = base_report(dm, "SummaryInventory")
     assert len(full) == len(dm.variables)
     assert 0 < len(summary) < len(config) < len(full)
     assert all(any(a["mutability"] != READ_ONLY for a in e["variableAttribute"]) for e in config)
@@ -439,11 +441,11 @@ def test_report_bases_and_what_each_entry_says(store: Store):
     state = entry("AvailabilityState", "ChargingStation")["variableAttribute"][0]
     assert (state["value"], state["mutability"]) == ("Available", "ReadOnly")
     with pytest.raises(ValueError):
-        dm.report("Everything")
+        base_report(dm, "Everything")
 
 
 def test_report_pages_are_numbered_and_chained_with_tbc(store: Store):
-    entries = model(store).report("FullInventory")
+    entries = base_report(model(store), "FullInventory")
     pages = report_pages(entries, 7, "2025-01-01T10:00:00Z", items_per_message=20)
     assert [p["seqNo"] for p in pages] == list(range(len(pages)))
     assert [p["tbc"] for p in pages] == [True] * (len(pages) - 1) + [False]
@@ -455,7 +457,7 @@ def test_report_pages_are_numbered_and_chained_with_tbc(store: Store):
 
 
 def test_report_pages_respect_bytes_per_message(store: Store):
-    entries = model(store).report("FullInventory")
+    entries = base_report(model(store), "FullInventory")
     pages = report_pages(entries, 1, "2025-01-01T10:00:00Z", 1000, bytes_per_message=2000)
     assert len(pages) > 1
     for page in pages:
@@ -471,3 +473,95 @@ def test_one_page_and_an_empty_report():
     assert (only["seqNo"], only["tbc"], only["reportData"]) == (0, False, [{"x": 1}])
     (empty,) = report_pages([], 3, "t", 20)
     assert "reportData" not in empty and empty["tbc"] is False
+
+
+# --- what the CSMS may and may not change ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "component, variable, value",
+    [
+        ("AuthCtrlr", "DisableRemoteAuthorization", "true"),
+        ("AlignedDataCtrlr", "SendDuringIdle", "true"),
+        ("OCPPCommCtrlr", "UnlockOnEVSideDisconnect", "false"),
+    ],
+)
+def test_variables_the_station_honours_are_writable(store: Store, component, variable, value):
+    dm = model(store)
+    status, changed, why = dm.set(comp(component), var(variable), value)
+    assert (status, why) == ("Accepted", None)
+    assert dm.get(comp(component), var(variable)) == ("Accepted", value)
+
+
+@pytest.mark.parametrize(
+    "component, variable, real",
+    [
+        ("AlignedDataCtrlr", "SignReadings", "false"),
+        ("SampledDataCtrlr", "SignReadings", "false"),
+        ("AuthCtrlr", "MasterPassGroupId", ""),
+        ("ChargingStation", "Problem", None),  # a fact of the hardware, not a setting
+    ],
+)
+def test_variables_the_station_cannot_honour_are_read_only_with_their_real_value(
+    store: Store, component, variable, real
+):
+    dm = model(store, dynamic=lambda v, a: False)
+    assert dm.set(comp(component), var(variable), "true")[0] == "Rejected"
+    if real is not None:
+        assert dm.get(comp(component), var(variable)) == ("Accepted", real)
+
+
+# --- GetReport (B08) ---------------------------------------------------------------------------
+
+
+def test_custom_report_selects_by_component_variable(store: Store):
+    dm = model(store, dynamic=lambda v, a: False)
+    whole = custom_report(dm, [{"component": {"name": "txctrlr"}}], None)
+    assert {d["variable"]["name"] for d in whole} >= {"TxStartPoint", "TxStopPoint"}
+    assert {d["component"]["name"] for d in whole} == {"TxCtrlr"}
+    every_evse = custom_report(
+        dm, [{"component": {"name": "EVSE"}, "variable": {"name": "SupplyPhases"}}], None
+    )
+    assert [d["component"]["evse"]["id"] for d in every_evse] == [1, 2]
+    one = custom_report(
+        dm,
+        [
+            {
+                "component": {"name": "DeviceDataCtrlr"},
+                "variable": {"name": "ItemsPerMessage", "instance": "GetReport"},
+            }
+        ],
+        None,
+    )
+    assert [(d["variable"], d["variableAttribute"][0]["value"]) for d in one] == [
+        ({"name": "ItemsPerMessage", "instance": "GetReport"}, "20")
+    ]
+    assert custom_report(dm, [{"component": {"name": "NoSuchCtrlr"}}], None) == []
+
+
+def test_custom_report_criteria_read_the_components_own_variables(store: Store):
+    faulted = {("Connector", 2), ("ChargingStation", None)}
+
+    def dynamic(v: Variable, attribute: str):
+        if v.name == "Problem":
+            return (v.component.name, v.component.evse) in faulted
+        return True if v.data_type == "boolean" else None
+
+    dm = model(store, dynamic=dynamic)
+    problem = custom_report(dm, None, ["Problem"])
+    assert {
+        (d["component"]["name"], d["component"].get("evse", {}).get("id")) for d in problem
+    } == {
+        ("Connector", 2),
+        ("ChargingStation", None),
+    }
+    # a controller has no Available variable: it exists, so it is Available
+    available = custom_report(dm, [{"component": {"name": "TxCtrlr"}}], ["Available"])
+    assert available
+    # criteria are ORed
+    either = custom_report(
+        dm,
+        [{"component": {"name": "Connector"}, "variable": {"name": "Problem"}}],
+        ["Problem", "Enabled"],
+    )
+    assert len(either) == 2

@@ -292,7 +292,7 @@ async def test_charging_state_changes_and_ev_leaving_with_the_transaction_going_
 
 async def test_cable_plugged_in_last_and_remote_start(rt: Runtime):
     online(rt)
-    rt.adapter._token_types["remote7"] = "Central"
+    rt.adapter.authorizer.token_types["remote7"] = "Central"
     await rt.feed(lambda now: rt.station.remote_start("REMOTE7", 2, now, remote_start_id=42))
     await rt.feed(
         lambda now: rt.station.authorization_answered("REMOTE7", AuthInfo(AuthStatus.Accepted), now)
@@ -383,7 +383,7 @@ async def test_offline_unknown_tag_is_refused_unless_allowed(rt: Runtime):
     assert rt.station.connectors[1].transaction is None
     var = rt.adapter.dm.find("AuthCtrlr", "OfflineTxForUnknownIdEnabled")
     rt.adapter.dm.put(var, True)
-    rt.adapter._variables_changed([var], "test")
+    rt.adapter.variables_changed([var], "test")
     await rt.event(TagPresented("STRANGER", 1))
     await _settle_tasks(rt)
     assert rt.station.connectors[1].transaction is not None
@@ -434,7 +434,7 @@ async def test_online_pre_authorization_from_the_local_list_asks_no_one(tmp_path
 async def test_csms201_flags_seq_no_gaps_repeats_and_unknown_transactions():
     from websockets.asyncio.client import connect
 
-    from chargerd.csms201 import Csms201
+    from devcsms import Csms201
 
     csms = Csms201()
     await csms.start()

@@ -8,12 +8,11 @@ Shares the core, HAL, store, outbox, RPC and link with 1.6; what differs lives h
   core's rules in `_apply_settings`;
 - StatusNotification per EVSE/connector with the 2.0.1 connector statuses; the charging
   state travels in TransactionEvent;
-- the Local Authorization List (local_list.py). The core asks this adapter about every id
-  tag (its `online` flag stays true); while offline the adapter answers from the list,
-  or hands the tag back with `authorization_failed` so the core's offline rules (cache,
-  OfflineTxForUnknownIdEnabled) decide.
+- id tokens are answered in authorization.py, with the Local Authorization List
+  (local_list.py).
 
-The CSMS's requests are answered in requests.py.
+The CSMS's requests are answered in requests.py, transactions become TransactionEvents in
+transactions.py; both get what they need from here and do not import this module.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from typing import Any
 from ..adapter import Runtime
 from ..config import Config
 from ..connection import CsmsConnection
-from ..core.connector import Connector
 from ..core.model import (
     AuthorizationRejected,
     AvailabilityChanged,
@@ -43,15 +41,11 @@ from ..core.model import (
 from ..outbox import Outbox, RetryPolicy
 from ..rpc import OCPP201, CallError, ConnectionLost
 from ..store import OutboxMessage, Store
-from .device_model import ACTUAL, DeviceModel, Value, Variable
+from .authorization import Authorizer
+from .components import ACTUAL, Value, Variable
+from .device_model import DeviceModel
 from .local_list import LocalList
-from .payloads import (
-    DEFAULT_TOKEN_TYPE,
-    auth_info,
-    connector_status,
-    id_token,
-    timestamp,
-)
+from .payloads import connector_status, problem_event, status_notification, timestamp
 from .requests import SUPPORTED, Requests
 from .sequencing import SeqNumbers
 from .transactions import TransactionEvents
@@ -68,7 +62,7 @@ def _gcd(*intervals: int) -> int:
     return math.gcd(*positive) if positive else 0
 
 
-class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
+class Ocpp201Adapter(CsmsConnection):
     subprotocol = "ocpp2.0.1"
     version = OCPP201
     supported = SUPPORTED
@@ -97,12 +91,6 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
         self._problems: dict[int, bool] = {}  # connector -> Problem reported by NotifyEvent
         self._plugged: dict[int, bool] = {}  # connector -> EV plugged at the last flush
         self._status_at: dict[int, float] = {}  # connector -> time of its last status change
-        self._connector_tx: dict[int, str] = {}  # transactions started in this run
-        self._charging_state: dict[str, str] = {}
-        self._last_updated: dict[str, float] = {}  # tx -> last periodic Updated
-        self._last_kept: dict[str, float] = {}  # tx -> last periodic sample kept for Ended
-        self._aligned_slots: dict[tuple[str | None, object], int] = {}
-        self._token_types: dict[str, str] = {}  # casefolded id token -> IdTokenEnumType
         self._reset_when_idle = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.outbox = Outbox(
@@ -119,9 +107,17 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
             delivered=self._delivered,
             call_timeout_s=config.csms.call_timeout_s,
         )
+        online = lambda: self._online  # noqa: E731
+        self.authorizer = Authorizer(self.dm, self.local_list, self.outbox, online)
+        self.events = TransactionEvents(
+            store, self.seq, self.dm, self.outbox, online, self.authorizer.token_type
+        )
+        self.requests = Requests(self)
 
     def bind(self, runtime: Runtime) -> None:
         self.rt = runtime
+        self.authorizer.bind(runtime)
+        self.events.bind(runtime.station)
         # The core asks about every id tag; this adapter knows whether the CSMS can answer.
         runtime.station.link_changed(True)
 
@@ -133,9 +129,6 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
     def _v(self, component: str, name: str, **where: Any) -> Value:
         return self.dm.value(component, name, **where)
 
-    def _measurands(self, component: str, name: str) -> list[str]:
-        return [m for m in str(self._v(component, name)).split(",") if m]
-
     def _apply_settings(self) -> None:
         v, s = self._v, self.settings
         s.connection_timeout_s = int(v("TxCtrlr", "EVConnectionTimeOut"))
@@ -143,7 +136,7 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
         s.stop_on_ev_disconnect = "EVConnected" in stop_points or bool(
             v("TxCtrlr", "StopTxOnEVSideDisconnect")
         )
-        s.unlock_on_ev_disconnect = True
+        s.unlock_on_ev_disconnect = bool(v("OCPPCommCtrlr", "UnlockOnEVSideDisconnect"))
         pre_authorize = bool(v("AuthCtrlr", "LocalPreAuthorize"))
         offline_local = bool(v("AuthCtrlr", "LocalAuthorizeOffline"))
         # offline, a cached tag is taken at once only if LocalAuthorizeOffline allows it
@@ -168,7 +161,7 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
             else 0
         )
 
-    def _variables_changed(self, changed: list[Variable], by: str = "the CSMS") -> None:
+    def variables_changed(self, changed: list[Variable], by: str = "the CSMS") -> None:
         self._apply_settings()
         for var in changed:
             actual = var.attribute(ACTUAL)
@@ -178,14 +171,14 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
                 self.heartbeat_changed()
         security = [v.key for v in changed if v.component.name == "SecurityCtrlr"]
         if security:
-            self._security_event("ReconfigurationOfSecurityParameters", ", ".join(security))
+            self.security_event("ReconfigurationOfSecurityParameters", ", ".join(security))
 
     def _set(self, component: str, name: str, value: Value, by: str) -> None:
         var = self.dm.find(component, name)
         if self.dm.read(var) == value:
             return
         self.dm.put(var, value)
-        self._variables_changed([var], by)
+        self.variables_changed([var], by)
 
     def _dynamic(self, var: Variable, attribute: str) -> Value | None:
         comp, name = var.component, var.name
@@ -230,7 +223,7 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
         return int(self._v("OCPPCommCtrlr", "HeartbeatInterval"))
 
     async def _send_heartbeat(self) -> None:
-        await self._send("Heartbeat", {})
+        await self.send("Heartbeat", {})
 
     def _boot_payload(self) -> dict[str, Any]:
         """The next attempt's BootNotification; reason Triggered when the CSMS asked."""
@@ -266,7 +259,7 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
         except TimeoutError:
             pass
 
-    async def _send(self, action: str, payload: dict[str, Any]) -> None:
+    async def send(self, action: str, payload: dict[str, Any]) -> None:
         """Send a message that is not kept offline: through the outbox once registered;
         before that (Pending, asked for by the CSMS) straight on the connection."""
         if self.outbox.connected:
@@ -281,16 +274,35 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
         except (CallError, TimeoutError, ConnectionLost) as exc:
             log.warning("%s failed: %s", action, exc or "no answer")
 
-    def _spawn(self, coroutine: Any) -> None:
+    def spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self.requests.handle(action, payload)
+
+    def trigger_boot(self) -> None:
+        self._boot_triggered = True
+        self._boot_now.set()
+
+    def reset(self, kind: str) -> None:
+        self.store.set_meta(BOOT_REASON_KEY, "RemoteReset")
+        self.security_event("ResetOrReboot", f"Reset {kind} requested by the CSMS")
+        self.rt.request_reset(hard=False)
+
+    def reset_when_idle(self) -> None:
+        self._reset_when_idle = True
+
+    def status_reported(self, connector: int, status: str) -> None:
+        if self._online:  # reported on this connection: flush_status need not repeat it
+            self._reported[connector] = status
 
     # --- status -------------------------------------------------------------------------------
 
     def flush_status(self) -> None:
         connectors = list(self.rt.station.connectors.values())
-        self._charging_states(connectors)
+        self.events.charging_states(connectors, self._status_at)
         for c in connectors:
             self._plugged[c.id] = c.plugged
         if not (self._online and self.outbox.connected):
@@ -300,44 +312,15 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
             status = connector_status(c.status)
             if self._reported.get(c.id) != status:
                 self._reported[c.id] = status
-                self.outbox.post("StatusNotification", self._status_payload(c.id, status, now))
+                self.outbox.post("StatusNotification", status_notification(c.id, status, now))
             problem = bool(c.faults)
             if self._problems.get(c.id, False) != problem:
                 self._problems[c.id] = problem
-                self.outbox.post("NotifyEvent", self._problem_event(c, problem, now))
+                event_id = int(self.store.get_meta(EVENT_ID_KEY) or 0) + 1
+                self.store.set_meta(EVENT_ID_KEY, str(event_id))
+                self.outbox.post("NotifyEvent", problem_event(c, problem, event_id, now))
 
-    @staticmethod
-    def _status_payload(connector: int, status: str, now: float) -> dict[str, Any]:
-        return {
-            "timestamp": timestamp(now),
-            "connectorStatus": status,
-            "evseId": connector,
-            "connectorId": 1,
-        }
-
-    def _problem_event(self, c: Connector, problem: bool, now: float) -> dict[str, Any]:
-        """NotifyEvent: the Connector's Problem variable changed (a fault came or went)."""
-        event_id = int(self.store.get_meta(EVENT_ID_KEY) or 0) + 1
-        self.store.set_meta(EVENT_ID_KEY, str(event_id))
-        data: dict[str, Any] = {
-            "eventId": event_id,
-            "timestamp": timestamp(now),
-            "trigger": "Delta",
-            "actualValue": "true" if problem else "false",
-            "eventNotificationType": "HardWiredNotification",
-            "component": {"name": "Connector", "evse": {"id": c.id, "connectorId": 1}},
-            "variable": {"name": "Problem"},
-        }
-        if problem:
-            data["techCode"] = c.error_code[:50]
-            info = next(iter(c.faults.values()), "")
-            if info:
-                data["techInfo"] = info[:500]
-        else:
-            data["cleared"] = True
-        return {"generatedAt": timestamp(now), "seqNo": 0, "eventData": [data]}
-
-    def _security_event(self, kind: str, info: str) -> None:
+    def security_event(self, kind: str, info: str) -> None:
         """SecurityEventNotification, kept in the outbox until the CSMS has it."""
         now = time.time()
         payload = {"type": kind, "timestamp": timestamp(now), "techInfo": info[:255]}
@@ -348,13 +331,16 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
 
     def on_decision(self, d: Decision) -> None:
         if isinstance(d, TransactionStarted):
-            self._transaction_started(d)
+            self.events.started(d, plugged_before=self._plugged.get(d.transaction.connector, True))
         elif isinstance(d, TransactionEnded):
-            self._transaction_ended(d)
+            self.events.ended(d)
+            if self._reset_when_idle and not self.rt.station.transactions():
+                self._reset_when_idle = False
+                self.reset("OnIdle")
         elif isinstance(d, MeterSampled):
-            self._meter_sampled(d)
+            self.events.sampled(d)
         elif isinstance(d, RequestAuthorization):
-            self._spawn(self._authorize(d.id_tag))
+            self.spawn(self.authorizer.authorize(d.id_tag))
         elif isinstance(d, CacheAuthorization):
             self.store.cache_auth(d.id_tag, d.info)
         elif isinstance(d, StatusChanged):
@@ -363,44 +349,6 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
             self.store.set_availability(d.connector, d.operative)
         elif isinstance(d, AuthorizationRejected):
             log.info("id token %s refused (%s)", d.id_tag, d.status)
-
-    def _token_type(self, token: str) -> str:
-        known = self._token_types.get(token.casefold())
-        if known:
-            return known
-        listed = self.local_list.lookup(token)
-        return listed[1] if listed else DEFAULT_TOKEN_TYPE
-
-    async def _authorize(self, token: str) -> None:
-        station = self.rt.station
-        listed = self.local_list.lookup(token) if self._v("LocalAuthListCtrlr", "Enabled") else None
-        if self._online:
-            if (
-                listed
-                and self._v("AuthCtrlr", "LocalPreAuthorize")
-                and listed[0].valid_at(time.time())
-            ):
-                log.info("id token %s accepted from the local list", token)
-                await self.rt.feed(
-                    lambda now: station.authorization_answered(token, listed[0], now)
-                )
-                return
-            try:
-                payload = {"idToken": id_token(token, self._token_type(token))}
-                answer = await self.outbox.call("Authorize", payload)
-            except (CallError, TimeoutError, ConnectionLost) as exc:
-                log.warning("Authorize %s got no answer (%s); offline rules apply", token, exc)
-            else:
-                info = auth_info(
-                    answer["idTokenInfo"], time.time(), float(self._v("AuthCacheCtrlr", "LifeTime"))
-                )
-                await self.rt.feed(lambda now: station.authorization_answered(token, info, now))
-                return
-        if listed and self._v("AuthCtrlr", "LocalAuthorizeOffline"):
-            log.info("id token %s: %s from the local list (offline)", token, listed[0].status)
-            await self.rt.feed(lambda now: station.authorization_answered(token, listed[0], now))
-            return
-        await self.rt.feed(lambda now: station.authorization_failed(token, now))
 
     # --- the outbox's callbacks --------------------------------------------------------------
 
@@ -414,11 +362,9 @@ class Ocpp201Adapter(TransactionEvents, Requests, CsmsConnection):
         tx_id = message.tx_id
         if answer is None or ended or tx_id is None or "idTokenInfo" not in answer:
             return
-        info = auth_info(
-            answer["idTokenInfo"], time.time(), float(self._v("AuthCacheCtrlr", "LifeTime"))
-        )
+        info = self.authorizer.info_from_csms(answer["idTokenInfo"])
         station = self.rt.station
-        self._spawn(self.rt.feed(lambda now: station.transaction_confirmed(tx_id, info, now)))
+        self.spawn(self.rt.feed(lambda now: station.transaction_confirmed(tx_id, info, now)))
 
     # --- for chargerctl -------------------------------------------------------------------------
 

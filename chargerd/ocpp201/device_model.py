@@ -1,9 +1,7 @@
-"""The OCPP 2.0.1 device model: components, variables, attributes, and what the CSMS may do.
+"""The OCPP 2.0.1 device model: the values of the station's variables, and what the CSMS
+may do with them.
 
-A `Variable` is one variable of one component (an EVSE-bound component is one component
-per EVSE). It has attributes (Actual, and Target/MinSet/MaxSet where the station knows
-them), each with a mutability, and characteristics (data type, unit, limits, the list of
-allowed values). `DeviceModel` holds the values:
+`DeviceModel` holds the values of the variables of `variables.catalogue`:
 
 - writable values (ReadWrite / WriteOnly) live in the store's settings table under
   `storage_key()` — `OCPPCommCtrlr.HeartbeatInterval`, `EVSE/1.Power@MaxSet`,
@@ -13,245 +11,26 @@ allowed values). `DeviceModel` holds the values:
 - read-only values are constants from the configuration, or dynamic (asked of the
   runtime through the `dynamic` callback: availability, power, clock).
 
-`get`/`set` answer with the GetVariables/SetVariables statuses; `report` builds the
-reportData of GetBaseReport, and `report_pages` cuts it into NotifyReport messages.
-Nothing here sends messages or knows the core.
+`get`/`set` answer with the GetVariables/SetVariables statuses; reports.py builds the
+NotifyReport data from it. Nothing here sends messages or knows the core.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from ..store import Store
-
-Value = bool | int | float | str
-
-ACTUAL, TARGET, MIN_SET, MAX_SET = "Actual", "Target", "MinSet", "MaxSet"
-ATTRIBUTE_TYPES = (ACTUAL, TARGET, MIN_SET, MAX_SET)
-READ_ONLY, READ_WRITE, WRITE_ONLY = "ReadOnly", "ReadWrite", "WriteOnly"
-DATA_TYPES = (
-    "string",
-    "decimal",
-    "integer",
-    "dateTime",
-    "boolean",
-    "OptionList",
-    "SequenceList",
-    "MemberList",
+from .components import (
+    ACTUAL,
+    MAX_VALUE_LENGTH,
+    Component,
+    Status,
+    Value,
+    Variable,
+    storage_key,
 )
-REPORT_BASES = ("ConfigurationInventory", "FullInventory", "SummaryInventory")
-MAX_VALUE_LENGTH = 2500  # attributeValue in GetVariables results and NotifyReport
-MAX_SET_LENGTH = 1000  # attributeValue of SetVariables
-
-
-class Status:
-    """GetVariableStatusEnumType / SetVariableStatusEnumType values."""
-
-    Accepted = "Accepted"
-    Rejected = "Rejected"
-    UnknownComponent = "UnknownComponent"
-    UnknownVariable = "UnknownVariable"
-    NotSupportedAttributeType = "NotSupportedAttributeType"
-    RebootRequired = "RebootRequired"
-
-
-@dataclass(frozen=True)
-class Component:
-    name: str
-    instance: str | None = None
-    evse: int | None = None
-    connector: int | None = None
-
-    def wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name}
-        if self.instance is not None:
-            out["instance"] = self.instance
-        if self.evse is not None:
-            out["evse"] = {"id": self.evse}
-            if self.connector is not None:
-                out["evse"]["connectorId"] = self.connector
-        return out
-
-    @property
-    def key(self) -> str:
-        text = self.name + (f":{self.instance}" if self.instance is not None else "")
-        if self.evse is not None:
-            text += f"/{self.evse}"
-            if self.connector is not None:
-                text += f"/{self.connector}"
-        return text
-
-
-@dataclass(frozen=True)
-class Attribute:
-    type: str = ACTUAL
-    mutability: str = READ_WRITE
-    default: Value | None = None  # None with ReadOnly: asked of the runtime (dynamic)
-    constant: bool = False  # never changes (reported as `constant` in NotifyReport)
-
-    @property
-    def writable(self) -> bool:
-        return self.mutability != READ_ONLY
-
-    @property
-    def readable(self) -> bool:
-        return self.mutability != WRITE_ONLY
-
-    @property
-    def dynamic(self) -> bool:
-        return self.mutability == READ_ONLY and self.default is None
-
-
-Check = Callable[[Value], str | None]  # a further rule on a parsed value: an error or None
-
-
-@dataclass(frozen=True)
-class Variable:
-    component: Component
-    name: str
-    data_type: str
-    attributes: tuple[Attribute, ...]
-    instance: str | None = None
-    unit: str | None = None
-    min_limit: float | None = None
-    max_limit: float | None = None  # for strings: the maximum length
-    values_list: tuple[str, ...] | None = None
-    reboot: bool = False  # a change takes effect after a reboot (RebootRequired)
-    summary: bool = False  # part of a SummaryInventory report
-    check: Check | None = field(default=None, compare=False, hash=False, repr=False)
-
-    def attribute(self, type_: str) -> Attribute | None:
-        return next((a for a in self.attributes if a.type == type_), None)
-
-    @property
-    def writable(self) -> bool:
-        return any(a.writable for a in self.attributes)
-
-    def wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name}
-        if self.instance is not None:
-            out["instance"] = self.instance
-        return out
-
-    @property
-    def key(self) -> str:
-        return self.component.key + "." + self.name + (f":{self.instance}" if self.instance else "")
-
-    def characteristics(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"dataType": self.data_type, "supportsMonitoring": False}
-        if self.unit:
-            out["unit"] = self.unit
-        if self.min_limit is not None:
-            out["minLimit"] = self.min_limit
-        if self.max_limit is not None:
-            out["maxLimit"] = self.max_limit
-        if self.values_list:
-            out["valuesList"] = ",".join(self.values_list)[:1000]
-        return out
-
-
-def storage_key(variable: Variable, attribute: str = ACTUAL) -> str:
-    """The settings-table key of one attribute: `Component[/evse[/connector]].Variable`,
-    with `:instance` after an instanced name and `@Attribute` for other than Actual."""
-    return variable.key + ("" if attribute == ACTUAL else f"@{attribute}")
-
-
-# --- values: parsing and wire form -----------------------------------------------------------
-
-
-def to_wire(value: Value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
-
-
-def _items(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
-
-
-def parse(variable: Variable, raw: object) -> Value:
-    """A typed value for `variable` from a wire string or a YAML scalar; ValueError says why
-    not (in words a CSMS operator or a technician can act on)."""
-    if isinstance(raw, bool):
-        text = "true" if raw else "false"
-    elif raw is None or isinstance(raw, list | dict):
-        raise ValueError(f"must be a single {variable.data_type} value")
-    else:
-        text = str(raw).strip()
-    kind = variable.data_type
-    value: Value
-    if kind == "boolean":
-        if text.lower() not in ("true", "false"):
-            raise ValueError("must be true or false")
-        value = text.lower() == "true"
-    elif kind in ("integer", "decimal"):
-        value = _number(variable, raw, text)
-    elif kind == "OptionList":
-        allowed = variable.values_list or ()
-        match = next((v for v in allowed if v.casefold() == text.casefold()), None)
-        if match is None:
-            raise ValueError(f"must be one of {', '.join(allowed)}")
-        value = match
-    elif kind in ("MemberList", "SequenceList"):
-        items = _items(text)
-        if variable.values_list is not None:
-            by_fold = {v.casefold(): v for v in variable.values_list}
-            unknown = [i for i in items if i.casefold() not in by_fold]
-            if unknown:
-                raise ValueError(
-                    f"{unknown[0]!r} is not allowed; allowed: {', '.join(variable.values_list)}"
-                )
-            items = [by_fold[i.casefold()] for i in items]
-        if kind == "MemberList" and len(set(items)) != len(items):
-            raise ValueError("lists a member twice")
-        value = ",".join(items)
-    elif kind == "dateTime":
-        try:
-            datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError("must be an ISO 8601 date and time") from None
-        value = text
-    else:
-        limit = int(variable.max_limit) if variable.max_limit is not None else MAX_SET_LENGTH
-        if len(text) > limit:
-            raise ValueError(f"is longer than {limit} characters")
-        value = text
-    if variable.check is not None:
-        problem = variable.check(value)
-        if problem:
-            raise ValueError(problem)
-    return value
-
-
-def _number(variable: Variable, raw: object, text: str) -> int | float:
-    integer = variable.data_type == "integer"
-    try:
-        if integer:
-            if isinstance(raw, float) or not text.lstrip("+-").isdigit():
-                raise ValueError
-            number: int | float = int(text)
-        else:
-            number = float(text)
-            if not math.isfinite(number):
-                raise ValueError
-    except ValueError:
-        raise ValueError("must be a whole number" if integer else "must be a number") from None
-    low, high = variable.min_limit, variable.max_limit
-    if (low is not None and number < low) or (high is not None and number > high):
-        bounds = [f"≥ {to_wire(float(low))}" if low is not None else ""]
-        bounds.append(f"≤ {to_wire(float(high))}" if high is not None else "")
-        raise ValueError("must be " + " and ".join(b for b in bounds if b))
-    return number
-
-
-# --- the model -----------------------------------------------------------------------------
+from .values import parse, to_wire
 
 
 def _fold(text: str | None) -> str | None:
@@ -432,80 +211,6 @@ class DeviceModel:
             return Status.Rejected, None, str(exc)
         self.put(v, parsed, attribute)
         return (Status.RebootRequired if v.reboot else Status.Accepted), v, None
-
-    # --- reports -------------------------------------------------------------------------
-
-    def report(self, base: str) -> list[dict[str, Any]]:
-        """reportData entries of a GetBaseReport (ValueError for an unknown base)."""
-        if base == "FullInventory":
-            chosen = self.variables
-        elif base == "ConfigurationInventory":
-            chosen = [v for v in self.variables if v.writable]
-        elif base == "SummaryInventory":
-            chosen = [v for v in self.variables if v.summary]
-        else:
-            raise ValueError(f"unknown report base {base!r}")
-        return [self.report_data(v) for v in chosen]
-
-    def report_data(self, v: Variable) -> dict[str, Any]:
-        attributes = []
-        for a in v.attributes:
-            entry: dict[str, Any] = {
-                "type": a.type,
-                "mutability": a.mutability,
-                "persistent": a.writable or not a.dynamic,
-                "constant": a.constant,
-            }
-            if a.readable:
-                try:
-                    entry["value"] = to_wire(self.read(v, a.type))[:MAX_VALUE_LENGTH]
-                except KeyError:
-                    pass
-            attributes.append(entry)
-        return {
-            "component": v.component.wire(),
-            "variable": v.wire(),
-            "variableAttribute": attributes,
-            "variableCharacteristics": v.characteristics(),
-        }
-
-
-def report_pages(
-    entries: list[dict[str, Any]],
-    request_id: int,
-    generated_at: str,
-    items_per_message: int,
-    bytes_per_message: int | None = None,
-) -> list[dict[str, Any]]:
-    """NotifyReport payloads: seqNo 0, 1, ...; tbc true on all but the last. A page holds
-    at most `items_per_message` entries and, when given, stays under `bytes_per_message`
-    (as serialised JSON, the frame around it included roughly) unless one entry alone is
-    bigger."""
-    per_page = max(1, items_per_message)
-    pages: list[list[dict[str, Any]]] = [[]]
-    size = 0
-    overhead = 200  # the CALL frame, requestId, generatedAt, seqNo, tbc
-    for entry in entries:
-        entry_size = len(json.dumps(entry, separators=(",", ":"))) + 1
-        page = pages[-1]
-        too_big = bytes_per_message is not None and overhead + size + entry_size > bytes_per_message
-        if page and (len(page) >= per_page or too_big):
-            pages.append([])
-            size = 0
-        pages[-1].append(entry)
-        size += entry_size
-    out = []
-    for n, page in enumerate(pages):
-        payload: dict[str, Any] = {
-            "requestId": request_id,
-            "generatedAt": generated_at,
-            "seqNo": n,
-            "tbc": n < len(pages) - 1,
-        }
-        if page:
-            payload["reportData"] = page
-        out.append(payload)
-    return out
 
 
 def resolve_initial(

@@ -6,7 +6,7 @@ from typing import Any
 
 from hal.interfaces import MeterReading
 
-from ..core.connector import Status
+from ..core.connector import Connector, Status
 from ..core.model import AuthInfo, AuthStatus, StopReason
 from ..measurands import measurements
 from ..ocpp16.payloads import parse_timestamp, timestamp
@@ -122,3 +122,34 @@ def meter_value(
         return None
     values = sampled_values(reading, measurands, context, offered_a)
     return {"timestamp": timestamp(at), "sampledValue": values} if values else None
+
+
+def status_notification(connector: int, status: str, now: float) -> dict[str, Any]:
+    """StatusNotificationRequest of a connector (each EVSE has one connector, id 1)."""
+    return {
+        "timestamp": timestamp(now),
+        "connectorStatus": status,
+        "evseId": connector,
+        "connectorId": 1,
+    }
+
+
+def problem_event(c: Connector, problem: bool, event_id: int, now: float) -> dict[str, Any]:
+    """NotifyEventRequest: the Connector's Problem variable changed (a fault came or went)."""
+    data: dict[str, Any] = {
+        "eventId": event_id,
+        "timestamp": timestamp(now),
+        "trigger": "Delta",
+        "actualValue": "true" if problem else "false",
+        "eventNotificationType": "HardWiredNotification",
+        "component": {"name": "Connector", "evse": {"id": c.id, "connectorId": 1}},
+        "variable": {"name": "Problem"},
+    }
+    if problem:
+        data["techCode"] = c.error_code[:50]
+        info = next(iter(c.faults.values()), "")
+        if info:
+            data["techInfo"] = info[:500]
+    else:
+        data["cleared"] = True
+    return {"generatedAt": timestamp(now), "seqNo": 0, "eventData": [data]}

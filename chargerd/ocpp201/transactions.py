@@ -1,9 +1,10 @@
 """TransactionEvent: the core's transaction decisions as numbered, persisted events.
 
-A mixin of the adapter. Every event is written to the outbox before its first attempt
-(Store.start_transaction / record_sample / end_transaction / enqueue) and numbered by
-sequencing.SeqNumbers: seqNo 0, 1, 2, ... per transaction without gaps, across restarts.
-Events created while the CSMS is unreachable carry `offline: true`.
+One `TransactionEvents` per adapter, given the store, the seqNo counter, the device model
+and the outbox; it knows nothing of the adapter. Every event is written to the outbox
+before its first attempt (Store.start_transaction / record_sample / end_transaction /
+enqueue) and numbered by sequencing.SeqNumbers: seqNo 0, 1, 2, ... per transaction
+without gaps, across restarts. Events created while the CSMS is unreachable carry `offline: true`.
 
 - TransactionStarted -> Started (idToken, evse, remoteStartId, Transaction.Begin values);
   triggerReason CablePluggedIn when the EV came last, else Authorized / RemoteStart;
@@ -13,20 +14,26 @@ Events created while the CSMS is unreachable carry `offline: true`.
   clock-aligned ones -> MeterValueClock at AlignedDataCtrlr.Interval; samples for the
   Ended event are kept at the TxEndedInterval of each;
 - TransactionEnded -> Ended (stoppedReason, the kept samples and Transaction.End).
+
+AlignedDataCtrlr.SendDuringIdle true: no clock-aligned values are sent (neither Updated
+MeterValueClock events nor MeterValues) while a transaction is ongoing (J01.FR.20).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from ..core.connector import Connector, Status
-from ..core.model import MeterSampled, TransactionEnded, TransactionStarted
+from ..core.model import MeterSampled, Transaction, TransactionEnded, TransactionStarted
+from ..core.station import Station
+from ..outbox import Outbox
+from ..store import Store
+from .device_model import DeviceModel
 from .payloads import ended_trigger, id_token, meter_value, stopped_reason, timestamp
-
-if TYPE_CHECKING:
-    from .adapter import Ocpp201Adapter
+from .sequencing import SeqNumbers
 
 log = logging.getLogger("chargerd.ocpp201")
 
@@ -49,9 +56,42 @@ CHARGING_STATE = {
 }
 
 
+def measurands(dm: DeviceModel, component: str, name: str) -> list[str]:
+    """The measurands a MemberList variable lists."""
+    return [m for m in str(dm.value(component, name)).split(",") if m]
+
+
 class TransactionEvents:
+    """TransactionEvent messages of the transactions the core starts and ends."""
+
+    def __init__(
+        self,
+        store: Store,
+        seq: SeqNumbers,
+        dm: DeviceModel,
+        outbox: Outbox,
+        online: Callable[[], bool],
+        token_type: Callable[[str], str],
+    ):
+        self.store, self.seq, self.dm, self.outbox = store, seq, dm, outbox
+        self._online = online  # connected and registered: events are not "offline"
+        self._token_type = token_type  # IdTokenEnumType of an id token
+        self.station: Station | None = None
+        self.connector_tx: dict[int, str] = {}  # transactions started in this run
+        self._charging_state: dict[str, str] = {}
+        self._last_updated: dict[str, float] = {}  # tx -> last periodic Updated
+        self._last_kept: dict[str, float] = {}  # tx -> last periodic sample kept for Ended
+        self._aligned_slots: dict[tuple[str | None, object], int] = {}
+
+    def bind(self, station: Station) -> None:
+        self.station = station
+
+    def _connectors(self) -> dict[int, Connector]:
+        assert self.station is not None, "bind() first"
+        return self.station.connectors
+
     def _event(
-        self: Ocpp201Adapter,
+        self,
         event_type: str,
         trigger: str,
         tx_id: str,
@@ -67,12 +107,12 @@ class TransactionEvents:
             "seqNo": seq_no,
             "transactionInfo": {"transactionId": tx_id, **(info or {})},
         }
-        if not self._online:
+        if not self._online():
             payload["offline"] = True
         payload.update(fields)
         return payload
 
-    def _queue_event(self: Ocpp201Adapter, tx_id: str, build: Any, at: float) -> None:
+    def _queue_event(self, tx_id: str, build: Any, at: float) -> None:
         """Number, queue (persisted) and send an event of a running transaction."""
         seq_no = self.seq.peek(tx_id)
         self.store.enqueue("TransactionEvent", build(seq_no), tx_id, at)
@@ -80,25 +120,26 @@ class TransactionEvents:
         self.outbox.wake()
 
     def _sample(
-        self: Ocpp201Adapter,
+        self,
         reading: Any,
-        measurands: tuple[str, str],
+        listed_in: tuple[str, str],
         context: str,
         at: float,
         connector: int,
     ) -> dict[str, Any] | None:
         """A MeterValue of the measurands listed in that variable, or None (nothing to
         report, or SampledDataCtrlr disabled)."""
-        component, name = measurands
-        if component == "SampledDataCtrlr" and not self._v(component, "Enabled"):
+        component, name = listed_in
+        if component == "SampledDataCtrlr" and not self.dm.value(component, "Enabled"):
             return None
-        c = self.rt.station.connectors.get(connector)
+        c = self._connectors().get(connector)
         offered = c.offered_a if c is not None else 0.0
-        return meter_value(reading, self._measurands(component, name), context, at, offered)
+        return meter_value(reading, measurands(self.dm, component, name), context, at, offered)
 
-    def _transaction_started(self: Ocpp201Adapter, d: TransactionStarted) -> None:
+    def started(self, d: TransactionStarted, plugged_before: bool) -> None:
+        """`plugged_before`: the EV was plugged in at the last status flush."""
         tx = d.transaction
-        if not self._plugged.get(tx.connector, True):
+        if not plugged_before:
             trigger = "CablePluggedIn"  # the EV was the last thing missing
         else:
             trigger = "RemoteStart" if tx.remote_start_id is not None else "Authorized"
@@ -118,7 +159,7 @@ class TransactionEvents:
         kept = self._sample(d.reading, TX_ENDED, "Transaction.Begin", d.at, tx.connector)
         if kept:
             self.store.record_sample(tx.id, tx.meter_start_wh, kept, None, d.at)
-        self._connector_tx[tx.connector] = tx.id
+        self.connector_tx[tx.connector] = tx.id
         self._charging_state[tx.id] = "EVConnected"
         self.outbox.wake()
         log.info(
@@ -130,9 +171,9 @@ class TransactionEvents:
             trigger,
         )
 
-    def _transaction_ended(self: Ocpp201Adapter, d: TransactionEnded) -> None:
+    def ended(self, d: TransactionEnded) -> None:
         tx = d.transaction
-        c = self.rt.station.connectors.get(tx.connector)
+        c = self._connectors().get(tx.connector)
         plugged = c is not None and c.plugged
         info = {
             "stoppedReason": stopped_reason(d.reason, d.fault),
@@ -151,8 +192,8 @@ class TransactionEvents:
         payload = self._event("Ended", ended_trigger(d.reason), tx.id, seq_no, d.at, info, **fields)
         self.store.end_transaction(tx.id, ("TransactionEvent", payload), d.at)
         self.seq.commit(tx.id, seq_no)
-        if self._connector_tx.get(tx.connector) == tx.id:
-            del self._connector_tx[tx.connector]
+        if self.connector_tx.get(tx.connector) == tx.id:
+            del self.connector_tx[tx.connector]
         for memo in (self._charging_state, self._last_updated, self._last_kept):
             memo.pop(tx.id, None)
         self.outbox.wake()
@@ -164,13 +205,8 @@ class TransactionEvents:
             d.meter_stop_wh,
             seq_no,
         )
-        if self._reset_when_idle and not self.rt.station.transactions():
-            self._reset_when_idle = False
-            self._reset_now("OnIdle")
 
-    def _aligned_due(
-        self: Ocpp201Adapter, tx_id: str | None, kind: object, interval: int, at: float
-    ) -> bool:
+    def _aligned_due(self, tx_id: str | None, kind: object, interval: int, at: float) -> bool:
         """A clock-aligned sample at `at` falls on a boundary of `interval` not yet used."""
         if interval <= 0 or at % interval >= ALIGNED_WINDOW_S:
             return False
@@ -180,9 +216,17 @@ class TransactionEvents:
         self._aligned_slots[(tx_id, kind)] = slot
         return True
 
-    def _meter_sampled(self: Ocpp201Adapter, d: MeterSampled) -> None:
-        tx, v = d.transaction, self._v
+    def _quiet_during_transactions(self) -> bool:
+        """SendDuringIdle: clock-aligned values are not sent while a transaction is on."""
+        return bool(self.dm.value("AlignedDataCtrlr", "SendDuringIdle")) and any(
+            c.transaction is not None for c in self._connectors().values()
+        )
+
+    def sampled(self, d: MeterSampled) -> None:
+        tx, v = d.transaction, self.dm.value
         if tx is None:  # clock-aligned, no transaction: not kept while offline
+            if self._quiet_during_transactions():
+                return
             interval = int(v("AlignedDataCtrlr", "Interval"))
             if d.context == "Sample.Clock" and self._aligned_due(None, d.connector, interval, d.at):
                 value = self._sample(d.reading, ALIGNED, d.context, d.at, d.connector)
@@ -197,6 +241,7 @@ class TransactionEvents:
             trigger, to_send, to_keep = "MeterValueClock", ALIGNED, ALIGNED_TX_ENDED
             aligned = "AlignedDataCtrlr"
             send = self._aligned_due(tx.id, "updated", int(v(aligned, "Interval")), d.at)
+            send = send and not self._quiet_during_transactions()
             keep = self._aligned_due(tx.id, "ended", int(v(aligned, "TxEndedInterval")), d.at)
         value = self._sample(d.reading, to_send, d.context, d.at, d.connector) if send else None
         kept = self._sample(d.reading, to_keep, d.context, d.at, d.connector) if keep else None
@@ -210,23 +255,21 @@ class TransactionEvents:
         self.seq.commit(tx.id, seq_no)
         self.outbox.wake()
 
-    def _interval_due(
-        self: Ocpp201Adapter, last: dict[str, float], tx: Any, name: str, at: float
-    ) -> bool:
+    def _interval_due(self, last: dict[str, float], tx: Transaction, name: str, at: float) -> bool:
         """A periodic sample at `at` is one for SampledDataCtrlr.`name` (the core samples at
         the greatest common divisor of TxUpdatedInterval and TxEndedInterval)."""
-        every = int(self._v("SampledDataCtrlr", name))
+        every = int(self.dm.value("SampledDataCtrlr", name))
         if every <= 0 or at - last.get(tx.id, tx.started_at) < every - SLACK_S:
             return False
         last[tx.id] = at
         return True
 
-    def _charging_states(self: Ocpp201Adapter, connectors: list[Connector]) -> None:
+    def charging_states(self, connectors: list[Connector], status_at: dict[int, float]) -> None:
         """Charging-state changes of connectors with a transaction, as settled after a pass
         of the core (not every intermediate status): an Updated event each."""
         for c in connectors:
             tx = c.transaction
-            if tx is None or self._connector_tx.get(c.id) != tx.id:
+            if tx is None or self.connector_tx.get(c.id) != tx.id:
                 continue
             state = CHARGING_STATE.get(c.status)
             if state == "SuspendedEV" and not c.plugged:
@@ -242,7 +285,7 @@ class TransactionEvents:
             else:
                 trigger = "ChargingStateChanged"
             info = {"chargingState": state}
-            now = self._status_at.get(c.id) or time.time()
+            now = status_at.get(c.id) or time.time()
             self._queue_event(
                 tx.id,
                 lambda seq_no, tx_id=tx.id, trigger=trigger, info=info, at=now: self._event(
@@ -251,20 +294,24 @@ class TransactionEvents:
                 now,
             )
 
-    def _trigger_transaction_event(self: Ocpp201Adapter, connector: int) -> None:
+    def charging_state(self, tx_id: str) -> str:
+        return self._charging_state.get(tx_id, "EVConnected")
+
+    def triggered(self, connector: int) -> None:
         """TriggerMessage TransactionEvent: an Updated event with the current meter value."""
-        c = self.rt.station.connectors[connector]
+        assert self.station is not None, "bind() first"
+        c = self.station.connectors[connector]
         tx = c.transaction
         if tx is None:
             return
         now = time.time()
         fields: dict[str, Any] = {}
         value = self._sample(
-            self.rt.station.readings.get(connector), TX_UPDATED, "Trigger", now, connector
+            self.station.readings.get(connector), TX_UPDATED, "Trigger", now, connector
         )
         if value:
             fields["meterValue"] = [value]
-        info = {"chargingState": self._charging_state.get(tx.id, "EVConnected")}
+        info = {"chargingState": self.charging_state(tx.id)}
         self._queue_event(
             tx.id,
             lambda seq_no: self._event("Updated", "Trigger", tx.id, seq_no, now, info, **fields),

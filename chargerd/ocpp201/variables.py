@@ -2,7 +2,9 @@
 
 Which variables the CSMS may write, what they default to, and what is read-only and why.
 Where the station cannot honour a value (the core has no such behaviour) the variable's
-`check` rejects it, so SetVariables answers Rejected rather than pretending.
+`check` rejects it, so SetVariables answers Rejected rather than pretending; a variable the
+station cannot honour at all is reported ReadOnly with the value it really has (signed
+meter values: false; a master pass group: none).
 """
 
 from __future__ import annotations
@@ -11,17 +13,9 @@ import math
 from collections.abc import Iterable
 
 from ..config import Config
-from .device_model import (
-    MAX_SET,
-    READ_ONLY,
-    READ_WRITE,
-    Attribute,
-    Component,
-    Value,
-    Variable,
-    parse,
-    resolve_initial,
-)
+from .components import MAX_SET, READ_ONLY, READ_WRITE, Attribute, Component, Value, Variable
+from .device_model import resolve_initial
+from .values import parse
 
 # Measurands this station can sample (what the meter interface reports).
 MEASURANDS: tuple[str, ...] = (
@@ -157,6 +151,7 @@ def catalogue(config: Config) -> list[Variable]:
         _rw(comm, "OfflineThreshold", "integer", 60, unit="s", min_limit=0),
         _rw(comm, "ResetRetries", "integer", 1, min_limit=0),
         _rw(comm, "WebSocketPingInterval", "integer", 30, unit="s", min_limit=0),
+        _rw(comm, "UnlockOnEVSideDisconnect", "boolean", True),
         _ro(comm, "RetryBackOffWaitMinimum", "integer", math.ceil(csms.reconnect_min_s), unit="s"),
         _ro(
             comm,
@@ -218,6 +213,7 @@ def catalogue(config: Config) -> list[Variable]:
             "Energy.Active.Import.Register",
             values_list=MEASURANDS,
         ),
+        _ro(sampled, "SignReadings", "boolean", False),  # the meters give no signed values
     ]
 
     aligned = Component("AlignedDataCtrlr")
@@ -233,6 +229,8 @@ def catalogue(config: Config) -> list[Variable]:
         ),
         _rw(aligned, "TxEndedInterval", "integer", 0, unit="s", min_limit=0),
         _rw(aligned, "TxEndedMeasurands", "MemberList", "", values_list=MEASURANDS),
+        _rw(aligned, "SendDuringIdle", "boolean", False),
+        _ro(aligned, "SignReadings", "boolean", False),  # the meters give no signed values
     ]
 
     auth = Component("AuthCtrlr")
@@ -242,6 +240,10 @@ def catalogue(config: Config) -> list[Variable]:
         _rw(auth, "LocalAuthorizeOffline", "boolean", True),
         _rw(auth, "LocalPreAuthorize", "boolean", False),
         _rw(auth, "OfflineTxForUnknownIdEnabled", "boolean", False),
+        _rw(auth, "DisableRemoteAuthorization", "boolean", False),
+        # The core lets a master pass neither stop every transaction nor be refused a start
+        # without caching a made-up status: no master pass group here.
+        _ro(auth, "MasterPassGroupId", "string", "", max_limit=36),
     ]
     cache = Component("AuthCacheCtrlr")
     out += [
