@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from rapi_rig import TIMEOUT_S, Events, Rig, RigFactory, rigs
 
 from hal.drivers.rapi import RapiController
 from hal.drivers.rapi_protocol import (
@@ -28,90 +26,16 @@ from hal.interfaces import (
     FaultCleared,
     FaultCode,
     FaultRaised,
-    HalEvent,
     PilotChanged,
     PilotState,
 )
 from hal.sim.meter import SimMeter
-from hal.sim.rapi_device import RapiDevice
-
-TIMEOUT_S = 0.2
-WAIT_S = 3.0  # the longest any wait may take
-
-
-class Events:
-    """Event sink that a test can wait on."""
-
-    def __init__(self) -> None:
-        self.items: list[HalEvent] = []
-        self._arrived = asyncio.Event()
-
-    def __call__(self, event: HalEvent) -> None:
-        self.items.append(event)
-        self._arrived.set()
-
-    async def wait_for(self, match: Callable[[HalEvent], bool]) -> HalEvent:
-        async with asyncio.timeout(WAIT_S):
-            while True:
-                for event in self.items:
-                    if match(event):
-                        return event
-                self._arrived.clear()
-                await self._arrived.wait()
-
-    async def wait(self, expected: HalEvent) -> None:
-        await self.wait_for(lambda event: event == expected)
-
-    async def fault_raised(self, code: FaultCode) -> FaultRaised:
-        event = await self.wait_for(lambda e: isinstance(e, FaultRaised) and e.code is code)
-        assert isinstance(event, FaultRaised)
-        return event
-
-
-@dataclass
-class Rig:
-    device: RapiDevice
-    controller: RapiController
-    events: Events
-
-    def commands(self) -> list[str]:
-        """What the device received, as `CMD args` text."""
-        return [" ".join((f.command, *f.args)) for f in self.device.received]
-
-    async def until(self, predicate: Callable[[], bool]) -> None:
-        await self.device.wait_until(predicate, WAIT_S)
-
-    async def charging(self, amps: float = 16) -> None:
-        self.device.plug()
-        await self.controller.offer_current(amps)
-        await self.events.wait(PilotChanged(1, PilotState.C))
-        await self.until(lambda: self.device.controller.current_a > 0)
-
-
-RigFactory = Callable[..., Awaitable[Rig]]
 
 
 @pytest.fixture
 async def make_rig() -> AsyncIterator[RigFactory]:
-    """Builds a device and a started driver on it; `device_*` keywords go to the device."""
-    started: list[tuple[RapiDevice, RapiController]] = []
-
-    async def build(**kwargs: Any) -> Rig:
-        device_kw = {k[len("device_") :]: v for k, v in kwargs.items() if k.startswith("device_")}
-        driver_kw = {k: v for k, v in kwargs.items() if not k.startswith("device_")}
-        driver_kw.setdefault("timeout_s", TIMEOUT_S)
-        device = RapiDevice(1, **device_kw)
-        await device.start()
-        controller = RapiController(1, port=device.port, **driver_kw)
-        events = Events()
-        started.append((device, controller))
-        await controller.start(events)
-        return Rig(device, controller, events)
-
-    yield build
-    for device, controller in reversed(started):
-        await controller.stop()
-        await device.stop()
+    async with rigs() as build:
+        yield build
 
 
 @pytest.fixture
@@ -196,7 +120,7 @@ async def test_an_offer_lets_the_ev_charge_and_the_meter_counts(rig: Rig, tmp_pa
 
         await rig.controller.offer_current(0)
         await rig.events.wait(PilotChanged(1, PilotState.B))
-        assert rig.commands()[-1] == "FS"
+        assert rig.commands()[-2:] == ["FS", "GS"]  # the hold-off, and its check
         await rig.until(lambda: not rig.device.controller.contactor_closed)
         clock.t += 3600
         assert meter.energy_wh == pytest.approx(16 * 230.0)
@@ -374,13 +298,15 @@ async def test_a_missed_heartbeat_is_acknowledged_and_the_offer_restored(
     assert "SY 165" in rig.commands()
 
 
-async def test_without_a_cable_lock_set_lock_reports_success(rig: Rig) -> None:
-    assert await rig.controller.set_lock(True) is True
+async def test_without_a_cable_lock_set_lock_reports_no_lock(rig: Rig) -> None:
+    assert rig.controller.has_lock is False
+    assert await rig.controller.set_lock(True) is False
     assert not any(c.startswith("S5") for c in rig.commands())
 
 
 async def test_a_mennekes_lock_is_moved(make_rig: RigFactory) -> None:
     rig = await make_rig(device_has_lock=True)
+    assert rig.controller.has_lock is True
     assert await rig.controller.set_lock(True) is True
     await rig.until(lambda: rig.device.controller.locked)
     assert await rig.controller.set_lock(False) is True

@@ -6,6 +6,9 @@ reference is `rapi_proc.h` of the OpenEVSE firmware (RAPI 5.x).
 Framing: `$CMD args :ss^CK\\r`; CK = XOR of every byte before `^`, the `$` included, as
 two uppercase hex digits; `:ss` is an optional sequence id (01..FE) that the controller
 echoes in its `$OK`/`$NK` reply, so a late reply is never taken for the next request's.
+Sequence ids came with RAPI 3.0.0: older firmware replies without one, and takes `:ss` for
+one more argument (so `SC amps V :ss` is refused there). Checksummed replies came with
+RAPI 2.0.0; older replies carry none and are not understood here.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ FAULT_BY_STATE: dict[int, RapiFault] = {
 
 VFLAG_CHARGING_ON = 0x0040  # the relay is closed
 VFLAG_EV_CONNECTED = 0x0100
+
+# Evsestates in which no EV can draw: asleep, disabled, or a fault (the relay is open).
+HELD_OFF_STATES: frozenset[int] = frozenset({EVSE_SLEEPING, EVSE_DISABLED, *FAULT_BY_STATE})
 
 HEARTBEAT_ACK_COOKIE = 165  # `$SY 165` acknowledges a missed heartbeat pulse
 MIN_OFFER_A = 6  # IEC 61851-1 / J1772: less is no offer
@@ -131,3 +137,11 @@ def parse(line: bytes) -> RapiFrame:
             raise FrameError(f"bad sequence id in {line!r}") from None
         tokens.pop()
     return RapiFrame(tokens[0].upper(), tuple(tokens[1:]), seq)
+
+
+def int_arg(f: RapiFrame, index: int, base: int) -> int | None:
+    """Argument `index` of a reply as an integer, None when missing or not a number."""
+    try:
+        return int(f.args[index], base)
+    except (IndexError, ValueError):
+        return None

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import tty
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Literal
 
 from hal.drivers.rapi_protocol import (
@@ -49,8 +49,13 @@ class RapiDevice:
 
     Commands: SC (clamped to `min_current_a`..`max_current_a`, `$NK amps` when clamped;
     without V the value also becomes the boot value), FE / FS / FD / FR, SY (heartbeat
-    supervision, with `heartbeat=True`), G5 / S5 (Mennekes lock, with `has_lock=True`),
-    GS G0 GC GE GG GU GV GY, F0, SK. Anything else: `$NK`.
+    supervision, with `heartbeat=True`), G5 / S5 (Mennekes lock, with `has_lock=True`: a
+    J1772 build has neither), GS G0 GC GE GG GU GV GY, F0, SK. Anything else, and every
+    command named in `refuse` (as if compiled out of this firmware build): `$NK`.
+
+    `rapi_version` below 3.0.0 is firmware without sequence ids: it replies without one and
+    takes a `:ss` for one more argument, as the real firmware does (so `SC 16 V :01` is
+    refused there: SC takes one or two arguments).
 
     The relay closes in pilot C while enabled and without fault. `$AT` goes out on every
     change of (evsestate, pilot, current, vflags), the pilot field while asleep too.
@@ -72,16 +77,22 @@ class RapiDevice:
         heartbeat: bool = True,
         has_lock: bool = False,
         firmware: str = "5.1.0",
+        rapi_version: str = PROTOCOL_VERSION,
+        refuse: Collection[str] = (),
     ) -> None:
         self._controller = controller or SimController(connector, ev_max_current_a=ev_max_current_a)
         self.max_current_a = max_current_a
         self.min_current_a = min_current_a
         self.voltage_v = voltage_v
         self.firmware = firmware
+        self.rapi_version = rapi_version
+        self.sequence_ids = _version(rapi_version) >= (3, 0, 0)
+        self.refuse = {command.upper() for command in refuse}
         self.has_lock = has_lock
         self.heartbeat_supported = heartbeat
         self.reply_delay_s = 0.0  # answer this much later (tests of late replies)
         self.received: list[RapiFrame] = []  # every command understood, in order
+        self.lines_heard = 0  # every line that reached the device, also while silent
         self._boot_amps = max_current_a  # the EEPROM value
         self._amps = max_current_a
         self._mode: Mode = "enabled"
@@ -241,10 +252,15 @@ class RapiDevice:
         self._kick()
 
     def _handle(self, f: RapiFrame) -> None:
+        if f.seq is not None and not self.sequence_ids:
+            f = RapiFrame(f.command, (*f.args, f":{f.seq:02X}"), None)
         self.received.append(f)
         try:
             handler = getattr(self, f"_cmd_{f.command.lower()}")
         except AttributeError:
+            self._reply(f, False)
+            return
+        if f.command in self.refuse:
             self._reply(f, False)
             return
         handler(f)
@@ -273,7 +289,7 @@ class RapiDevice:
         self._reply(f, True, f"{int(self._session_ws)} {int(self._total_wh)}")
 
     def _cmd_gv(self, f: RapiFrame) -> None:
-        self._reply(f, True, f"{self.firmware} {PROTOCOL_VERSION}")
+        self._reply(f, True, f"{self.firmware} {self.rapi_version}")
 
     def _cmd_f0(self, f: RapiFrame) -> None:
         self._reply(f, True)
@@ -303,6 +319,9 @@ class RapiDevice:
         except (IndexError, ValueError):
             self._reply(f, False)
             return
+        if len(f.args) > 2:
+            self._reply(f, False)
+            return
         if f.args[1:2] == ("M",):
             self._reply(f, False, str(self._amps))
             return
@@ -323,8 +342,10 @@ class RapiDevice:
             if ok:
                 self._hs_trigger = HS_MISSED_ACKED
                 self._amps = self.max_current_a
-        else:
+        elif len(f.args) == 2:
             self._hs_interval_s, self._hs_fallback_a = int(f.args[0]), int(f.args[1])
+        else:
+            ok = False
         self._arm_heartbeat()
         self._reply(f, ok, f"{self._hs_interval_s} {self._hs_fallback_a} {self._hs_trigger}")
 
@@ -426,6 +447,7 @@ class RapiDevice:
         while (end := self._buffer.find(b"\r")) >= 0:
             line = bytes(self._buffer[:end])
             del self._buffer[: end + 1]
+            self.lines_heard += 1
             if not self._silent:
                 self._inbox.put_nowait(line)
         if len(self._buffer) > 256:
@@ -460,3 +482,8 @@ class RapiDevice:
             log.debug("rapi device: line full, dropped %r", data)
         except OSError as exc:
             log.debug("rapi device: write failed: %s", exc)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """A version as numbers: 5.2.1 → (5, 2, 1); a part that is not a number counts as 0."""
+    return tuple(int(part) if part.isdigit() else 0 for part in text.split("."))
