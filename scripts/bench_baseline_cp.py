@@ -15,10 +15,13 @@ Two modes, each run as its own process by scripts/bench:
       measures both with one code path.
 
   bench_baseline_cp.py bare --url WS_URL --id STATION --count N
-                        [--action Heartbeat|MeterValues|Transactions]
-      The bound of any OCPP-J sender: a raw websocket loop (no `ocpp` package) that sends
-      one CALL, waits for its CALLRESULT, and sends the next. Prints one JSON line
-      {"count": N, "seconds": ..., "msgs_per_s": ...}.
+                        [--action Heartbeat|MeterValues|Transactions|Frames --frames FILE]
+      The bound of any OCPP-J sender: a raw websocket loop (the `websockets` client and
+      `json`, no `ocpp` package) that sends one CALL, waits for its CALLRESULT, and sends
+      the next. Prints one JSON line {"count": N, "seconds": ..., "msgs_per_s": ...}.
+      Frames: the CALLs in FILE, in order ([action, payload, transaction id the CSMS
+      answered to a StartTransaction]), as a station's replay sent them; later
+      transactionIds are changed to the ids this loop's own StartTransactions got.
 
       bench_baseline_cp.py ocpp-loop ... does the same through ocpp.v16.ChargePoint.call()
       (schema validation of request and answer, dataclass conversion) for comparison.
@@ -34,6 +37,7 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -276,8 +280,18 @@ async def run_loop(args: argparse.Namespace, through_ocpp: bool) -> int:
             receiver.cancel()
         else:
             tx_id = 0
+            recorded = json.loads(Path(args.frames).read_text()) if args.frames else []
+            own_ids: dict[Any, Any] = {}  # transaction id answered to the replay → to us
 
             def frame(i: int) -> list[Any]:
+                if args.action == "Frames":
+                    if i < 20:  # the warm-up
+                        return [2, f"m{i}", "Heartbeat", {}]
+                    action, payload, _ = recorded[i - 20]
+                    if "transactionId" in payload:
+                        tx = payload["transactionId"]
+                        payload = {**payload, "transactionId": own_ids.get(tx, tx)}
+                    return [2, f"m{i}", action, payload]
                 if args.action == "Heartbeat":
                     return [2, f"m{i}", "Heartbeat", {}]
                 if args.action == "MeterValues":
@@ -307,6 +321,8 @@ async def run_loop(args: argparse.Namespace, through_ocpp: bool) -> int:
                     raise RuntimeError(f"unexpected answer {answer!r}")
                 if message[2] == "StartTransaction":
                     tx_id = answer[2]["transactionId"]
+                    if args.action == "Frames":
+                        own_ids[recorded[i - 20][2]] = tx_id
 
             for i in range(20):  # warm-up
                 await send(i)
@@ -334,10 +350,18 @@ def main() -> int:
         loop.add_argument("--id", default="CP-BOUND")
         loop.add_argument("--count", type=int, default=1000)
         loop.add_argument(
-            "--action", choices=["Heartbeat", "MeterValues", "Transactions"], default="Heartbeat",
-            help="Transactions: StartTransaction/StopTransaction pairs",
+            "--action", choices=["Heartbeat", "MeterValues", "Transactions", "Frames"],
+            default="Heartbeat",
+            help="Transactions: StartTransaction/StopTransaction pairs; Frames: --frames FILE",
         )  # fmt: skip
+        loop.add_argument("--frames", metavar="FILE", help="JSON list of [action, payload, id]")
     args = parser.parse_args()
+    if args.mode == "ocpp-loop" and args.action == "Frames":
+        parser.error("--action Frames: bare mode only")
+    if args.mode == "bare" and args.action == "Frames":
+        if not args.frames:
+            parser.error("--action Frames needs --frames FILE")
+        args.count = len(json.loads(Path(args.frames).read_text()))
     if args.mode == "cp":
         return asyncio.run(run_cp(args))
     return asyncio.run(run_loop(args, through_ocpp=args.mode == "ocpp-loop"))
