@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  connector {c.id}: {c.max_current_a:g} A, {c.phases} phase(s); {devices}")
         return 0
     if args.command == "demo":
-        from .demo import run_demo
+        from devcsms.demo import run_demo
 
         return asyncio.run(run_demo(args.ocpp))
     config = _load(args.config, args.set)

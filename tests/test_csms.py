@@ -1,4 +1,4 @@
-"""The development CSMS (chargerd.csms), driven by a hand-written raw OCPP-J client."""
+"""The development CSMS (devcsms), driven by a hand-written raw OCPP-J client."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.headers import build_authorization_basic
 
-from chargerd.csms import CallErrorReceived, Csms, main
+from devcsms import CallErrorReceived, Csms
+from devcsms.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 TS = "2025-01-01T10:00:00Z"

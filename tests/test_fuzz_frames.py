@@ -43,11 +43,11 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from ocpp.messages import get_validator
 
-from chargerd.csms import Csms
 from chargerd.ctl import request
 from chargerd.ocpp16 import keys as ocpp_keys
 from chargerd.ocpp16.adapter import SUPPORTED
 from chargerd.rpc import OCPP16
+from devcsms import Csms
 
 ROOT = Path(__file__).resolve().parents[1]
 STATION_ID = "CP-FUZZ"

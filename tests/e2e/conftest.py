@@ -1,6 +1,6 @@
 """End-to-end harness: the real daemon (a subprocess) against the in-process CSMS.
 
-- `csms`: a `chargerd.csms.Csms` on 127.0.0.1, port 0, in the test's event loop. At the
+- `csms`: a `devcsms.Csms` on 127.0.0.1, port 0, in the test's event loop. At the
   end of every test its ledger must hold no protocol violation.
 - `station`: a `Station` that writes a YAML config into tmp_path and runs
   `python -m chargerd run --config ...` with stderr captured to a file; the log is
@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from chargerd.csms import Csms, LedgerEntry
 from chargerd.ctl import request
+from devcsms import Csms, LedgerEntry
 
 STATION_ID = "CP-E2E"
 VENDOR = "e2e-vendor"

@@ -1,4 +1,4 @@
-"""End-to-end harness for OCPP 2.0.1: the real daemon against `chargerd.csms201.Csms201`.
+"""End-to-end harness for OCPP 2.0.1: the real daemon against `devcsms.Csms201`.
 
 Imported by test_ocpp201.py (fixtures `csms` and `station` there are these, not the 1.6
 ones of conftest.py). `Station201` is conftest's `Station` with `ocpp_version: "2.0.1"`,
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chargerd.csms201 import Csms201, Tx201
+from devcsms import Csms201, Tx201
 
 from .conftest import STATION_ID, WAIT_S, Station, _failed, calls, wait_call, wait_until
 

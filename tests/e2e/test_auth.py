@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from chargerd.csms import Csms
+from devcsms import Csms
 
 from .conftest import STATION_ID, Station, wait_call, wait_until
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chargerd.csms import Csms
+from devcsms import Csms
 
 from .conftest import MODEL, STATION_ID, VENDOR, Station, calls, wait_call
 

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from chargerd.csms import Csms
+from devcsms import Csms
 
 from .conftest import STATION_ID, Station, run_cli
 

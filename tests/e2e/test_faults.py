@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from chargerd.csms import Csms
+from devcsms import Csms
 
 from .conftest import STATION_ID, Station, run_cli, wait_call
 

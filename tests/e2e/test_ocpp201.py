@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from chargerd import demo
-from chargerd.csms201 import Csms201
+from devcsms import Csms201, demo
 
 from .conftest import STATION_ID, calls, wait_call, wait_until
 from .conftest201 import Station201, csms, energy, station, tx_events, wait_tx_event

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chargerd.csms import Csms, LedgerEntry
+from devcsms import Csms, LedgerEntry
 
 from .conftest import STATION_ID, Station, calls, wait_call
 

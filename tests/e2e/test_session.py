@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from chargerd.csms import Csms
+from devcsms import Csms
 
 from .conftest import STATION_ID, Station, calls, energy_values, wait_call, wait_until
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chargerd.csms import Csms
+from devcsms import Csms
 from hal.sim.meter import EnergyRegisterStore
 
 from .conftest import (

@@ -1,6 +1,6 @@
-"""A small but strict OCPP 2.0.1 CSMS for tests, demos and the lab (beside csms.py's 1.6).
+"""The strict OCPP 2.0.1 CSMS: `Csms201`, its stations' sessions and its ledger.
 
-The same machinery as `chargerd.csms` (recording, fail_next, send_raw, call, disconnect,
+The same machinery as the 1.6 `Csms` (recording, fail_next, send_raw, call, disconnect,
 stop/start, wait_for, Basic auth, subprotocol check), with a 2.0.1 session on the server
 side of the `ocpp` package (`ocpp.v201.ChargePoint`) under subprotocol "ocpp2.0.1", and
 a ledger of what 2.0.1 is about (`Ledger201`):
@@ -31,13 +31,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ocpp.routing import on
-from ocpp.v201 import ChargePoint as _ChargePoint201
+from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
-from .csms import Csms, Ledger, _dumps, _now_iso, _Session
+from .frames import dumps
+from .ledger import Ledger
+from .server import CsmsServer
+from .session import Session
 
-log = logging.getLogger("chargerd.csms")
+log = logging.getLogger("chargerd.csms")  # the name soak and bench configure
 
 
 @dataclass
@@ -77,77 +80,44 @@ class Tx201:
 
 
 @dataclass
-class Ledger201(Ledger):
-    transactions: dict[str, Tx201] = field(default_factory=dict)  # type: ignore[assignment]
+class Ledger201(Ledger[Tx201]):
+    transactions: dict[str, Tx201] = field(default_factory=dict)
     # (station, evseId, connectorId) -> connectorStatus
     statuses: dict[tuple[str, int, int], str] = field(default_factory=dict)
     reports: dict[int, list[dict]] = field(default_factory=dict)  # requestId -> NotifyReport
     events: list[dict] = field(default_factory=list)  # NotifyEvent eventData entries
     security_events: list[dict] = field(default_factory=list)
-    meter_values_without_tx: list[tuple[str, int, list]] = field(default_factory=list)
-
-    def active_transactions(self, station_id: str | None = None) -> list[Tx201]:  # type: ignore[override]
-        return [
-            tx
-            for tx in self.transactions.values()
-            if not tx.ended and (station_id is None or tx.station_id == station_id)
-        ]
 
     def report(self, request_id: int) -> list[dict]:
         """All reportData of a finished (or unfinished) report, in page order."""
         return [d for page in self.reports.get(request_id, []) for d in page.get("reportData", [])]
 
 
-class Session201(_Session, _ChargePoint201):
+class Session201(Session, ChargePoint201):
     """One station speaking OCPP 2.0.1 ("ocpp2.0.1")."""
 
     ocpp_version = "2.0.1"
+    actions = Action
+    results = call_result
     csms: Csms201
 
-    def _is_known_action(self, action: Any) -> bool:
-        try:
-            Action(action)
-        except ValueError:
-            return False
-        return True
+    def asked_for_while_pending(self, action: str) -> bool:
+        if action == "NotifyReport" and self.csms.open_reports.get(self.id):
+            return True  # asked for with GetBaseReport
+        return action in self.memory.triggered  # by TriggerMessage (possibly one per EVSE)
 
-    def _check_registration(self, action: str) -> None:
-        status = self.csms.ledger.registration.get(self.id)
-        if action == "BootNotification" or status in (None, "Accepted"):
-            return
-        if status == "Rejected":
-            self.csms._violation(self.id, f"sent {action} while its registration is Rejected")
-            return
-        if action == "NotifyReport" and self.csms._open_reports.get(self.id):
-            return  # asked for with GetBaseReport
-        if action in self.csms._triggered.get(self.id, set()):
-            return  # asked for with TriggerMessage (possibly one per EVSE)
-        self.csms._violation(
-            self.id, f"sent {action} while its registration is Pending (not asked for)"
-        )
-
-    def _after_call(self, action: str, payload: dict, response: dict) -> None:
-        status = response.get("status")
-        if action == "TriggerMessage" and status == "Accepted":
-            self.csms._triggered.setdefault(self.id, set()).add(payload["requestedMessage"])
-        if action in ("GetBaseReport", "GetReport") and status == "Accepted":
-            self.csms._open_reports.setdefault(self.id, set()).add(payload["requestId"])
+    def after_call(self, action: str, payload: dict, response: dict) -> None:
+        super().after_call(action, payload, response)
+        if action in ("GetBaseReport", "GetReport") and response.get("status") == "Accepted":
+            self.csms.open_reports.setdefault(self.id, set()).add(payload["requestId"])
 
     # ---- provisioning
 
-    @on(Action.boot_notification)
-    def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
-        return self._boot_answer(call_result)
-
-    @on(Action.heartbeat)
-    def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
-        return call_result.Heartbeat(current_time=_now_iso())
-
     @on(Action.status_notification)
     def on_status_notification(self, **_: Any) -> call_result.StatusNotification:
-        p = self._payload
+        p = self.payload
         if p["evseId"] < 1 or p["connectorId"] < 1:
-            self.csms._violation(
+            self.csms.violation(
                 self.id, f"StatusNotification for evse {p['evseId']} connector {p['connectorId']}"
             )
         key = (self.id, p["evseId"], p["connectorId"])
@@ -157,41 +127,41 @@ class Session201(_Session, _ChargePoint201):
 
     @on(Action.notify_report)
     def on_notify_report(self, **_: Any) -> call_result.NotifyReport:
-        p = self._payload
+        p = self.payload
         ledger, request_id = self.csms.ledger, p["requestId"]
         pages = ledger.reports.setdefault(request_id, [])
         if p["seqNo"] != len(pages):
-            self.csms._violation(
+            self.csms.violation(
                 self.id,
                 f"NotifyReport {request_id}: seqNo {p['seqNo']}, expected {len(pages)}",
             )
         if pages and not pages[-1].get("tbc", False):
-            self.csms._violation(self.id, f"NotifyReport {request_id}: a page after the last")
+            self.csms.violation(self.id, f"NotifyReport {request_id}: a page after the last")
         pages.append(p)
         if not p.get("tbc", False):
-            self.csms._open_reports.get(self.id, set()).discard(request_id)
+            self.csms.open_reports.get(self.id, set()).discard(request_id)
         return call_result.NotifyReport()
 
     @on(Action.notify_event)
     def on_notify_event(self, **_: Any) -> call_result.NotifyEvent:
-        self.csms.ledger.events.extend(self._payload["eventData"])
+        self.csms.ledger.events.extend(self.payload["eventData"])
         return call_result.NotifyEvent()
 
     @on(Action.security_event_notification)
     def on_security_event_notification(self, **_: Any) -> call_result.SecurityEventNotification:
-        self.csms.ledger.security_events.append(self._payload)
+        self.csms.ledger.security_events.append(self.payload)
         return call_result.SecurityEventNotification()
 
     # ---- authorization and transactions
 
     @on(Action.authorize)
     def on_authorize(self, **_: Any) -> call_result.Authorize:
-        status = self.csms.id_tag_status(self._payload["idToken"]["idToken"])
+        status = self.csms.id_tag_status(self.payload["idToken"]["idToken"])
         return call_result.Authorize(id_token_info={"status": status})
 
     @on(Action.transaction_event)
     def on_transaction_event(self, **_: Any) -> call_result.TransactionEvent:
-        p = self._payload
+        p = self.payload
         self._record_event(p)
         if "idToken" in p:
             status = self.csms.id_tag_status(p["idToken"]["idToken"])
@@ -199,7 +169,7 @@ class Session201(_Session, _ChargePoint201):
         return call_result.TransactionEvent()
 
     def _record_event(self, p: dict) -> None:
-        ledger, violation = self.csms.ledger, self.csms._violation
+        ledger, violation = self.csms.ledger, self.csms.violation
         info, kind, seq_no = p["transactionInfo"], p["eventType"], p["seqNo"]
         tx_id = info["transactionId"]
         tx = ledger.transactions.get(tx_id)
@@ -225,13 +195,13 @@ class Session201(_Session, _ChargePoint201):
         elif tx is None or tx.station_id != self.id:
             violation(self.id, f"TransactionEvent {kind} seqNo {seq_no} of unknown tx {tx_id}")
             return
-        canonical = _dumps(p)
+        canonical = dumps(p)
         seen = tx._seen.get(seq_no)
         if seen is not None:
             tx.seq_nos.append(seq_no)
             if seen[0] != canonical:
                 violation(self.id, f"tx {tx_id}: seqNo {seq_no} reused for a different event")
-            elif not self._tolerated_retry(seen[1]):
+            elif not self.tolerated_retry(seen[1]):
                 violation(self.id, f"tx {tx_id}: seqNo {seq_no} sent twice")
             else:
                 log.info(
@@ -264,25 +234,11 @@ class Session201(_Session, _ChargePoint201):
 
     @on(Action.meter_values)
     def on_meter_values(self, **_: Any) -> call_result.MeterValues:
-        p = self._payload
+        p = self.payload
         self.csms.ledger.meter_values_without_tx.append((self.id, p["evseId"], p["meterValue"]))
         return call_result.MeterValues()
 
     # ---- everything else a station may send: acknowledged and recorded in the entries
-
-    @on(Action.data_transfer)
-    def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:
-        self.csms.ledger.data_transfers.append((self.id, self._payload))
-        return call_result.DataTransfer(status="Accepted")
-
-    @on(Action.firmware_status_notification)
-    def on_firmware_status_notification(self, **_: Any) -> call_result.FirmwareStatusNotification:
-        self.csms.ledger.firmware_status[self.id] = self._payload["status"]
-        return call_result.FirmwareStatusNotification()
-
-    @on(Action.log_status_notification)
-    def on_log_status_notification(self, **_: Any) -> call_result.LogStatusNotification:
-        return call_result.LogStatusNotification()
 
     @on(Action.notify_charging_limit)
     def on_notify_charging_limit(self, **_: Any) -> call_result.NotifyChargingLimit:
@@ -293,13 +249,15 @@ class Session201(_Session, _ChargePoint201):
         return call_result.NotifyMonitoringReport()
 
 
-class Csms201(Csms):
-    """OCPP 2.0.1 Central System: `Csms` with 2.0.1 sessions and `Ledger201`."""
+class Csms201(CsmsServer):
+    """OCPP 2.0.1 Central System (subprotocol "ocpp2.0.1"); see the module docstring."""
 
-    protocols: Mapping[str, type[_Session]] = {"ocpp2.0.1": Session201}
+    protocols: Mapping[str, type[Session]] = {"ocpp2.0.1": Session201}
     ledger: Ledger201
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.ledger = Ledger201()
-        self._open_reports: dict[str, set[int]] = {}  # station -> requestIds not finished
+        self.open_reports: dict[str, set[int]] = {}  # station -> requestIds not finished
+
+    def new_ledger(self) -> Ledger201:
+        return Ledger201()

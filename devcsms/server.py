@@ -1,0 +1,411 @@
+"""The websocket side of a development CSMS, the same for both OCPP versions.
+
+`CsmsServer` listens on a `websockets.asyncio.server`, picks the session class by the
+subprotocol the station offers (`protocols`, in order of preference), records every frame
+and connection event in the ledger, and gives tests their knobs (`boot_status`, `auth`,
+`fail_next`, ...), `call`, `send_raw`, `disconnect` and the `wait_for` family. The version
+modules subclass it with their sessions and ledger (v16.Csms, v201.Csms201). Everything
+runs on one asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Self
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.frames import CloseCode
+from websockets.headers import build_www_authenticate_basic
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from .frames import dumps
+from .handshake import Handshake, read_handshake, refusal, station_id_from_path
+from .ledger import Ledger, LedgerEntry
+from .session import Session, StationMemory
+
+log = logging.getLogger("chargerd.csms")  # the name soak and bench configure
+
+FAIL_MODES = ("error", "silent", "drop_answer")
+MESSAGE_KINDS = ("call", "result", "error", "raw", "malformed")  # other kinds are events
+
+
+class CsmsServer:
+    """OCPP Central System on one asyncio loop; see the module docstring."""
+
+    #: websocket subprotocol → session class, in order of preference
+    protocols: Mapping[str, type[Session]] = {}
+    ledger: Ledger[Any]
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        password: str | None = None,
+        heartbeat_interval: int = 300,
+        boot_status: str = "Accepted",
+        boot_interval: int = 300,
+        on_message: Callable[[str, str, str, Any], None] | None = None,
+        close_timeout: float = 2.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.password = password
+        self.heartbeat_interval = heartbeat_interval
+        self.boot_status = boot_status
+        self.boot_interval = boot_interval
+        self.on_message = on_message
+        self.close_timeout = close_timeout
+        self.auth: dict[str, str] = {}
+        self.unknown_tags_status = "Accepted"
+        self.ledger = self.new_ledger()
+        self.protocols = dict(type(self).protocols)
+        self.handshakes: dict[str, Handshake] = {}  # latest per station id
+        self.handshake_log: list[Handshake] = []
+        self._server: Server | None = None
+        self._sessions: dict[str, Session] = {}
+        self._memory: dict[str, StationMemory] = {}
+        self._serial = 0
+        self._failures: list[tuple[str, str | None, str]] = []  # (action, station, mode)
+        self._pending_handshakes: dict[int, Handshake] = {}
+        self._background: set[asyncio.Task] = set()
+        self._changed = asyncio.Event()
+
+    def new_ledger(self) -> Ledger[Any]:
+        """An empty ledger of the version."""
+        raise NotImplementedError
+
+    # ---- lifecycle
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}/ocpp"
+
+    @property
+    def connected(self) -> set[str]:
+        return set(self._sessions)
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> None:
+        """Listen on host:port (port 0: a free one, kept for later restarts)."""
+        if self._server is not None:
+            raise RuntimeError("Csms already started")
+        self._server = await serve(
+            self._handle_connection,
+            self.host,
+            self.port,
+            subprotocols=[Subprotocol(p) for p in self.protocols],
+            select_subprotocol=self._select_subprotocol,
+            process_request=self._process_request,
+            close_timeout=self.close_timeout,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("CSMS listening on %s (stations connect to %s/<station-id>)", self.url, self.url)
+
+    async def stop(self, *, abrupt: bool = False) -> None:
+        """Close all connections (1001 going away; `abrupt`: drop TCP without a close
+        frame) and the listening socket. start() again listens on the same port."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if abrupt:
+            for session in list(self._sessions.values()):
+                session.ws.transport.abort()
+        server.close()
+        await server.wait_closed()
+        for task in list(self._background):
+            task.cancel()
+        log.info("CSMS on port %s stopped", self.port)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- knobs
+
+    def id_tag_status(self, id_tag: str) -> str:
+        return self.auth.get(id_tag, self.unknown_tags_status)
+
+    def fail_next(
+        self, action: str, count: int = 1, mode: str = "error", *, station_id: str | None = None
+    ) -> None:
+        """Fail the next `count` received CALLs of `action` (of any station, or one).
+
+        mode "error": answer CALLERROR InternalError (nothing is processed);
+        "silent": never answer (nothing is processed; the station must time out);
+        "drop_answer": process it normally but never send the answer (the answer is
+        'lost', so the station's retry is a legitimate duplicate).
+        Calls queue up: fail_next("X", 1, "silent"); fail_next("X") fails the next X
+        silently, the one after with an error.
+        """
+        if mode not in FAIL_MODES:
+            raise ValueError(f"mode must be one of {FAIL_MODES}, not {mode!r}")
+        self._failures.extend([(action, station_id, mode)] * count)
+
+    def clear_failures(self) -> None:
+        self._failures.clear()
+
+    def take_failure(self, station_id: str, action: str) -> str | None:
+        """The fail_next mode for this CALL (used up), or None to handle it normally."""
+        for i, (fail_action, fail_station, mode) in enumerate(self._failures):
+            if fail_action == action and fail_station in (None, station_id):
+                del self._failures[i]
+                return mode
+        return None
+
+    def memory(self, station_id: str) -> StationMemory:
+        """What the CSMS remembers of a station across its connections."""
+        return self._memory.setdefault(station_id, StationMemory())
+
+    # ---- talking to stations
+
+    def _session(self, station_id: str) -> Session:
+        try:
+            return self._sessions[station_id]
+        except KeyError:
+            raise ConnectionError(
+                f"station {station_id!r} is not connected (connected: {sorted(self._sessions)})"
+            ) from None
+
+    async def call(self, station_id: str, action: str, payload: dict, timeout: float = 10) -> dict:
+        """Send a CALL (camelCase payload) and return the CALLRESULT payload.
+
+        Raises CallErrorReceived on CALLERROR, TimeoutError without an answer,
+        ConnectionError when the station is not connected or disconnects meanwhile, and
+        the ocpp schema error when our payload or the station's answer is invalid (the
+        latter is also recorded as a violation). Must not be awaited by on_message.
+        """
+        return await self._session(station_id).call_action(action, payload, timeout)
+
+    async def send_raw(self, station_id: str, text: str, timeout: float = 5) -> list | None:
+        """Send any text frame; return the next CALLRESULT/CALLERROR frame the station
+        sends that answers no call() in progress (parsed JSON), or None after timeout."""
+        return await self._session(station_id).calls.send_raw(text, timeout)
+
+    async def disconnect(
+        self, station_id: str, *, abrupt: bool = False, code: int = CloseCode.GOING_AWAY
+    ) -> None:
+        """Close that station's websocket (close frame `code`; `abrupt`: just drop TCP)
+        and wait until the CSMS has forgotten the connection."""
+        session = self._session(station_id)
+        if abrupt:
+            session.ws.transport.abort()
+        else:
+            await session.ws.close(code, "disconnected by the CSMS")
+        try:
+            async with asyncio.timeout(self.close_timeout + 1):
+                await session.closed.wait()
+                while self._sessions.get(station_id) is session:
+                    await self._changed.wait()
+        except TimeoutError:
+            log.warning("%s: connection did not finish closing", station_id)
+
+    # ---- waiting
+
+    def _pulse(self) -> None:
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+
+    async def wait_for(
+        self,
+        predicate: Callable[[LedgerEntry], bool] | str,
+        timeout: float = 10,
+        *,
+        after: int = 0,
+    ) -> LedgerEntry:
+        """The first ledger entry with index ≥ `after` that matches; a str matches a
+        received CALL of that action. TimeoutError lists the recent entries."""
+        matches: Callable[[LedgerEntry], bool]
+        if isinstance(predicate, str):
+            action = predicate
+
+            def matches(e: LedgerEntry) -> bool:
+                return e.direction == "in" and e.kind == "call" and e.action == action
+
+            what = f"received {action} CALL"
+        else:
+            matches = predicate
+            what = f"an entry matching {getattr(predicate, '__name__', repr(predicate))}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        pos = after
+        while True:
+            event = self._changed
+            entries = self.ledger.entries
+            while pos < len(entries):
+                entry = entries[pos]
+                pos += 1
+                if matches(entry):
+                    return entry
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(self._timeout_message(what, timeout, after))
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    async def wait_connected(self, station_id: str, timeout: float = 10) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while station_id not in self._sessions:
+            event = self._changed
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(
+                    self._timeout_message(f"station {station_id!r} to connect", timeout, 0)
+                )
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    def _timeout_message(self, what: str, timeout: float, after: int) -> str:
+        entries = self.ledger.entries
+        recent = entries[max(after, len(entries) - 12) :]
+        lines = [
+            f"no {what} within {timeout} s (ledger entries from #{after}; "
+            f"{len(entries)} in total; connected: {sorted(self._sessions) or 'none'})"
+        ]
+        if recent:
+            lines.append("recent entries:")
+            lines.extend(f"  {e}" for e in recent)
+        else:
+            lines.append("no entries since then")
+        if self.ledger.violations:
+            lines.append(f"violations: {self.ledger.violations[-5:]}")
+        return "\n".join(lines)
+
+    # ---- recording
+
+    def record(
+        self,
+        station_id: str,
+        direction: str,
+        kind: str,
+        action: str,
+        payload: Any,
+        unique_id: Any = None,
+        note: str | None = None,
+    ) -> LedgerEntry:
+        """Append a ledger entry, log it, tell on_message (messages only) and waiters."""
+        entry = LedgerEntry(
+            index=len(self.ledger.entries),
+            time=time.time(),
+            station_id=station_id,
+            direction=direction,
+            action=action or "",
+            payload=payload,
+            kind=kind,
+            unique_id=unique_id,
+            note=note,
+        )
+        self.ledger.entries.append(entry)
+        if kind in MESSAGE_KINDS:
+            suffix = f"  [{note}]" if note else ""
+            log.info("%s %s %s%s", station_id, entry.label, dumps(payload), suffix)
+            if self.on_message is not None:
+                try:
+                    self.on_message(station_id, direction, entry.action, payload)
+                except Exception:
+                    log.exception("on_message callback failed")
+        else:
+            log.info("%s %s %s", station_id, kind, dumps(payload))
+        self._pulse()
+        return entry
+
+    def violation(self, station_id: str, text: str) -> None:
+        """A protocol problem of the station: into ledger.violations and the log."""
+        message = f"{station_id}: {text}"
+        self.ledger.violations.append(message)
+        log.warning("VIOLATION %s", message)
+        self._pulse()
+
+    # ---- websocket server
+
+    def _select_subprotocol(
+        self, connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        # OCPP-J: without a common subprotocol complete the handshake without one and
+        # close right after (websockets' default would answer HTTP 400 instead).
+        for subprotocol in self.protocols:
+            if subprotocol in offered:
+                return Subprotocol(subprotocol)
+        return None
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        hs, password = read_handshake(request, connection.remote_address)
+        self.handshakes[hs.station_id] = hs
+        self.handshake_log.append(hs)
+        refused = refusal(hs, password, self.password)
+        if refused is None:
+            self._pending_handshakes[id(connection)] = hs
+            return None
+        status, reason = refused
+        hs.status = int(status)
+        response = connection.respond(status, reason + "\n")
+        if status == http.HTTPStatus.UNAUTHORIZED:
+            response.headers["WWW-Authenticate"] = build_www_authenticate_basic("chargerd-csms")
+        self.record(hs.station_id, "-", "rejected", "", {"status": int(status), "reason": reason})
+        return response
+
+    async def _handle_connection(self, ws: ServerConnection) -> None:
+        hs = self._pending_handshakes.pop(id(ws), None)
+        path = ws.request.path if ws.request else ""
+        station_id = hs.station_id if hs else station_id_from_path(path)
+        subprotocol = ws.subprotocol
+        if hs is not None:
+            hs.subprotocol = subprotocol
+        session_cls = self.protocols.get(subprotocol) if subprotocol else None
+        if session_cls is None:
+            offered = hs.offered_subprotocols if hs else []
+            self.violation(
+                station_id,
+                f"offered no supported subprotocol (offered {offered}, "
+                f"supported {list(self.protocols)}); closed with 1002",
+            )
+            self.record(station_id, "-", "rejected", "", {"subprotocol": None, "code": 1002})
+            await ws.close(
+                CloseCode.PROTOCOL_ERROR, f"unsupported subprotocol; use {list(self.protocols)}"
+            )
+            return
+        self._serial += 1
+        session = session_cls(self, station_id, ws, self._serial)
+        old = self._sessions.get(station_id)
+        self._sessions[station_id] = session
+        self.record(
+            station_id,
+            "-",
+            "connect",
+            "",
+            {"subprotocol": subprotocol, "remote": hs.remote if hs else None},
+        )
+        if old is not None:
+            log.warning("%s: new connection replaces the previous one", station_id)
+            task = asyncio.create_task(old.ws.close(CloseCode.NORMAL_CLOSURE, "replaced"))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        try:
+            await session.run()
+        finally:
+            if self._sessions.get(station_id) is session:
+                del self._sessions[station_id]
+            self.record(
+                station_id,
+                "-",
+                "disconnect",
+                "",
+                {"code": ws.close_code, "reason": ws.close_reason},
+            )
