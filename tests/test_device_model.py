@@ -256,7 +256,7 @@ def test_set_of_an_evse_variable_and_instanced_variable_uses_its_own_key(store: 
         (comp("OCPPCommCtrlr"), var("HeartbeatInterval"), "0", "Rejected", "≥ 1"),
         (comp("OCPPCommCtrlr"), var("HeartbeatInterval"), "1.5", "Rejected", "whole number"),
         (comp("TxCtrlr"), var("StopTxOnInvalidId"), "yes", "Rejected", "true or false"),
-        (comp("SampledDataCtrlr"), var("TxUpdatedMeasurands"), "SoC", "Rejected", "'SoC'"),
+        (comp("SampledDataCtrlr"), var("TxUpdatedMeasurands"), "Temperature", "Rejected", "Temp"),
         (
             comp("SampledDataCtrlr"),
             var("TxUpdatedMeasurands"),

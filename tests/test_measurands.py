@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from chargerd.config import Config, ConnectorConfig, CsmsConfig, StationInfo
 from chargerd.measurands import MEASURANDS, Measurement, measurements
 from chargerd.ocpp16 import keys as K
+from chargerd.ocpp201.device_model import DeviceModel
+from chargerd.ocpp201.variables import catalogue
+from chargerd.store import Store
 from hal.interfaces import MeterReading
 
 THREE_PHASE = MeterReading(1000.0, 11040.0, (230.0, 231.0, 229.0), (16.0, 16.0, 16.0), 50.0)
@@ -50,3 +56,20 @@ def test_a_measurand_no_device_here_gives_is_refused_with_the_supported_list() -
 
 def test_the_max_length_keys_allow_every_supported_measurand() -> None:
     assert K.BY_NAME["MeterValuesSampledDataMaxLength"].default == len(MEASURANDS)
+
+
+def test_the_2_0_1_sampled_data_variables_accept_soc_and_power_offered(tmp_path: Path) -> None:
+    config = Config(
+        path=Path("station.yaml"),
+        station=StationInfo(id="CP-1", vendor="acme", model="wallbox"),
+        csms=CsmsConfig(url="ws://127.0.0.1:9000/ocpp"),
+        connectors=(ConnectorConfig(id=1, phases=3),),
+    )
+    store = Store(tmp_path)
+    model = DeviceModel(list(catalogue(config)), store, None, None)
+    component = {"name": "SampledDataCtrlr"}
+    for name in ("TxUpdatedMeasurands", "TxEndedMeasurands"):
+        status, _, reason = model.set(component, {"name": name}, "SoC,Power.Offered")
+        assert (status, reason) == ("Accepted", None), name
+    assert model.set(component, {"name": "TxUpdatedMeasurands"}, "Power.Factor")[0] == "Rejected"
+    store.close()

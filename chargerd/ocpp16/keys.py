@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..measurands import MEASURANDS  # what *DataSampled/*AlignedData keys may list
+from ..measurands import MEASURANDS  # what the *SampledData / *AlignedData keys may list
 
 MAX_MEASURANDS = len(MEASURANDS)
 FEATURE_PROFILES = "Core"

@@ -13,19 +13,11 @@ import math
 from collections.abc import Iterable
 
 from ..config import Config
+from ..measurands import MEASURANDS  # shared with 1.6: what the hardware can give
 from .components import MAX_SET, READ_ONLY, READ_WRITE, Attribute, Component, Value, Variable
 from .device_model import resolve_initial
 from .values import parse
 
-# Measurands this station can sample (what the meter interface reports).
-MEASURANDS: tuple[str, ...] = (
-    "Energy.Active.Import.Register",
-    "Power.Active.Import",
-    "Current.Import",
-    "Current.Offered",
-    "Voltage",
-    "Frequency",
-)
 AVAILABILITY = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
 TX_POINTS = (
     "ParkingBayOccupancy",
