@@ -12,10 +12,9 @@ import contextlib
 import logging
 import math
 
+from hal.drivers.rapi_health import HOLD_OFF, Health, ReportedState, RoundSchedule
 from hal.drivers.rapi_link import NoAnswer, PortFailed, RapiLink
 from hal.drivers.rapi_protocol import (
-    CODE_BY_PILOT,
-    FAULT_BY_STATE,
     HEARTBEAT_ACK_COOKIE,
     MIN_OFFER_A,
     PILOT_BY_CODE,
@@ -28,29 +27,16 @@ from hal.drivers.rapi_startup import (
     HoldOffRefused,
     hold_off,
     probe_features,
+    read_state,
     restore_features,
 )
-from hal.interfaces import (
-    DeviceError,
-    EventSink,
-    FaultCleared,
-    FaultCode,
-    FaultRaised,
-    HalEvent,
-    PilotChanged,
-    PilotState,
-)
+from hal.interfaces import DeviceError, EventSink, HalEvent, PilotState
 
 __all__ = ["RapiController", "parse"]
 
 log = logging.getLogger(__name__)
 
-FAILURES_BEFORE_FAULT = 3  # unanswered requests in a row before a running controller is gone
 MIN_RETRY_S = 0.5  # failing rounds (and wake-ups) never come closer than this
-
-# Why the connector is faulted with InternalError (one fault, several possible causes).
-LINK = "link"
-HOLD_OFF = "hold-off"
 
 
 class RapiController:
@@ -107,9 +93,7 @@ class RapiController:
         self._apply_lock = asyncio.Lock()
         self._supervisor: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # something happened that wants a round soon
-        self._last_round = 0.0  # loop time the last round began
-        self._last_ok = True
-        self._due = 0.0  # loop time of the next regular round
+        self._schedule = RoundSchedule(poll_interval_s, self.retry_s)
         self._stopping = False
         # What the daemon wants; what was last applied (None: unknown, apply again).
         self._offer_a = 0.0
@@ -119,24 +103,19 @@ class RapiController:
         self._offered_a = 0.0
         # What the controller is and says.
         self._features: Features | None = None  # None: probe at the next resync
-        self._safe = False  # the hold-off was confirmed since the controller was (re)found
         self._resync_needed = True
-        self._pilot: PilotState | None = None
-        self._evse_state: int | None = None
-        self._evse_fault: FaultCode | None = None
-        # Link health, and why the connector is faulted (InternalError while any).
-        self._failures = 0
-        self._faults: dict[str, str] = {}
+        self._state = ReportedState(connector, self._send)
+        self._health = Health(connector, port, self._send)
 
     # --- what the controller reports ----------------------------------------------------
 
     @property
     def pilot(self) -> PilotState | None:
-        return self._pilot
+        return self._state.pilot
 
     @property
     def evse_state(self) -> int | None:
-        return self._evse_state
+        return self._state.evse_state
 
     @property
     def offered_a(self) -> float:
@@ -171,11 +150,7 @@ class RapiController:
         raised through `emit` and the controller is retried in the background."""
         self._emit = emit
         self._stopping = False
-        loop = asyncio.get_running_loop()
-        self._wake.clear()
-        self._last_round = loop.time()
-        self._last_ok = await self._round()
-        self._due = loop.time() + (self.poll_interval_s if self._last_ok else self.retry_s)
+        await self._scheduled_round()
         self._supervisor = asyncio.create_task(
             self._supervise(), name=f"rapi-supervisor-{self.connector}"
         )
@@ -214,7 +189,7 @@ class RapiController:
             if self._held_off:
                 self._held_off = False
                 await self._apply_offer()
-        elif self._pilot in (PilotState.C, PilotState.D) and self._applied != ("sleep", 0):
+        elif self._state.pilot in (PilotState.C, PilotState.D) and self._applied != ("sleep", 0):
             self._held_off = True
             await self._apply_offer()
 
@@ -286,40 +261,17 @@ class RapiController:
         try:
             await hold_off(self, self._read_state)
         except HoldOffRefused as exc:
-            self._raise_fault(HOLD_OFF, str(exc))
+            self._health.raise_fault(HOLD_OFF, str(exc))
             raise
         self._offered_a = 0.0
         self._applied = ("sleep", 0)
-        self._safe = True
-        self._clear_fault(HOLD_OFF)
-        self._clear_fault(LINK)
+        self._health.held_off()
 
     async def _read_state(self) -> int:
-        """GS (and G0 on firmware whose GS has no pilot field); the evsestate."""
-        reply = await self._expect_ok("GS")
-        evse = int_arg(reply, 0, 16)
-        if evse is None:
-            raise DeviceError(f"EVSE controller: nonsense state {reply}")
-        pilot = int_arg(reply, 2, 16)
-        if pilot is None and evse not in PILOT_BY_CODE:
-            pilot = await self._connect_state()
+        """GS (and G0 where GS has no pilot field); the evsestate."""
+        evse, pilot = await read_state(self, self._features, self._name)
         self._apply_state(evse, pilot)
         return evse
-
-    async def _connect_state(self) -> int | None:
-        """The pilot code from `G0` (firmware before RAPI 5); None when unknown or absent."""
-        if self._features is not None and not self._features.connect_state:
-            return None
-        reply = await self.request("G0")
-        if not reply.ok:
-            if self._features is not None:
-                self._features.connect_state = False
-            log.warning("connector %d: no G0: plug-ins are seen once enabled", self.connector)
-            return None
-        connected = int_arg(reply, 0, 10)  # 2: unknown (the pilot is at -12 V)
-        return {0: CODE_BY_PILOT[PilotState.A], 1: CODE_BY_PILOT[PilotState.B]}.get(
-            connected if connected is not None else 2
-        )
 
     async def _resync(self) -> None:
         """Hold the EV off, (re)learn or restore the features, then apply what we want."""
@@ -372,71 +324,36 @@ class RapiController:
     def _restarted(self) -> None:
         """The controller came back ENABLED, maybe with other firmware: start over."""
         self._applied = None
-        self._safe = False
+        self._health.safe = False
         self._features = None
         self._link.forget_firmware()
         self._resync_needed = True
         self._wake.set()
 
     def _apply_state(self, evse: int, pilot_code: int | None) -> None:
-        self._evse_state = evse
-        fault = FAULT_BY_STATE.get(evse)
-        code = fault.code if fault else None
-        if code != self._evse_fault:
-            if self._evse_fault is not None:
-                self._send(FaultCleared(self.connector, self._evse_fault))
-            if fault is not None:
-                info = f"EVSE controller state {evse:02X}: {fault.description}"
-                self._send(FaultRaised(self.connector, fault.code, info))
-            self._evse_fault = code
         if self._applied == ("sleep", 0) and evse in PILOT_BY_CODE:
             # Enabled behind our back (front button, a missed reboot): hold off again.
             log.warning("connector %d: the controller is enabled; holding off", self.connector)
             self._applied = None
             self._resync_needed = True
             self._wake.set()
-        pilot = PILOT_BY_CODE.get(pilot_code if pilot_code is not None else evse)
-        if pilot is not None and pilot != self._pilot:
-            self._pilot = pilot
-            self._send(PilotChanged(self.connector, pilot))
+        self._state.apply(evse, pilot_code)
 
     def _send(self, event: HalEvent) -> None:
         if self._emit is not None:
             self._emit(event)
 
-    # --- faults and link health ---------------------------------------------------------
-
-    def _raise_fault(self, cause: str, info: str) -> None:
-        if cause in self._faults:
-            return
-        first = not self._faults
-        self._faults[cause] = info
-        log.error("connector %d: %s on %s", self.connector, info, self.port)
-        if first:
-            self._send(FaultRaised(self.connector, FaultCode.InternalError, info))
-
-    def _clear_fault(self, cause: str) -> None:
-        if self._faults.pop(cause, None) is None:
-            return
-        log.warning("connector %d: EVSE controller usable again (%s)", self.connector, cause)
-        if not self._faults:
-            self._send(FaultCleared(self.connector, FaultCode.InternalError))
+    # --- link health --------------------------------------------------------------------
 
     def _note_answer(self) -> None:
-        self._failures = 0
-        if LINK in self._faults and self._safe:
-            self._clear_fault(LINK)
+        if self._health.answered():
             # It may have lost our settings (or rebooted) meanwhile.
             self._resync_needed = True
             self._wake.set()
 
     def _note_failure(self, reason: str = "", *, at_once: bool = False) -> None:
-        self._failures += 1
         self._applied = None
-        # Until the hold-off is confirmed, the EV may be able to draw: no grace.
-        if at_once or not self._safe or self._failures >= FAILURES_BEFORE_FAULT:
-            info = "EVSE controller not answering" + (f": {reason}" if reason else "")
-            self._raise_fault(LINK, info)
+        self._health.unanswered(reason, at_once=at_once)
         self._wake.set()  # look again soon (not before the retry pause)
 
     def _on_port_failed(self, exc: BaseException) -> None:
@@ -448,14 +365,14 @@ class RapiController:
         """One visit: (re)open the port if needed, resync or poll. False when it failed."""
         try:
             # A silent controller may sit behind a stuck adapter: reopen that too.
-            if not self._link.is_open or LINK in self._faults:
+            if not self._link.is_open or self._health.link_down:
                 await self._link.close()
                 try:
                     await self._link.open()
                 except PortFailed as exc:
                     self._note_failure(str(exc), at_once=True)
                     return False
-                self._safe = False
+                self._health.safe = False
                 self._features = None
                 self._resync_needed = True
             if self._resync_needed:
@@ -468,31 +385,25 @@ class RapiController:
             log.debug("connector %d: %s", self.connector, exc)
             return False
 
-    def _next_round_at(self) -> float:
-        if not self._last_ok:
-            return self._due  # a failed round's pause runs, whatever happens meanwhile
-        if self._wake.is_set():
-            return min(self._due, self._last_round + self.retry_s)
-        return self._due
-
     async def _supervise(self) -> None:
-        """Poll every poll_interval_s; sooner when woken (a reboot, a failure, a recovery),
-        but never sooner than retry_s after the last round began, and not before a failed
-        round's pause of retry_s is over."""
+        """Rounds as `RoundSchedule` times them: every poll_interval_s, sooner when woken."""
         loop = asyncio.get_running_loop()
         while not self._stopping:
-            delay = self._next_round_at() - loop.time()
+            delay = self._schedule.next_at(woken=self._wake.is_set()) - loop.time()
             if delay > 0:
-                if self._last_ok and not self._wake.is_set():
+                if self._schedule.last_ok and not self._wake.is_set():
                     # asyncio.timeout, not wait_for: in 3.11 wait_for may swallow the
                     # cancellation of stop() when the wake-up comes at the same moment.
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(delay):
                             await self._wake.wait()
                 else:
-                    await asyncio.sleep(delay)
+                    await asyncio.sleep(delay)  # a failed round's pause
                 continue
-            self._wake.clear()
-            self._last_round = loop.time()
-            self._last_ok = await self._round()
-            self._due = loop.time() + (self.poll_interval_s if self._last_ok else self.retry_s)
+            await self._scheduled_round()
+
+    async def _scheduled_round(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._wake.clear()
+        started = loop.time()
+        self._schedule.done(started, await self._round(), loop.time())

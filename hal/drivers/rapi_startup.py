@@ -19,8 +19,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hal.drivers.rapi_link import NoAnswer
-from hal.drivers.rapi_protocol import HELD_OFF_STATES, MIN_OFFER_A, RapiFrame
-from hal.interfaces import DeviceError
+from hal.drivers.rapi_protocol import (
+    CODE_BY_PILOT,
+    HELD_OFF_STATES,
+    MIN_OFFER_A,
+    PILOT_BY_CODE,
+    RapiFrame,
+    int_arg,
+)
+from hal.interfaces import DeviceError, PilotState
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,29 @@ async def hold_off(line: Line, read_state: Callable[[], Awaitable[int]]) -> str:
             return command
         refusals.append(f"still in state {state:02X} after {command}")
     raise HoldOffRefused(f"EVSE controller will not hold the EV off: {', '.join(refusals)}")
+
+
+async def read_state(line: Line, features: Features | None, name: str) -> tuple[int, int | None]:
+    """`GS`: the evsestate and the pilot code (None: not known). Firmware before RAPI 5 has
+    no pilot field: then `G0` tells whether an EV is there, where that firmware has it."""
+    reply = await line.request("GS")
+    evse = int_arg(reply, 0, 16)
+    if not reply.ok or evse is None:
+        raise DeviceError(f"EVSE controller: no state in {reply}")
+    pilot = int_arg(reply, 2, 16)
+    if pilot is not None or evse in PILOT_BY_CODE:
+        return evse, pilot
+    if features is not None and not features.connect_state:
+        return evse, None
+    g0 = await line.request("G0")
+    if not g0.ok:
+        if features is not None:
+            features.connect_state = False
+        log.warning("%s: no G0 either: plug-ins are seen once enabled", name)
+        return evse, None
+    connected = int_arg(g0, 0, 10)  # 2: unknown (the pilot is at -12 V)
+    codes = {0: CODE_BY_PILOT[PilotState.A], 1: CODE_BY_PILOT[PilotState.B]}
+    return evse, codes.get(connected if connected is not None else 2)
 
 
 def heartbeat_interval_s(poll_interval_s: float) -> int:
