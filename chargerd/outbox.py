@@ -156,6 +156,7 @@ class Outbox:
             self._volatile.clear()
 
     async def _sleep_until_due(self) -> None:
+        self._store.flush_confirmed()
         head = self._store.outbox_head()
         timeout = None if head is None else max(0.0, head.not_before - self._clock())
         self._wake.clear()

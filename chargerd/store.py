@@ -9,7 +9,10 @@ again (`delivered(..., durable=False)`: OCPP 1.6 MeterValues and StopTransaction
 TransactionEvent, which carries its seqNo) is committed without waiting for the disk. A power
 cut may then roll back the newest such commits — never an older or a durable one: WAL keeps
 commits in order and the next durable commit syncs everything before it — and the message
-is sent again after the restart.
+is sent again after the restart. During a replay such confirmations of plain samples are
+collected and deleted together with the next commit (at most CONFIRMED_BATCH of them, and
+whenever the outbox goes idle), so a kill -9 in the middle of a replay re-sends at most that
+many samples: a commit per confirmed message would halve the replay rate.
 
 The outbox is bounded (`max_queue_bytes`, counted as payload bytes): when a new message would
 pass the bound, intermediate meter samples are thinned out, oldest first (see `_thin`).
@@ -74,6 +77,7 @@ MIGRATIONS = [
 ]
 ROW_OVERHEAD = 64  # bytes an outbox row costs beside its payload (ids, times, index)
 THINNED_KEY = "outbox_thinned"
+CONFIRMED_BATCH = 64  # confirmed re-sendable messages deleted in one commit during a replay
 ENQUEUE = "INSERT INTO outbox (action, payload, tx_id, created_at, sample) VALUES (?, ?, ?, ?, ?)"
 MESSAGE_COLUMNS = "seq, action, payload, tx_id, attempts, not_before, created_at"
 # Every second intermediate sample of each transaction (never its first or last queued one,
@@ -119,8 +123,12 @@ class Store:
             "SELECT COALESCE(SUM(LENGTH(payload)), 0) + COUNT(*) * ? FROM outbox", (ROW_OVERHEAD,)
         ).fetchone()[0]
         self._full_logged = False
+        # Confirmed messages the CSMS recognises when re-sent, not yet deleted: always the
+        # oldest of the queue (only its head is ever sent), deleted with the next commit.
+        self._confirmed: list[int] = []
 
     def close(self) -> None:
+        self.flush_confirmed()
         self.db.close()
 
     @contextmanager
@@ -131,6 +139,8 @@ class Store:
         try:
             with self.db:  # BEGIN ... COMMIT, ROLLBACK on error
                 self.db.execute("BEGIN IMMEDIATE")
+                if self._confirmed:  # they ride along with whatever commits next
+                    self._delete_confirmed()
                 yield
         finally:
             if not durable:
@@ -140,11 +150,11 @@ class Store:
         """Run statements as one atomic, durable transaction. Queued messages count against
         `max_queue_bytes`, and the queue is thinned when they would pass it."""
         added = sum(len(args[1]) + ROW_OVERHEAD for sql, args in statements if sql is ENQUEUE)
-        excess = self.outbox_bytes + added - (self.max_queue_bytes or 0)
         freed = 0
         with self._transaction():
             for sql, args in statements:
                 self.db.execute(sql, args)
+            excess = self.outbox_bytes + added - (self.max_queue_bytes or 0)
             if added and self.max_queue_bytes and excess > 0:
                 # a tenth more than needed: thinning is a pass over the whole queue
                 freed = self._thin(excess + self.max_queue_bytes // 10)
@@ -293,7 +303,10 @@ class Store:
         return (ENQUEUE, (action, json.dumps(payload), tx_id, now, int(sample)))
 
     def outbox_head(self) -> OutboxMessage | None:
-        row = self.db.execute(f"SELECT {MESSAGE_COLUMNS} FROM outbox ORDER BY seq LIMIT 1")
+        after = self._confirmed[-1] if self._confirmed else 0
+        row = self.db.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM outbox WHERE seq>? ORDER BY seq LIMIT 1", (after,)
+        )
         return next(map(_message, row), None)
 
     def outbox_followers(self, head: OutboxMessage, limit: int) -> list[OutboxMessage]:
@@ -305,9 +318,11 @@ class Store:
         return [_message(row) for row in rows]
 
     def outbox_depth(self) -> int:
+        self.flush_confirmed()
         return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 
     def outbox_depth_for(self, tx_id: str) -> int:
+        self.flush_confirmed()
         return self.db.execute("SELECT COUNT(*) FROM outbox WHERE tx_id=?", (tx_id,)).fetchone()[0]
 
     def retry_later(self, seq: int, attempts: int, not_before: float) -> None:
@@ -322,18 +337,35 @@ class Store:
         transaction id it assigned; forget the transaction after its last message. Not
         `durable`: only for a message the CSMS recognises when it comes again (module doc)."""
         seqs = (message.seq, *message.combined)
-        delete = f"DELETE FROM outbox WHERE seq IN ({','.join('?' * len(seqs))})"
+        if not durable and csms_id is None and not last:
+            self._confirmed += seqs
+            if len(self._confirmed) >= CONFIRMED_BATCH:
+                self.flush_confirmed()
+            return
         with self._transaction(durable):
-            freed = sum(size + ROW_OVERHEAD for size, in self.db.execute(
-                f"{delete} RETURNING LENGTH(payload)", seqs
-            ))  # fmt: skip
+            self._confirmed += seqs
+            self._delete_confirmed()
             if csms_id is not None and message.tx_id is not None:
                 self.db.execute(
                     "UPDATE transactions SET csms_id=? WHERE id=?", (csms_id, message.tx_id)
                 )
             if last and message.tx_id is not None:
                 self.db.execute("DELETE FROM transactions WHERE id=? AND ended=1", (message.tx_id,))
-        self.outbox_bytes -= freed
+
+    def flush_confirmed(self) -> None:
+        """Delete the confirmed messages still in the queue (not durably: see the module)."""
+        if self._confirmed:
+            with self._transaction(durable=False):
+                pass  # the transaction deletes them first
+
+    def _delete_confirmed(self) -> None:
+        seqs, self._confirmed = self._confirmed, []
+        rows = self.db.execute(
+            f"DELETE FROM outbox WHERE seq IN ({','.join('?' * len(seqs))})"
+            " RETURNING LENGTH(payload)",
+            seqs,
+        )
+        self.outbox_bytes -= sum(size + ROW_OVERHEAD for (size,) in rows)
 
     # --- the bound on the outbox ----------------------------------------------------------------
 

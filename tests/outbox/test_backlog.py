@@ -187,15 +187,34 @@ def test_the_outbox_size_is_known_again_after_a_restart_and_shrinks_with_deliver
     assert reopened.outbox_bytes == payload_bytes(reopened) < size
 
 
-def test_a_re_sendable_confirmation_is_deleted_and_later_writes_are_durable_again(
-    store: Store,
+def test_confirmed_samples_leave_the_queue_at_once_and_are_deleted_with_the_next_commit(
+    store: Store, tmp_path: Path
 ) -> None:
+    for n in range(3):
+        store.enqueue("MeterValues", meter_values(n), "tx-1", time.time())
+    head = store.outbox_head()
+    assert head is not None
+    store.delivered(head, durable=False)
+    following = store.outbox_head()
+    assert following is not None and following.seq > head.seq  # not sent twice
+    # a crash now (another process opens the directory) sends the confirmed sample again:
+    # re-sent, never lost
+    after_crash = Store(tmp_path / "state")
+    assert after_crash.outbox_head() == head
+    after_crash.close()
+
+    store.enqueue("StopTransaction", STOP, "tx-1", time.time())  # any commit takes it along
+    assert Store(tmp_path / "state").outbox_depth() == 3
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+
+
+def test_the_outbox_depth_does_not_count_confirmed_samples(store: Store) -> None:
     store.enqueue("MeterValues", meter_values(1), "tx-1", time.time())
     head = store.outbox_head()
     assert head is not None
     store.delivered(head, durable=False)
-    assert store.outbox_depth() == 0
-    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.outbox_depth() == 0 and store.outbox_head() is None
+    assert store.outbox_bytes == 0
 
 
 def test_a_database_from_before_the_bound_opens_and_its_queue_is_delivered(
