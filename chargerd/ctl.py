@@ -38,7 +38,10 @@ def _print_status(status: dict[str, Any]) -> None:
     line = f"station {status['station']}  OCPP {status.get('ocpp_version')}  link: {link['state']}"
     if status.get("registration"):
         line += f" (boot: {status['registration']})"
-    print(line + f"  outbox: {status.get('outbox_depth', 0)} waiting")
+    line += f"  outbox: {status.get('outbox_depth', 0)} waiting"
+    if status.get("outbox_thinned"):
+        line += f" ({status['outbox_thinned']} samples thinned out: storage.max_queue_mb)"
+    print(line)
     if link.get("last_error"):
         print(f"  last link error: {link['last_error']}")
     for c in status["connectors"]:

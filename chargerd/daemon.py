@@ -113,7 +113,7 @@ class Daemon:
         self.config = config
         self.hardware = {hw.connector: hw for hw in hardware.connectors}
         self.sim = hardware.sim
-        self.store = Store(config.storage_dir)
+        self.store = Store(config.storage_dir, int(config.storage.max_queue_mb * 1e6))
         self.adapter = make_adapter(config, self.store)
         self.station = Station(
             [ConnectorSpec(c.id, c.max_current_a, c.phases) for c in config.connectors],
@@ -397,6 +397,7 @@ class Daemon:
                 "last_error": self.link.last_error,
             },  # fmt: skip
             **self.adapter.describe(),
+            "outbox_thinned": self.store.outbox_thinned,
             "connectors": connectors,
         }
 

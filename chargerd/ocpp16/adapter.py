@@ -74,7 +74,7 @@ class Ocpp16Adapter(CsmsConnection):
                 "MeterValues",
                 "meterValue",
                 ("connectorId",),
-                lambda: getattr(config.csms, "replay_batch", 100),
+                lambda: config.csms.replay_batch,
             ),
         )
 
