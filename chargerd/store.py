@@ -303,9 +303,12 @@ class Store:
         return (ENQUEUE, (action, json.dumps(payload), tx_id, now, int(sample)))
 
     def outbox_head(self) -> OutboxMessage | None:
-        after = self._confirmed[-1] if self._confirmed else 0
+        # not "after the last confirmed": combined messages skip other transactions' ones
+        confirmed = self._confirmed
         row = self.db.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM outbox WHERE seq>? ORDER BY seq LIMIT 1", (after,)
+            f"SELECT {MESSAGE_COLUMNS} FROM outbox WHERE seq NOT IN"
+            f" ({','.join('?' * len(confirmed))}) ORDER BY seq LIMIT 1",
+            confirmed,
         )
         return next(map(_message, row), None)
 
