@@ -320,9 +320,13 @@ class Store:
         )
         return [_message(row) for row in rows]
 
-    def outbox_depth(self) -> int:
+    def outbox_depth(self, action: str | None = None) -> int:
+        """Messages waiting (of one `action` if given)."""
         self.flush_confirmed()
-        return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        if action is None:
+            return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        sql = "SELECT COUNT(*) FROM outbox WHERE action=?"
+        return self.db.execute(sql, (action,)).fetchone()[0]
 
     def outbox_depth_for(self, tx_id: str) -> int:
         self.flush_confirmed()

@@ -121,6 +121,7 @@ class Runtime:
 
 def events(store: Store, tx_id: str | None = None) -> list[dict[str, Any]]:
     """TransactionEvent payloads waiting in the outbox, in delivery order."""
+    store.flush_confirmed()  # confirmed events leave the table with the next commit
     rows = store.db.execute(
         "SELECT payload, tx_id FROM outbox WHERE action='TransactionEvent' ORDER BY seq"
     ).fetchall()

@@ -262,10 +262,7 @@ class Requests:
     async def _on_GetTransactionStatus(self, p: dict[str, Any]) -> dict[str, Any]:
         tx_id = p.get("transactionId")
         if tx_id is None:
-            (queued,) = self.h.store.db.execute(
-                "SELECT COUNT(*) FROM outbox WHERE action='TransactionEvent'"
-            ).fetchone()
-            return {"messagesInQueue": queued > 0}
+            return {"messagesInQueue": self.h.store.outbox_depth("TransactionEvent") > 0}
         ongoing = self.h.rt.station.find_transaction(tx_id) is not None
         queued = self.h.store.outbox_depth_for(tx_id)
         return {"ongoingIndicator": ongoing, "messagesInQueue": queued > 0}
