@@ -172,10 +172,10 @@ def test_a_power_cut_soak_loses_and_double_counts_nothing() -> None:
     if missing:
         pytest.fail(f"power cuts cannot be simulated on this machine: {missing}")
     result = subprocess.run(
-        [sys.executable, str(SOAK), "--power-cut", "--seconds", "30", "--seed", str(SEED)],
+        [sys.executable, str(SOAK), "--power-cut", "--seconds", "25", "--seed", str(SEED)],
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=100,
         cwd=ROOT,
     )
     report = f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
