@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ MIGRATIONS = [
 ROW_OVERHEAD = 64  # bytes an outbox row costs beside its payload (ids, times, index)
 THINNED_KEY = "outbox_thinned"
 CONFIRMED_BATCH = 64  # confirmed re-sendable messages deleted in one commit during a replay
+READ_AHEAD = 64  # queued messages read in one query during a replay
 ENQUEUE = "INSERT INTO outbox (action, payload, tx_id, created_at, sample) VALUES (?, ?, ?, ?, ?)"
 MESSAGE_COLUMNS = "seq, action, payload, tx_id, attempts, not_before, created_at"
 # Every second intermediate sample of each transaction (never its first or last queued one,
@@ -123,9 +125,12 @@ class Store:
             "SELECT COALESCE(SUM(LENGTH(payload)), 0) + COUNT(*) * ? FROM outbox", (ROW_OVERHEAD,)
         ).fetchone()[0]
         self._full_logged = False
-        # Confirmed messages the CSMS recognises when re-sent, not yet deleted: always the
-        # oldest of the queue (only its head is ever sent), deleted with the next commit.
+        # Confirmed messages the CSMS recognises when re-sent, not yet deleted: they leave
+        # the queue at once and the table with the next commit.
         self._confirmed: list[int] = []
+        # The next messages in order, read ahead in one query during a replay; any write
+        # may change them (retries, thinning), so every transaction forgets them.
+        self._ahead: deque[OutboxMessage] = deque()
 
     def close(self) -> None:
         self.flush_confirmed()
@@ -137,6 +142,7 @@ class Store:
         if not durable:
             self.db.execute("PRAGMA synchronous=NORMAL")
         try:
+            self._ahead.clear()
             with self.db:  # BEGIN ... COMMIT, ROLLBACK on error
                 self.db.execute("BEGIN IMMEDIATE")
                 if self._confirmed:  # they ride along with whatever commits next
@@ -303,14 +309,19 @@ class Store:
         return (ENQUEUE, (action, json.dumps(payload), tx_id, now, int(sample)))
 
     def outbox_head(self) -> OutboxMessage | None:
-        # not "after the last confirmed": combined messages skip other transactions' ones
-        confirmed = self._confirmed
-        row = self.db.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM outbox WHERE seq NOT IN"
-            f" ({','.join('?' * len(confirmed))}) ORDER BY seq LIMIT 1",
-            confirmed,
-        )
-        return next(map(_message, row), None)
+        """The next message to send: the oldest one not confirmed yet."""
+        while self._ahead and self._ahead[0].seq in self._confirmed:
+            self._ahead.popleft()
+        if not self._ahead:
+            # not "after the last confirmed": a combined message skips other transactions'
+            confirmed = self._confirmed
+            rows = self.db.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM outbox WHERE seq NOT IN"
+                f" ({','.join('?' * len(confirmed))}) ORDER BY seq LIMIT ?",
+                (*confirmed, READ_AHEAD),
+            )
+            self._ahead.extend(map(_message, rows))
+        return self._ahead[0] if self._ahead else None
 
     def outbox_followers(self, head: OutboxMessage, limit: int) -> list[OutboxMessage]:
         """The messages of `head`'s transaction queued after it, in order, at most `limit`."""
