@@ -76,7 +76,9 @@ def test_minimal_file_gets_the_defaults() -> None:
     assert config.station.serial is None
     assert config.csms.ocpp_version == "1.6"
     assert config.csms.call_timeout_s == 30.0
+    assert config.csms.replay_batch == 100
     assert config.storage_dir == Path("/var/lib/chargerd")
+    assert config.storage.max_queue_mb == 64
     assert config.control_socket == Path("/run/chargerd/control.sock")
     assert config.hal_driver == "sim"
     assert config.sim.voltage_v == 230.0
@@ -99,7 +101,8 @@ csms:
   call_timeout_s: 10
   reconnect_min_s: 2
   reconnect_max_s: 120
-storage: {dir: data}
+  replay_batch: 1
+storage: {dir: data, max_queue_mb: 0.5}
 control: {socket: ctl.sock}
 hal: {driver: sim}
 sim: {voltage_v: 120, ev_max_current_a: 16.5}
@@ -116,7 +119,9 @@ log: {level: debug}
     assert config.csms.password == "secret"
     assert config.csms.ca_file == "ca.pem"
     assert config.csms.reconnect_max_s == 120.0
+    assert config.csms.replay_batch == 1
     assert config.storage_dir == Path("data")
+    assert config.storage.max_queue_mb == 0.5
     assert config.control_socket == Path("ctl.sock")
     assert config.sim.ev_max_current_a == 16.5
     assert config.connectors[0].phases == 1
@@ -213,6 +218,19 @@ def test_number_out_of_range() -> None:
     assert errors(text) == [
         "station.yaml:7: connectors[0].max_current_a: 100 is out of range; "
         "allowed: a number from 6 to 80",
+    ]
+
+
+def test_outbox_limits_are_checked() -> None:
+    text = MINIMAL.replace("  url:", "  replay_batch: 1001\n  url:")
+    assert errors(text + "storage: {max_queue_mb: 0}\n") == [
+        "station.yaml:4: csms.replay_batch: 1001 is out of range; "
+        "allowed: a whole number from 1 to 1000",
+        "station.yaml:8: storage.max_queue_mb: 0 is not above 0; allowed: a number > 0",
+    ]
+    assert errors(MINIMAL, ("csms.replay_batch=2.5",)) == [
+        "--set csms.replay_batch: 2.5 is not a whole number; "
+        "allowed: a whole number from 1 to 1000",
     ]
 
 

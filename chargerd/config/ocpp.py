@@ -56,6 +56,13 @@ def _flow(value: object) -> str:
     return dumped.strip().removesuffix("...").strip()
 
 
+def _key_16(component: str, variable: str) -> str | None:
+    """The 1.6 key of a 2.0.1 entry; `Component:instance/evse` and `Variable:instance`
+    name the same variable as far as 1.6 is concerned."""
+    component = component.partition("/")[0].partition(":")[0]
+    return TO_16.get((component.casefold(), variable.partition(":")[0].casefold()))
+
+
 def _keys_16() -> dict[str, Any]:
     # imported here: the 1.6 adapter package imports the config package
     from chargerd.ocpp16.keys import BY_NAME
@@ -80,11 +87,11 @@ def check_16(block: Node, entries: dict[str, Node], problems: list[Problem]) -> 
         values[key] = child.value
     if not in_201_form:
         return values
-    suggested = {key: plain(child) for key, child in entries.items() if key not in in_201_form}
+    # the entries already in 1.6 form, then the translated ones
+    suggested = {key: plain(child) for key, child in entries.items() if key in known}
     for component, child in in_201_form.items():
         for variable, value in child.value.items():
-            name = (component.partition("/")[0].partition(":")[0], variable.partition(":")[0])
-            key = TO_16.get((name[0].casefold(), name[1].casefold()))
+            key = _key_16(component, variable)
             if key is None:
                 message = (
                     "an OCPP 2.0.1 variable with no OCPP 1.6 counterpart here; allowed: "
@@ -94,10 +101,10 @@ def check_16(block: Node, entries: dict[str, Node], problems: list[Problem]) -> 
                                         message))  # fmt: skip
             else:
                 suggested[key] = plain(value)
-    form = _flow(suggested) if suggested else "{HeartbeatInterval: 300}"
+    form = f": {_flow(suggested)}" if suggested else ", e.g. {HeartbeatInterval: 300}"
     message = (
         "the block is in OCPP 2.0.1 form (component → variable), but csms.ocpp_version is "
-        f"'1.6'; allowed: the 1.6 form, Key: value: {form}"
+        f"'1.6'; allowed: the 1.6 form, Key: value{form}"
     )
     problems.append(Problem(block.line, "ocpp", message))
     return values
@@ -147,10 +154,11 @@ def check_201(
                 "or a component → variable of the 2.0.1 device model"
             )
             problems.append(Problem(child.line, join("ocpp", key), message))
-    form = _flow(suggested) if suggested else "{OCPPCommCtrlr: {HeartbeatInterval: 300}}"
+    example = ", e.g. {OCPPCommCtrlr: {HeartbeatInterval: 300}}"
+    form = f": {_flow(suggested)}" if suggested else example
     message = (
         "the block is in OCPP 1.6 form (Key: value), but csms.ocpp_version is '2.0.1'; "
-        f"allowed: the 2.0.1 form, component → variable: {form}"
+        f"allowed: the 2.0.1 form, component → variable{form}"
     )
     problems.append(Problem(block.line, "ocpp", message))
     return components
