@@ -10,8 +10,8 @@ Two kinds of message wait here:
   the rest keep their order relative to the transaction messages.
 
 When a backlog is replayed, queued messages of one transaction that the version lets travel
-together (OCPP 1.6 MeterValues: many meterValue entries in one message) go as one CALL,
-confirmed together (`Combining`).
+together (OCPP 1.6 MeterValues: many meterValue entries in one message) are folded into one
+before its first attempt and go as one CALL (`Combining`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from .rpc import CallError, ConnectionLost, Rpc
@@ -59,12 +59,13 @@ class Combining:
     limit: Callable[[], int]
 
     def combine(self, head: OutboxMessage, store: Store) -> OutboxMessage:
-        """`head` with the messages that may travel with it folded in."""
+        """`head` with the messages that may travel with it folded in, in the store too: a
+        retry sends the same message again, and giving up drops what was attempted."""
         limit = self.limit()
-        if head.action != self.action or head.tx_id is None or limit <= 1:
+        if head.action != self.action or head.tx_id is None or head.attempts or limit <= 1:
             return head
         entries = list(head.payload[self.entries])
-        combined: list[int] = []
+        folded: list[int] = []
         for message in store.outbox_followers(head, limit):
             more = message.payload.get(self.entries, [])
             if (
@@ -74,11 +75,10 @@ class Combining:
             ):
                 break
             entries += more
-            combined.append(message.seq)
-        if not combined:
+            folded.append(message.seq)
+        if not folded:
             return head
-        payload = {**head.payload, self.entries: entries}
-        return replace(head, payload=payload, combined=tuple(combined))
+        return store.merge(head, {**head.payload, self.entries: entries}, folded)
 
 
 class Outbox:

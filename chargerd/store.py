@@ -26,7 +26,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,6 @@ class OutboxMessage:
     attempts: int
     not_before: float
     created_at: float
-    combined: tuple[int, ...] = ()  # later messages that travel with this one (their seq)
 
 
 class Store:
@@ -331,6 +330,23 @@ class Store:
         )
         return [_message(row) for row in rows]
 
+    def merge(self, head: OutboxMessage, payload: dict, folded: list[int]) -> OutboxMessage:
+        """`head` becomes one message with `payload`, replacing itself and the `folded` ones
+        (not durably: a power cut brings back the messages as they were, all of them)."""
+        text = json.dumps(payload)
+        with self._transaction(durable=False):
+            (old,) = self.db.execute(
+                "SELECT LENGTH(payload) FROM outbox WHERE seq=?", (head.seq,)
+            ).fetchone()
+            self.db.execute("UPDATE outbox SET payload=? WHERE seq=?", (text, head.seq))
+            rows = self.db.execute(
+                f"DELETE FROM outbox WHERE seq IN ({','.join('?' * len(folded))})"
+                " RETURNING LENGTH(payload)",
+                folded,
+            )
+            self.outbox_bytes += len(text) - old - sum(n + ROW_OVERHEAD for (n,) in rows)
+        return replace(head, payload=payload)
+
     def outbox_depth(self, action: str | None = None) -> int:
         """Messages waiting (of one `action` if given)."""
         self.flush_confirmed()
@@ -351,17 +367,16 @@ class Store:
         self, message: OutboxMessage, csms_id: str | None = None, last: bool = False,
         durable: bool = True,
     ) -> None:  # fmt: skip
-        """The CSMS confirmed `message` (and those combined into it): drop it; record the
+        """The CSMS confirmed `message`: drop it; record the
         transaction id it assigned; forget the transaction after its last message. Not
         `durable`: only for a message the CSMS recognises when it comes again (module doc)."""
-        seqs = (message.seq, *message.combined)
         if not durable and csms_id is None and not last:
-            self._confirmed += seqs
+            self._confirmed.append(message.seq)
             if len(self._confirmed) >= CONFIRMED_BATCH:
                 self.flush_confirmed()
             return
         with self._transaction(durable):
-            self._confirmed += seqs
+            self._confirmed.append(message.seq)
             self._delete_confirmed()
             if csms_id is not None and message.tx_id is not None:
                 self.db.execute(

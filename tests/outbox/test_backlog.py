@@ -106,7 +106,7 @@ async def test_combining_keeps_each_transaction_apart_and_every_message_in_its_o
     await until(lambda: store.outbox_depth() == 0)
 
 
-async def test_a_refused_combined_message_is_retried_whole_and_its_samples_stay_queued(
+async def test_a_refused_combined_message_is_retried_as_the_same_message(
     csms: Csms, link: Link, store: Store
 ) -> None:
     outbox, _ = make_outbox(store, combine=10, attempts=3, interval_s=0.05)
@@ -116,12 +116,37 @@ async def test_a_refused_combined_message_is_retried_whole_and_its_samples_stay_
     await answer_start(csms)
     refused = await csms.recv_call("MeterValues")
     await csms.refuse(refused)
-    assert store.outbox_depth() == 4  # three samples and the stop: none lost with the refusal
+    head = store.outbox_head()  # the three samples wait as the one message that was refused
+    assert head is not None and len(head.payload["meterValue"]) == 3
+    # a sample taken while the refused message waits does not change the retry
+    store.record_sample("tx-1", 2000, None, ("MeterValues", meter_values(999)), time.time())
     again = await csms.recv_call("MeterValues")
-    assert entries(again) == entries(refused) == ["1000", "1001", "1002"]
+    assert again[3] == refused[3] and entries(again) == ["1000", "1001", "1002"]
     await csms.answer(again, {})
     await csms.answer(await csms.recv_call("StopTransaction"), {})
+    after_stop = await csms.recv_call("MeterValues")  # queued after the stop, sent after it
+    assert entries(after_stop) == ["1999"]
+    await csms.answer(after_stop, {})
     await until(lambda: store.outbox_depth() == 0)
+
+
+async def test_giving_up_a_combined_message_drops_only_what_was_attempted(
+    csms: Csms, link: Link, store: Store
+) -> None:
+    outbox, owner = make_outbox(store, combine=10, attempts=2, interval_s=0.05)
+    queue_session(store, samples=3)
+    await link.open(outbox)
+
+    await answer_start(csms)
+    for _ in range(2):
+        await csms.refuse(await csms.recv_call("MeterValues"))
+    stop = await csms.recv_call("StopTransaction")  # the queue moved on
+    await csms.answer(stop, {})
+    await until(lambda: store.outbox_depth() == 0)
+    given_up = [payload for action, payload, answer in owner.delivered if answer is None]
+    assert [v["sampledValue"][0]["value"] for v in given_up[0]["meterValue"]] == [
+        "1000", "1001", "1002",
+    ]  # fmt: skip
 
 
 # --- a bounded outbox ---------------------------------------------------------------------------
