@@ -32,7 +32,7 @@ from hal.interfaces import (
 )
 from hal.registry import Hardware
 
-from . import notify
+from . import commands, notify
 from .adapter import Adapter
 from .config import Config
 from .control import ControlServer
@@ -169,7 +169,7 @@ class Daemon:
 
     # --- hardware events and decisions ----------------------------------------------------
 
-    def _emit(self, event: HalEvent) -> None:
+    def emit(self, event: HalEvent) -> None:
         """Sink for hardware events; may be called from inside a hardware call."""
         self._events.append(event)
         self._event_arrived.set()
@@ -267,12 +267,12 @@ class Daemon:
     async def _start_device(self, connector: int, device: Any, first: bool = True) -> bool:
         """Start a device; one that cannot be opened faults its connector, not the daemon."""
         try:
-            await device.start(self._emit)
+            await device.start(self.emit)
         except (DeviceError, OSError) as exc:
             if first:
                 log.error("connector %d: %s cannot start: %s", connector,
                           type(device).__name__, exc)  # fmt: skip
-                self._emit(FaultRaised(connector, FaultCode.InternalError, str(exc)))
+                self.emit(FaultRaised(connector, FaultCode.InternalError, str(exc)))
             return False
         return True
 
@@ -280,7 +280,7 @@ class Daemon:
         while not await self._start_device(connector, device, first=False):
             await asyncio.sleep(DEVICE_RETRY_S)
         log.info("connector %d: %s started", connector, type(device).__name__)
-        self._emit(FaultCleared(connector, FaultCode.InternalError))
+        self.emit(FaultCleared(connector, FaultCode.InternalError))
 
     async def _recover(self) -> None:
         """End transactions left open by the last run (killed, or stopped for a restart)."""
@@ -364,79 +364,10 @@ class Daemon:
     # --- for chargerctl -------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        connectors = []
-        for c in self.station.connectors.values():
-            reading = self.station.readings.get(c.id)
-            entry: dict[str, Any] = {
-                "id": c.id,
-                "status": str(c.status),
-                "error_code": c.error_code,
-                "pilot": str(c.pilot),
-                "offered_a": c.offered_a,
-                "energy_wh": round(reading.energy_wh) if reading else None,
-                "power_w": round(reading.power_w) if reading else None,
-                "transaction": None,
-            }
-            tx = c.transaction
-            if tx is not None:
-                entry["transaction"] = {
-                    **self.adapter.transaction_facts(tx.id),
-                    "station_id": tx.id,
-                    "id_tag": tx.id_tag,
-                    "started_at": tx.started_at,
-                    "meter_start_wh": tx.meter_start_wh,
-                    "energy_wh": (round(reading.energy_wh) if reading else tx.last_meter_wh)
-                    - tx.meter_start_wh,
-                }
-            connectors.append(entry)
-        return {
-            "station": self.config.station.id,
-            "link": {
-                "state": self.link.state,
-                "url": self.link.settings.url,
-                "last_error": self.link.last_error,
-            },  # fmt: skip
-            **self.adapter.describe(),
-            "outbox_thinned": self.store.outbox_thinned,
-            "connectors": connectors,
-        }
+        return commands.status(self)
 
     def sim_command(self, command: str, args: list[str]) -> str:
-        """`chargerctl sim ...`: drive the simulated EV, card reader and faults."""
-        from hal.interfaces import TagPresented
-
-        if command == "tag":
-            if len(args) not in (1, 3) or (len(args) == 3 and args[1] != "--connector"):
-                raise ValueError("usage: tag ID [--connector N]")
-            connector = int(args[2]) if len(args) == 3 and args[2].isdigit() else None
-            if len(args) == 3 and connector not in self.station.connectors:
-                raise ValueError(
-                    f"no connector {args[2]}; this station has 1..{len(self.hardware)}"
-                )
-            self._emit(TagPresented(args[0], connector))
-            return f"tag {args[0]} presented"
-        if self.sim is None:
-            raise ValueError(
-                "this station runs real hardware: sim commands need hal.driver: sim "
-                "or sim.wire: true"
-            )
-        actions: dict[str, Callable[..., None]] = {
-            "plug": self.sim.plug,
-            "unplug": self.sim.unplug,
-            "ev-pause": self.sim.ev_pause,
-            "ev-resume": self.sim.ev_resume,
-            "fault": self.sim.fault,
-            "clear": self.sim.clear,
-            "meter-fail": self.sim.meter_fail,
-            "meter-restore": self.sim.meter_restore,
-        }
-        if command not in actions:
-            raise ValueError(f"unknown sim command {command!r}; known: tag, {', '.join(actions)}")
-        usage = f"usage: {command} N" + (" CODE" if command == "fault" else "")
-        if len(args) != (2 if command == "fault" else 1) or not args[0].isdigit():
-            raise ValueError(usage)
-        actions[command](int(args[0]), *args[1:])
-        return f"{command} {' '.join(args)}: done"
+        return commands.sim_command(self, command, args)
 
 
 async def run_station(config: Config) -> int:

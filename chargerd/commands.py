@@ -1,0 +1,84 @@
+"""What `chargerctl` asks of a running daemon: its status and the simulator's commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hal.interfaces import TagPresented
+
+if TYPE_CHECKING:
+    from .daemon import Daemon
+
+
+def status(daemon: Daemon) -> dict[str, Any]:
+    """`chargerctl status`: connectors, transactions, link, outbox."""
+    connectors = []
+    for c in daemon.station.connectors.values():
+        reading = daemon.station.readings.get(c.id)
+        entry: dict[str, Any] = {
+            "id": c.id,
+            "status": str(c.status),
+            "error_code": c.error_code,
+            "pilot": str(c.pilot),
+            "offered_a": c.offered_a,
+            "energy_wh": round(reading.energy_wh) if reading else None,
+            "power_w": round(reading.power_w) if reading else None,
+            "transaction": None,
+        }
+        tx = c.transaction
+        if tx is not None:
+            entry["transaction"] = {
+                **daemon.adapter.transaction_facts(tx.id),
+                "station_id": tx.id,
+                "id_tag": tx.id_tag,
+                "started_at": tx.started_at,
+                "meter_start_wh": tx.meter_start_wh,
+                "energy_wh": (round(reading.energy_wh) if reading else tx.last_meter_wh)
+                - tx.meter_start_wh,
+            }
+        connectors.append(entry)
+    return {
+        "station": daemon.config.station.id,
+        "link": {
+            "state": daemon.link.state,
+            "url": daemon.link.settings.url,
+            "last_error": daemon.link.last_error,
+        },  # fmt: skip
+        **daemon.adapter.describe(),
+        "outbox_thinned": daemon.store.outbox_thinned,
+        "connectors": connectors,
+    }
+
+
+def sim_command(daemon: Daemon, command: str, args: list[str]) -> str:
+    """`chargerctl sim ...`: drive the simulated EV, card reader and faults."""
+    if command == "tag":
+        if len(args) not in (1, 3) or (len(args) == 3 and args[1] != "--connector"):
+            raise ValueError("usage: tag ID [--connector N]")
+        connector = int(args[2]) if len(args) == 3 and args[2].isdigit() else None
+        if len(args) == 3 and connector not in daemon.station.connectors:
+            raise ValueError(f"no connector {args[2]}; this station has 1..{len(daemon.hardware)}")
+        daemon.emit(TagPresented(args[0], connector))
+        return f"tag {args[0]} presented"
+    if daemon.sim is None:
+        raise ValueError(
+            "this station runs real hardware: sim commands need hal.driver: sim or sim.wire: true"
+        )
+    actions: dict[str, Callable[..., None]] = {
+        "plug": daemon.sim.plug,
+        "unplug": daemon.sim.unplug,
+        "ev-pause": daemon.sim.ev_pause,
+        "ev-resume": daemon.sim.ev_resume,
+        "fault": daemon.sim.fault,
+        "clear": daemon.sim.clear,
+        "meter-fail": daemon.sim.meter_fail,
+        "meter-restore": daemon.sim.meter_restore,
+    }
+    if command not in actions:
+        raise ValueError(f"unknown sim command {command!r}; known: tag, {', '.join(actions)}")
+    usage = f"usage: {command} N" + (" CODE" if command == "fault" else "")
+    if len(args) != (2 if command == "fault" else 1) or not args[0].isdigit():
+        raise ValueError(usage)
+    actions[command](int(args[0]), *args[1:])
+    return f"{command} {' '.join(args)}: done"
