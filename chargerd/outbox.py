@@ -148,6 +148,7 @@ class Outbox:
         except ConnectionLost:
             pass
         finally:
+            self._store.sync()
             if self._rpc is rpc:  # not a newer connection's
                 self._rpc = None
             for item in self._volatile:
@@ -157,6 +158,7 @@ class Outbox:
 
     async def _sleep_until_due(self) -> None:
         self._store.flush_confirmed()
+        self._store.sync()
         head = self._store.outbox_head()
         timeout = None if head is None else max(0.0, head.not_before - self._clock())
         self._wake.clear()
@@ -187,7 +189,7 @@ class Outbox:
     async def _send_volatile(self, rpc: Rpc, item: _Volatile) -> None:
         future = item.future
         try:
-            result = await rpc.call(item.action, item.payload, self._timeout)
+            result = await rpc.call(item.action, item.payload, self._timeout, self._store.sync)
             if future and not future.done():
                 future.set_result(result)
         except (CallError, TimeoutError) as exc:
@@ -202,7 +204,8 @@ class Outbox:
         if self._combining is not None:
             message = self._combining.combine(message, self._store)
         try:
-            result = await rpc.call(message.action, self._prepare(message), self._timeout)
+            payload = self._prepare(message)
+            result = await rpc.call(message.action, payload, self._timeout, self._store.sync)
         except (CallError, TimeoutError) as exc:
             if rpc.closed:  # the answer was lost with the connection: not the message's fault
                 raise ConnectionLost("connection closed") from exc

@@ -154,8 +154,12 @@ class Rpc:
 
     # --- outgoing ---------------------------------------------------------------------------
 
-    async def call(self, action: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Send a CALL and return the CALLRESULT payload.
+    async def call(
+        self, action: str, payload: dict[str, Any], timeout: float,
+        sent: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Send a CALL and return the CALLRESULT payload; `sent` runs once the frame has
+        left, while the CSMS works on it.
 
         Raises CallError (CALLERROR or an answer that breaks the schema), TimeoutError, or
         ConnectionLost."""
@@ -167,6 +171,8 @@ class Rpc:
             self._waiting = (message_id, action, future)
             try:
                 await self._send([2, message_id, action, payload], action)
+                if sent is not None:
+                    sent()
                 async with asyncio.timeout(timeout):
                     return await future
             finally:

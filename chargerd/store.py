@@ -4,15 +4,20 @@ Every change that must survive a power cut is one SQLite transaction, committed 
 `synchronous=FULL` before the daemon acts on it (a message is on disk before its first
 send attempt; a confirmation removes it and records the CSMS's answer atomically).
 
-One exception, asked for by the caller: a confirmation the CSMS would recognise if it came
-again (`delivered(..., durable=False)`: OCPP 1.6 MeterValues and StopTransaction, every 2.0.1
-TransactionEvent, which carries its seqNo) is committed without waiting for the disk. A power
-cut may then roll back the newest such commits — never an older or a durable one: WAL keeps
-commits in order and the next durable commit syncs everything before it — and the message
-is sent again after the restart. During a replay such confirmations of plain samples are
-collected and deleted together with the next commit (at most CONFIRMED_BATCH of them, and
-whenever the outbox goes idle), so a kill -9 in the middle of a replay re-sends at most that
-many samples: a commit per confirmed message would halve the replay rate.
+Confirmations are cheaper, as the caller asks (`delivered`):
+- one the CSMS would recognise if it came again (`durable=False`: OCPP 1.6 MeterValues and
+  StopTransaction, every 2.0.1 TransactionEvent, which carries its seqNo) leaves the queue at
+  once and the table with the next commit (at most CONFIRMED_BATCH later, or when the outbox
+  goes idle), committed without waiting for the disk. A power cut may roll back the newest
+  such commits — never an older or a durable one: WAL keeps commits in order and a durable
+  commit syncs everything before it — and a kill -9 loses the ones not yet committed; either
+  way those messages are sent again after the restart, never lost;
+- one that must not be sent twice (a 1.6 StartTransaction: a second one is a second
+  transaction at the CSMS) is committed at once and put on disk by `sync()`, which the outbox
+  calls as soon as its next CALL has left: the fsync overlaps the CSMS's work instead of
+  delaying the next message. Sent again it would be only after a power cut within that fsync,
+  the same window as a commit that waits for the disk before anything else is sent.
+A commit per confirmed message, each waiting for the disk, halved the replay rate.
 
 The outbox is bounded (`max_queue_bytes`, counted as payload bytes): when a new message would
 pass the bound, intermediate meter samples are thinned out, oldest first (see `_thin`).
@@ -23,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,12 +133,15 @@ class Store:
         # Confirmed messages the CSMS recognises when re-sent, not yet deleted: they leave
         # the queue at once and the table with the next commit.
         self._confirmed: list[int] = []
+        self._finished: list[str] = []  # transactions whose last message is among them
+        self._unsynced = False  # a durable confirmation is committed but not yet on disk
         # The next messages in order, read ahead in one query during a replay; any write
         # may change them (retries, thinning), so every transaction forgets them.
         self._ahead: deque[OutboxMessage] = deque()
 
     def close(self) -> None:
         self.flush_confirmed()
+        self.sync()
         self.db.close()
 
     @contextmanager
@@ -150,6 +159,8 @@ class Store:
         finally:
             if not durable:
                 self.db.execute("PRAGMA synchronous=FULL")
+        if durable:
+            self._unsynced = False
 
     def _write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
         """Run statements as one atomic, durable transaction. Queued messages count against
@@ -367,15 +378,20 @@ class Store:
         self, message: OutboxMessage, csms_id: str | None = None, last: bool = False,
         durable: bool = True,
     ) -> None:  # fmt: skip
-        """The CSMS confirmed `message`: drop it; record the
-        transaction id it assigned; forget the transaction after its last message. Not
+        """The CSMS confirmed `message`: drop it; record the transaction id it assigned;
+        forget the transaction after its last message.
+
+        `durable`: on disk by the next `sync()`, which the outbox calls as soon as the next
+        CALL has left (the disk works while the CSMS does), or when it goes idle. Not
         `durable`: only for a message the CSMS recognises when it comes again (module doc)."""
-        if not durable and csms_id is None and not last:
+        if not durable and csms_id is None:
             self._confirmed.append(message.seq)
+            if last and message.tx_id is not None:
+                self._finished.append(message.tx_id)
             if len(self._confirmed) >= CONFIRMED_BATCH:
                 self.flush_confirmed()
             return
-        with self._transaction(durable):
+        with self._transaction(durable=False):
             self._confirmed.append(message.seq)
             self._delete_confirmed()
             if csms_id is not None and message.tx_id is not None:
@@ -384,6 +400,12 @@ class Store:
                 )
             if last and message.tx_id is not None:
                 self.db.execute("DELETE FROM transactions WHERE id=? AND ended=1", (message.tx_id,))
+        self._unsynced = self._unsynced or durable
+
+    def sync(self) -> None:
+        """Put every commit so far on disk (one fsync), if a durable one is still waiting."""
+        if self._unsynced:
+            self.set_meta("synced_at", repr(time.time()))  # a durable commit syncs the WAL
 
     def flush_confirmed(self) -> None:
         """Delete the confirmed messages still in the queue (not durably: see the module)."""
@@ -393,6 +415,9 @@ class Store:
 
     def _delete_confirmed(self) -> None:
         seqs, self._confirmed = self._confirmed, []
+        finished, self._finished = self._finished, []
+        for tx_id in finished:
+            self.db.execute("DELETE FROM transactions WHERE id=? AND ended=1", (tx_id,))
         rows = self.db.execute(
             f"DELETE FROM outbox WHERE seq IN ({','.join('?' * len(seqs))})"
             " RETURNING LENGTH(payload)",
