@@ -26,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
         help="override a config value, e.g. --set csms.url=ws://10.0.0.5:9000/ocpp "
         "(list items by 0-based index: connectors.0.max_current_a=16)",
     )  # fmt: skip
+    run.add_argument(
+        "--drop-queue", action="store_true",
+        help="discard messages and open transactions queued under another csms.ocpp_version "
+        "(without it the daemon refuses to start while there are any; docs/OPERATIONS.md)",
+    )  # fmt: skip
     check = commands.add_parser(
         "check-config",
         help="validate a configuration file and exit",
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         secrets = [config.csms.password, base64.b64encode(token).decode()]
     logs.setup(config.log_level, secrets)
     try:
-        return asyncio.run(run_station(config))
+        return asyncio.run(run_station(config, drop_queue=args.drop_queue))
     except KeyboardInterrupt:
         return 0
 

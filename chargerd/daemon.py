@@ -32,7 +32,7 @@ from hal.interfaces import (
 )
 from hal.registry import Hardware
 
-from . import commands, notify
+from . import commands, notify, version_change
 from .adapter import Adapter
 from .config import Config
 from .control import ControlServer
@@ -370,9 +370,10 @@ class Daemon:
         return commands.sim_command(self, command, args)
 
 
-async def run_station(config: Config) -> int:
+async def run_station(config: Config, drop_queue: bool = False) -> int:
     """Run until SIGTERM/SIGINT (exit 0) or a hard reset (EXIT_HARD_RESET); soft resets
-    restart the station in-process with a new BootNotification."""
+    restart the station in-process with a new BootNotification. `drop_queue`: discard
+    messages queued under another OCPP version (version_change.py)."""
     from hal.builders import HardwareConfigError
     from hal.registry import build_hardware
 
@@ -385,6 +386,11 @@ async def run_station(config: Config) -> int:
     except OSError as exc:
         log.error("%s", exc)
         return 1
+    version = config.csms.ocpp_version
+    if problem := version_change.check_storage(config.storage_dir, version, drop_queue):
+        log.error("%s", problem)
+        instance.close()
+        return EXIT_CONFIG
     try:
         hardware = await build_hardware(config)
     except (HardwareConfigError, OSError) as exc:
