@@ -162,6 +162,22 @@ class PowerModule(Protocol):
     async def read(self) -> PowerReading: ...
 
 
+@runtime_checkable
+class CardReader(Protocol):
+    """An RFID/NFC card reader: reports `TagPresented` once per presentation of a card.
+
+    A dead or absent reader is a device problem that must not stop charging: the reader
+    reports it as `FaultRaised(connector, ReaderFailure)` (and `FaultCleared` when it
+    answers again) and keeps trying on its own."""
+
+    async def start(self, emit: EventSink) -> None:
+        """Begin reading. Does not raise for a reader that cannot be opened or does not
+        answer: that is reported through `emit` as ReaderFailure."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class ConnectorHardware:
     """The devices behind one connector."""
@@ -171,3 +187,4 @@ class ConnectorHardware:
     meter: Meter
     power: PowerModule | None = None
     dc_target_voltage_v: float | None = None  # DC output voltage until ISO 15118 tells it
+    reader: CardReader | None = None  # cards read here start and stop this connector's sessions
