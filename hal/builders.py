@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from hal.checks import check_combinations
 from hal.interfaces import ConnectorHardware, FaultCode
 from hal.registry import Hardware, device_config
+
+__all__ = ["HardwareConfigError", "WireSimulation", "build", "check_combinations"]
 
 
 class HardwareConfigError(ValueError):
@@ -118,50 +121,10 @@ class WireSimulation:
             self.world.meter_restore(n)
 
 
-LINE_SETTINGS = ("baudrate", "parity", "stopbits", "timeout_s")
-
-
-def check_combinations(config: Any) -> list[str]:
-    """Problems no single device's options show: devices that cannot work together."""
-    problems = []
-    lines: dict[str, tuple[str, dict[str, Any]]] = {}
-    for i, c in enumerate(config.connectors):
-        controller = device_config(c, "controller", config.hal_driver)
-        meter = device_config(c, "meter", config.hal_driver)
-        assert controller is not None and meter is not None
-        where = f"connectors[{i}]"
-        if meter.driver == "sim" and controller.driver != "sim" and not config.sim.wire:
-            problems.append(
-                f"{where}.meter: a simulated meter measures a simulated EV; with controller "
-                f"driver {controller.driver!r} use a real meter (or set sim.wire: true)"
-            )
-        for role in ("meter", "power"):
-            device = getattr(c, role)
-            if device is None or device.driver != "modbus" or "host" in device.options:
-                continue
-            port, settings = (
-                device.options["port"],
-                {k: device.options.get(k) for k in LINE_SETTINGS},
-            )
-            if port in lines and lines[port][1] != settings:
-                first, other = lines[port]
-                differ = ", ".join(
-                    f"{k} {settings[k]} vs {other[k]}" for k in LINE_SETTINGS
-                    if settings[k] != other[k]
-                )  # fmt: skip
-                problems.append(
-                    f"{where}.{role}: {port} is also used by {first} with other settings "
-                    f"({differ}); one serial line has one baudrate, parity, stopbits and "
-                    "timeout_s"
-                )
-            lines.setdefault(port, (f"{where}.{role}", settings))
-    return problems
-
-
 async def build(config: Any) -> Hardware:
     problems = check_combinations(config)
     if problems:
-        raise HardwareConfigError("; ".join(problems))
+        raise HardwareConfigError("; ".join(str(problem) for problem in problems))
     hardware = Hardware([])
     try:
         await _build_into(hardware, config)

@@ -99,6 +99,10 @@ DEVICE_DRIVERS: dict[str, dict[str, DriverSpec]] = {
                 "modules": Option("ints", required=True, low=0, high=15),
                 "target_voltage_v": Option("number", 400.0, low=50, high=1000),
                 "poll_interval_s": Option("number", 1.0, low=0.1, high=1.0),
+                # one module's datasheet rating: bounds the connector's DC limits in
+                # check-config (at run time the modules report their own)
+                "module_max_current_a": Option("number", 100.0, low=1, high=1000),
+                "module_max_power_kw": Option("number", 30.0, low=1, high=500),
             }
         ),
         "modbus": DriverSpec(

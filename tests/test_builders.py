@@ -10,13 +10,14 @@ import re
 import textwrap
 import threading
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chargerd.cli import main as chargerd_main
-from chargerd.config import Config, ConfigError, load_config
+from chargerd.config import Config, ConfigError, DeviceConfig, load_config
 from hal.builders import HardwareConfigError, WireSimulation, build
 from hal.drivers.infy import InfyPower
 from hal.drivers.modbus_bus import ModbusBus
@@ -173,10 +174,20 @@ async def test_sim_config_builds_the_simulated_station(tmp_path: Path, built):
     assert (await hardware.connectors[1].meter.read()).voltage_v == (230.0,)
 
 
-async def test_simulated_meter_with_a_real_controller_and_no_wire_is_refused(tmp_path: Path):
-    config = load(tmp_path, f"- id: 1\n  {RAPI}\n  meter: {{driver: sim}}\n")
+def test_simulated_meter_with_a_real_controller_and_no_wire_is_refused(tmp_path: Path):
+    (problem,) = errors(tmp_path, f"- id: 1\n  {RAPI}\n  meter: {{driver: sim}}\n")
+    path = tmp_path / "station.yaml"
+    assert problem.startswith(f"{path}:{line_of(path, 'meter: {driver: sim}')}: connectors[0].meter: ")
+    assert "sim.wire" in problem
+
+
+async def test_build_refuses_devices_that_cannot_work_together(tmp_path: Path):
+    """The same checks guard `build()` for a configuration that did not come from a file."""
+    config = load(tmp_path, f"- id: 1\n  {RAPI}\n  {RTU}\n")
+    (c,) = config.connectors
+    simulated_meter = replace(config, connectors=(replace(c, meter=DeviceConfig("sim")),))
     with pytest.raises(HardwareConfigError, match=r"connectors\[0\]\.meter: .*sim\.wire"):
-        await build(config)
+        await build(simulated_meter)
 
 
 async def test_simulated_meter_with_a_rapi_controller_is_fine_with_wire(tmp_path: Path, built):

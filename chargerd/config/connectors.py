@@ -13,9 +13,10 @@ from typing import Any
 from hal.options import DeviceConfig
 from hal.registry import DRIVER_NAMES, check_role_device
 
+from .limits import DC_ONLY, check_limits
 from .schema import Checked, Found, Key, Section, check_section, flat_section, mapping
 from .source import Node, Problem, index, join, plain, show
-from .values import integer_from, number_in, one_of
+from .values import integer_from, one_of
 
 DEVICE_ROLES = ("controller", "meter", "power")
 
@@ -23,19 +24,35 @@ DEVICE_ROLES = ("controller", "meter", "power")
 @dataclass(frozen=True)
 class ConnectorConfig:
     id: int
-    max_current_a: float = 32.0
-    phases: int = 3
+    max_current_a: float = 32.0  # AC: per phase; DC: the output current
+    phases: int = 3  # AC only
     controller: DeviceConfig | None = None  # None: the hal.driver default (sim)
     meter: DeviceConfig | None = None
     power: DeviceConfig | None = None  # DC power electronics; None for AC connectors
+    # DC only (None: as far as the power modules go)
+    max_power_kw: float | None = None
+    min_voltage_v: float | None = None
+    max_voltage_v: float | None = None
+
+    @property
+    def dc(self) -> bool:
+        """A DC connector: a power module feeds it."""
+        return self.power is not None
+
+    def dc_current_a(self, offered_a: float, voltage_v: float) -> float:
+        """The current to ask of the power modules at `voltage_v`: the offer, held under
+        max_power_kw."""
+        if self.max_power_kw is None or voltage_v <= 0:
+            return offered_a
+        return min(offered_a, self.max_power_kw * 1000 / voltage_v)
 
 
 KEYS: dict[str, Key] = {
     "id": Key(integer_from(1), required=True),
-    "max_current_a": Key(number_in(6, 80)),
-    "phases": Key(one_of((1, 3))),
     # checked by check_device, with a line for every option
     **{role: Key(lambda value: value) for role in DEVICE_ROLES},
+    # checked by check_limits: they depend on AC or DC
+    **{key: Key(lambda value: value) for key in ("max_current_a", "phases", *DC_ONLY)},
 }
 _EXAMPLE = "e.g. - {id: 1, max_current_a: 32, phases: 3}"
 
@@ -53,7 +70,9 @@ def check_device(node: Node, path: str, role: str, problems: list[Problem]) -> D
     return device
 
 
-def check_connectors(node: Node | None, problems: list[Problem]) -> list[Checked]:
+def check_connectors(
+    node: Node | None, problems: list[Problem], warnings: list[Problem]
+) -> list[Checked]:
     if node is None:  # reported as a missing key
         return []
     if not isinstance(node.value, list):
@@ -72,6 +91,7 @@ def check_connectors(node: Node | None, problems: list[Problem]) -> list[Checked
                 path = join(index("connectors", i), role)
                 device = check_device(connector.nodes[role], path, role, problems)
                 connector.values[role] = device
+        check_limits(connector, index("connectors", i), problems, warnings)
         connectors.append(connector)
     # OCPP numbers connectors 1..N without gaps (0 means the whole station).
     count = len(connectors)
@@ -101,7 +121,7 @@ def check_connectors(node: Node | None, problems: list[Problem]) -> list[Checked
 
 def read(node: Node | None, found: Found, problems: list[Problem]) -> dict[str, Any]:
     before = len(problems)
-    connectors = check_connectors(node, problems)
+    connectors = check_connectors(node, problems, found.warnings)
     found.connectors = max(1, len(connectors))
     if len(problems) > before:
         return {}

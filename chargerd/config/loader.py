@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .model import SECTIONS, Config
 from .overrides import apply_override, parse_override
+from .review import SYSTEM_CONFIG_DIRS, device_problems, warnings
 from .schema import Found, known_keys
 from .source import Node, Problem, Reader, compose, format_problems
 
@@ -20,7 +22,12 @@ class ConfigError(Exception):
         self.errors = errors
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
+def load_config(
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    system_dirs: tuple[Path, ...] = SYSTEM_CONFIG_DIRS,
+) -> Config:
     """Read the YAML file at `path`, apply `overrides`, validate, and return the Config.
 
     Each override is `dotted.key=value` (as given to `chargerd run --set`); the value is
@@ -29,7 +36,9 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
 
     Raises ConfigError with one line per problem found, never stopping at the first:
     `{file}:{line}: {key.path}: {what is wrong}; {what is allowed}`, or `--set {key.path}: ...`
-    when the value came from an override.
+    when the value came from an override. What works but is likely a mistake comes back
+    in `Config.warnings`, in the same form (relative paths and simulated devices count as
+    such only in a file under one of `system_dirs`).
     """
     file = str(path)
     problems: list[Problem] = []
@@ -53,18 +62,25 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
         for change in changes:
             if change is not None:
                 apply_override(root, *change, problems)
-    config = build_config(Path(path), root, problems)
+    found: list[Problem] = []
+    config = build_config(Path(path), root, problems, found)
+    if config is not None and not problems:
+        problems += device_problems(config, root)
     if config is None or problems:
         raise ConfigError(format_problems(problems, file))
-    return config
+    found += warnings(config, root, system_dirs)
+    return replace(config, warnings=tuple(format_problems(found, file)))
 
 
-def build_config(path: Path, root: Node, problems: list[Problem]) -> Config | None:
-    """Every section checked, all problems reported; the Config when there are none."""
+def build_config(
+    path: Path, root: Node, problems: list[Problem], warnings: list[Problem]
+) -> Config | None:
+    """Every section checked, all problems reported (and warnings added to `warnings`);
+    the Config when there are no problems."""
     keys = [section.key for section in SECTIONS]
     required = [section.key for section in SECTIONS if section.required]
     top = known_keys(root, "", keys, required, problems)
-    found = Found()
+    found = Found(warnings=warnings)
     fields: dict[str, Any] = {}
     for section in SECTIONS:
         fields.update(section.read(top.get(section.key), found, problems))

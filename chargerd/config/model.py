@@ -50,3 +50,5 @@ class Config:
     ocpp: dict[str, Any] = field(default_factory=dict)
     hard_reset_command: str | None = None  # run on Reset Hard instead of exiting for systemd
     log_level: str = "info"
+    # `{file}:{line}: {key.path}: ...` lines for what works but is likely a mistake
+    warnings: tuple[str, ...] = field(default=(), compare=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .source import Node, Problem, join, show
@@ -22,6 +22,8 @@ class Found:
 
     ocpp_version: str | None = "1.6"  # None when csms.ocpp_version is invalid
     connectors: int = 1  # how many connectors are configured (at least 1)
+    # what works but is likely a mistake: printed by check-config and logged at start
+    warnings: list[Problem] = field(default_factory=list)
 
 
 # node of the section (None when absent), what earlier sections found, the problem list
