@@ -33,6 +33,7 @@ from hal.drivers.infy_protocol import (
     split_current,
     unpack_id,
 )
+from hal.drivers.ports import can_problem
 from hal.interfaces import (
     DeviceError,
     EventSink,
@@ -189,9 +190,9 @@ class InfyPower:
         except (can.CanError, OSError, ValueError, ImportError) as exc:
             self._tx.shutdown(wait=False)
             self._tx = None
+            problem = can_problem(self.interface, self.channel, self.bitrate, exc)
             raise DeviceError(
-                f"connector {self.connector}: cannot open CAN bus {self.interface} "
-                f"{self.channel}: {exc}"
+                f"cannot open CAN bus {self.interface} {self.channel}: {problem}"
             ) from exc
         self._notifier = can.Notifier(
             self._bus, [_FrameForwarder(loop, self._on_frame)], timeout=RX_WAKEUP_S

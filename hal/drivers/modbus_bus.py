@@ -20,6 +20,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient, Modbu
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
+from hal.drivers.ports import probe_serial
 from hal.interfaces import DeviceError
 
 log = logging.getLogger(__name__)
@@ -283,10 +284,15 @@ class ModbusBus:
             self._loop = asyncio.get_running_loop()
         if not self._client.connected:
             if not await self._client.connect():
-                what = "cannot connect" if self.key[0] == "tcp" else "cannot open the port"
-                raise ModbusLinkError(self.name, device_id, what)
+                raise ModbusLinkError(self.name, device_id, self._why_not_connected())
             log.info("modbus %s: connected", self.name)
         return self._client
+
+    def _why_not_connected(self) -> str:
+        if self.key[0] == "tcp":
+            return "cannot connect"
+        # pymodbus' connect() only says False (and logs why, a log we keep quiet): ask the OS.
+        return probe_serial(self.name) or "cannot open the port"
 
     def __repr__(self) -> str:
         return f"<ModbusBus {self.name} users={self._users}{' closed' if self._closed else ''}>"

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import math
 
-from hal.drivers.rapi_health import HOLD_OFF, Health, ReportedState, RoundSchedule
+from hal.drivers.rapi_health import HOLD_OFF, LINK, Health, ReportedState, RoundSchedule
 from hal.drivers.rapi_link import NoAnswer, PortFailed, RapiLink
 from hal.drivers.rapi_protocol import (
     HEARTBEAT_ACK_COOKIE,
@@ -369,8 +369,9 @@ class RapiController:
                 await self._link.close()
                 try:
                     await self._link.open()
-                except PortFailed as exc:
-                    self._note_failure(str(exc), at_once=True)
+                except PortFailed as exc:  # says why (path, permission), not "not answering"
+                    self._applied = None
+                    self._health.raise_fault(LINK, str(exc))
                     return False
                 self._health.safe = False
                 self._features = None

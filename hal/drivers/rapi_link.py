@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import serial
 
+from hal.drivers.ports import serial_problem
 from hal.drivers.rapi_protocol import FrameError, RapiFrame, frame, parse
 from hal.interfaces import DeviceError
 
@@ -168,7 +169,9 @@ class RapiLink:
         try:
             port = await loop.run_in_executor(None, self._open_blocking)
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise PortFailed(f"cannot open {self.port}: {exc}") from exc
+            raise PortFailed(
+                f"cannot open the EVSE controller's port: {serial_problem(self.port, exc)}"
+            ) from exc
         self._serial, self._broken = port, False
         self.forget_firmware()
         self._reader_stop = threading.Event()
