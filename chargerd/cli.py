@@ -11,6 +11,8 @@ import asyncio
 import base64
 import sys
 
+from . import version
+
 EXIT_CONFIG = 78
 
 
@@ -18,6 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     from hal.registry import DRIVER_NAMES
 
     parser = argparse.ArgumentParser(prog="chargerd", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"chargerd {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the station daemon in the foreground")
     run.add_argument("--config", required=True, metavar="FILE", help="station YAML file")

@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Any
 
+from . import version
+
 DEFAULT_SOCKET = "/run/chargerd/control.sock"
 
 
@@ -59,6 +61,7 @@ def _print_status(status: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chargerctl", description="Look at and drive chargerd.")
+    parser.add_argument("--version", action="version", version=f"chargerctl {version()}")
     parser.add_argument(
         "--socket", default=os.environ.get("CHARGERD_SOCKET", DEFAULT_SOCKET),
         help=f"control socket (control.socket in the YAML; default {DEFAULT_SOCKET})",
