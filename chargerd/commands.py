@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from hal.interfaces import TagPresented
 
+from . import version
+
 if TYPE_CHECKING:
     from .daemon import Daemon
 
@@ -40,6 +42,7 @@ def status(daemon: Daemon) -> dict[str, Any]:
         connectors.append(entry)
     return {
         "station": daemon.config.station.id,
+        "version": version(),
         "link": {
             "state": daemon.link.state,
             "url": daemon.link.settings.url,

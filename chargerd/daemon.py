@@ -32,7 +32,7 @@ from hal.interfaces import (
 )
 from hal.registry import Hardware
 
-from . import commands, notify, version_change
+from . import commands, notify, version, version_change
 from .adapter import Adapter
 from .config import Config
 from .control import ControlServer
@@ -377,6 +377,7 @@ async def run_station(config: Config, drop_queue: bool = False) -> int:
     from hal.builders import HardwareConfigError
     from hal.registry import build_hardware
 
+    log.info("chargerd %s starting: station %s, %s", version(), config.station.id, config.path)
     if config.csms.ocpp_version not in ADAPTERS:
         log.error("csms.ocpp_version %s is not available in this build; available: %s",
                   config.csms.ocpp_version, ", ".join(ADAPTERS))  # fmt: skip
