@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
-import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,51 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from .core.model import AuthInfo, AuthStatus, Transaction
+from .store_schema import SchemaTooNew, migrate
 
 log = logging.getLogger("chargerd.store")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS settings (
-    key TEXT PRIMARY KEY,      -- an OCPP configuration key / device-model variable
-    value TEXT NOT NULL,       -- JSON
-    seeded TEXT                -- the YAML value it was last seeded from (JSON)
-);
-CREATE TABLE IF NOT EXISTS auth_cache (
-    id_tag TEXT PRIMARY KEY, status TEXT NOT NULL, expires_at REAL, parent_id TEXT
-);
-CREATE TABLE IF NOT EXISTS availability (connector INTEGER PRIMARY KEY, operative INTEGER);
-CREATE TABLE IF NOT EXISTS transactions (
-    id TEXT PRIMARY KEY,           -- the station's own id
-    connector INTEGER NOT NULL,
-    id_tag TEXT NOT NULL,
-    meter_start_wh INTEGER NOT NULL,
-    started_at REAL NOT NULL,
-    last_meter_wh INTEGER NOT NULL,
-    remote_start_id INTEGER,
-    csms_id TEXT,                  -- the id the CSMS assigned (OCPP 1.6), once known
-    ended INTEGER NOT NULL DEFAULT 0,
-    seq_no INTEGER NOT NULL DEFAULT 0,   -- next message sequence number (OCPP 2.0.1)
-    samples TEXT NOT NULL DEFAULT '[]',  -- meter values kept for the stop message
-    parent_id TEXT                 -- the starting tag's parent (its group), once known
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    action TEXT NOT NULL,
-    payload TEXT NOT NULL,         -- JSON; the transaction id is filled in when sent
-    tx_id TEXT,                    -- the transaction the message belongs to
-    attempts INTEGER NOT NULL DEFAULT 0,
-    not_before REAL NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    sample INTEGER NOT NULL DEFAULT 0  -- a meter sample: may be thinned out when the queue is full
-);
-CREATE INDEX IF NOT EXISTS outbox_by_tx ON outbox (tx_id, seq);
-"""
-# Columns added after the first release: (table, column, definition) for older databases.
-MIGRATIONS = [
-    ("outbox", "sample", "INTEGER NOT NULL DEFAULT 0"),
-    ("transactions", "parent_id", "TEXT"),
-]
 ROW_OVERHEAD = 64  # bytes an outbox row costs beside its payload (ids, times, index)
 THINNED_KEY = "outbox_thinned"
 CONFIRMED_BATCH = 64  # confirmed re-sendable messages deleted in one commit during a replay
@@ -117,14 +76,17 @@ class Store:
     def __init__(self, directory: Path, max_queue_bytes: int | None = None):
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "chargerd.sqlite"
+        existed = self.path.exists()
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
-        for table, column, definition in MIGRATIONS:
-            columns = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
-            if column not in columns:
-                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        try:
+            upgraded = migrate(self.db, self.path)
+        except SchemaTooNew:  # written by a newer chargerd: not ours to read or change
+            self.db.close()
+            raise
+        if upgraded and existed:
+            log.warning("%s: schema upgraded to version %d", self.path, upgraded[-1])
         self.max_queue_bytes = max_queue_bytes
         self.outbox_bytes = self.db.execute(
             "SELECT COALESCE(SUM(LENGTH(payload)), 0) + COUNT(*) * ? FROM outbox", (ROW_OVERHEAD,)
@@ -135,6 +97,7 @@ class Store:
         self._confirmed: list[int] = []
         self._finished: list[str] = []  # transactions whose last message is among them
         self._unsynced = False  # a durable confirmation is committed but not yet on disk
+        self._wal: int | None = None  # the write-ahead log, for sync()
         # The next messages in order, read ahead in one query during a replay; any write
         # may change them (retries, thinning), so every transaction forgets them.
         self._ahead: deque[OutboxMessage] = deque()
@@ -143,6 +106,8 @@ class Store:
         self.flush_confirmed()
         self.sync()
         self.db.close()
+        if self._wal is not None:
+            os.close(self._wal)
 
     @contextmanager
     def _transaction(self, durable: bool = True) -> Iterator[None]:
@@ -403,9 +368,13 @@ class Store:
         self._unsynced = self._unsynced or durable
 
     def sync(self) -> None:
-        """Put every commit so far on disk (one fsync), if a durable one is still waiting."""
+        """Put every commit so far on disk, if a durable one is still waiting: one fsync of
+        the write-ahead log, which is what a `synchronous=FULL` commit does after writing."""
         if self._unsynced:
-            self.set_meta("synced_at", repr(time.time()))  # a durable commit syncs the WAL
+            if self._wal is None:
+                self._wal = os.open(f"{self.path}-wal", os.O_RDONLY)  # SQLite's WAL file name
+            os.fsync(self._wal)
+            self._unsynced = False
 
     def flush_confirmed(self) -> None:
         """Delete the confirmed messages still in the queue (not durably: see the module)."""
