@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import logging
 import sys
 
 from . import version
@@ -17,12 +18,18 @@ EXIT_CONFIG = 78
 
 
 def _parser() -> argparse.ArgumentParser:
-    from hal.registry import DRIVER_NAMES
+    from hal.registry import DEVICE_DRIVERS
 
-    parser = argparse.ArgumentParser(prog="chargerd", description=__doc__.splitlines()[0])
+    roles = "; ".join(f"{role}: {', '.join(names)}" for role, names in DEVICE_DRIVERS.items())
+    drivers = f"Hardware drivers of this version: {roles} (docs/CONFIG.md lists their options)."
+    parser = argparse.ArgumentParser(
+        prog="chargerd", description=__doc__.splitlines()[0], epilog=drivers
+    )
     parser.add_argument("--version", action="version", version=f"chargerd {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the station daemon in the foreground")
+    run = commands.add_parser(
+        "run", help="run the station daemon in the foreground", epilog=drivers
+    )
     run.add_argument("--config", required=True, metavar="FILE", help="station YAML file")
     run.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
@@ -37,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check-config",
         help="validate a configuration file and exit",
-        description=f"Validate a station YAML file. Hardware drivers: {', '.join(DRIVER_NAMES)}.",
+        description="Validate a station YAML file: exit 0 (warnings on stderr), or 78 with "
+        f"one line per error. {drivers}",
     )
     check.add_argument("file", metavar="FILE")
     check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -46,6 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--ocpp", choices=["1.6", "2.0.1"], default="1.6")
     return parser
+
+
+def _limits(c) -> str:  # noqa: ANN001 - a ConnectorConfig
+    if not c.dc:
+        return f"{c.max_current_a:g} A, {c.phases} phase(s)"
+    text = f"DC {c.max_current_a:g} A"
+    if c.max_power_kw is not None:
+        text += f", {c.max_power_kw:g} kW"
+    if c.min_voltage_v is not None or c.max_voltage_v is not None:
+        text += f", {c.min_voltage_v or 0:g}..{c.max_voltage_v or 0:g} V"
+    return text
 
 
 def _load(path: str, overrides: list[str]):
@@ -67,12 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         config = _load(args.file, args.set)
         if config is None:
             return EXIT_CONFIG
-        from hal.builders import check_combinations
-
-        if problems := check_combinations(config):
-            for problem in problems:
-                print(f"{args.file}: {problem}", file=sys.stderr)
-            return EXIT_CONFIG
+        for warning in config.warnings:
+            print(warning, file=sys.stderr)
         print(f"{args.file}: OK — OCPP {config.csms.ocpp_version} to {config.csms.url}"
               + (" (wire simulators in-process)" if config.sim.wire else ""))  # fmt: skip
         for c in config.connectors:
@@ -81,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 if device := device_config(c, role, config.hal_driver):
                     devices.append(f"{role} {device.driver} {device.options.get('model', '')}")
             devices = ", ".join(d.rstrip() for d in devices)
-            print(f"  connector {c.id}: {c.max_current_a:g} A, {c.phases} phase(s); {devices}")
+            print(f"  connector {c.id}: {_limits(c)}; {devices}")
         return 0
     if args.command == "demo":
         from devcsms.demo import run_demo
@@ -89,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_demo(args.ocpp))
     config = _load(args.config, args.set)
     if config is None:
+        return EXIT_CONFIG
+    from .config.host import make_dirs
+
+    if problems := make_dirs(config.storage_dir, config.control_socket, args.config):
+        print("\n".join(problems), file=sys.stderr)
         return EXIT_CONFIG
     from . import logs
     from .daemon import run_station
@@ -98,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         token = f"{config.station.id}:{config.csms.password}".encode()
         secrets = [config.csms.password, base64.b64encode(token).decode()]
     logs.setup(config.log_level, secrets)
+    for warning in config.warnings:
+        logging.getLogger("chargerd").warning("%s", warning)
     try:
         return asyncio.run(run_station(config, drop_queue=args.drop_queue))
     except KeyboardInterrupt:

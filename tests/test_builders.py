@@ -177,7 +177,8 @@ async def test_sim_config_builds_the_simulated_station(tmp_path: Path, built):
 def test_simulated_meter_with_a_real_controller_and_no_wire_is_refused(tmp_path: Path):
     (problem,) = errors(tmp_path, f"- id: 1\n  {RAPI}\n  meter: {{driver: sim}}\n")
     path = tmp_path / "station.yaml"
-    assert problem.startswith(f"{path}:{line_of(path, 'meter: {driver: sim}')}: connectors[0].meter: ")
+    line = line_of(path, "meter: {driver: sim}")
+    assert problem.startswith(f"{path}:{line}: connectors[0].meter: ")
     assert "sim.wire" in problem
 
 

@@ -61,3 +61,30 @@ STORAGE = Section("storage", read_storage)
 CONTROL = flat_section("control", {"socket": Key(socket_path, attr="control_socket")})
 RESET = flat_section("reset", {"hard_command": Key(optional(text()), attr="hard_reset_command")})
 LOG = flat_section("log", {"level": Key(one_of(LOG_LEVELS), attr="log_level")})
+
+
+def make_dirs(storage_dir: Path, control_socket: Path, file: str) -> list[str]:
+    """Create the state and socket directories the daemon needs; a line naming the key
+    and the resolved path for each that cannot be created or written (a relative path
+    under systemd counts from /, which the daemon's user may not write)."""
+    problems = []
+    for key, directory in (("storage.dir", storage_dir), ("control.socket", control_socket.parent)):
+        resolved = directory.absolute()
+        try:
+            resolved.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            problems.append(
+                f"{file}: {key}: cannot create the directory {resolved}: {reason}; allowed: "
+                "a directory this user can create and write, e.g. "
+                + ("/var/lib/chargerd" if key == "storage.dir" else "/run/chargerd/control.sock")
+            )
+            continue
+        if not os.access(resolved, os.W_OK | os.X_OK):
+            problems.append(
+                f"{file}: {key}: the directory {resolved} is not writable by this user "
+                f"(uid {os.getuid()}); allowed: a directory it owns, e.g. the unit's "
+                + ("StateDirectory /var/lib/chargerd" if key == "storage.dir"
+                   else "RuntimeDirectory /run/chargerd")
+            )  # fmt: skip
+    return problems

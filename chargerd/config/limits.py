@@ -53,7 +53,7 @@ def _check_ac(connector: Checked, path: str, problems: list[Problem]) -> None:
     _check(connector, path, "phases", AC_PHASES, problems)
     for key in DC_ONLY:
         if key in connector.nodes:
-            message = "only for a DC connector; allowed: remove it, or give the connector a power: device"
+            message = "only for a DC connector; allowed: remove it, or add the power: device"
             problems.append(Problem(connector.nodes[key].line, join(path, key), message))
 
 
@@ -78,8 +78,9 @@ def _check_dc(
 ) -> None:  # fmt: skip
     rating = power_rating(power)
     amps = _at_most(rating.max_current_a, "A", rating.source)
+    kilowatts = _at_most(rating.max_power_kw, "kW", rating.source)
     _check(connector, path, "max_current_a", amps, problems)
-    _check(connector, path, "max_power_kw", _at_most(rating.max_power_kw, "kW", rating.source), problems)
+    _check(connector, path, "max_power_kw", kilowatts, problems)
     if "phases" in connector.nodes:
         message = "ignored: a DC connector (it has a power: device) has no phases; remove it"
         warnings.append(Problem(connector.nodes["phases"].line, join(path, "phases"), message))

@@ -69,7 +69,7 @@ def load_config(
     if config is None or problems:
         raise ConfigError(format_problems(problems, file))
     found += warnings(config, root, system_dirs)
-    return replace(config, warnings=tuple(format_problems(found, file)))
+    return replace(config, warnings=tuple(format_problems(found, file, "warning")))
 
 
 def build_config(

@@ -26,17 +26,19 @@ _HUGE = 10**18  # no configuration number comes near this
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]|[^\S ]")  # control characters, odd spaces
 
 
-def format_problems(problems: list[Problem], file: str) -> list[str]:
+def format_problems(problems: list[Problem], file: str, kind: str = "") -> list[str]:
     """One line per problem, in file order, the --set ones last; control characters
-    (a line break in a key, say) are shown escaped so each problem stays one line."""
+    (a line break in a key, say) are shown escaped so each problem stays one line.
+    `kind` ("warning") is written after the place, as compilers do."""
     lines = []
+    tag = f"{kind}: " if kind else ""
     for problem in sorted(problems, key=lambda p: (p.line is None, p.line or 0)):
         if problem.line is None:
-            lines.append(f"--set {problem.path}: {problem.message}")
+            lines.append(f"--set {tag}{problem.path}: {problem.message}")
         elif problem.path:
-            lines.append(f"{file}:{problem.line}: {problem.path}: {problem.message}")
+            lines.append(f"{file}:{problem.line}: {tag}{problem.path}: {problem.message}")
         else:
-            lines.append(f"{file}:{problem.line}: {problem.message}")
+            lines.append(f"{file}:{problem.line}: {tag}{problem.message}")
     return [_CONTROL.sub(lambda m: repr(m.group())[1:-1], line) for line in lines]
 
 
