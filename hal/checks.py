@@ -74,6 +74,10 @@ def device_paths(device: DeviceConfig) -> list[tuple[str, str]]:
         return [("port", options["port"])]
     if device.driver == "infy" and options["interface"] == "slcan":
         return [("channel", options["channel"])]
+    if device.driver == "pn532":
+        return [("port", options["port"])]
+    if device.driver == "evdev":
+        return [("device", options["device"])]
     return []
 
 

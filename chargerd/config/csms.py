@@ -105,4 +105,4 @@ def read(node: Node | None, found: Found, problems: list[Problem]) -> dict[str, 
     return {"csms": CsmsConfig(**csms.values)} if csms.ok else {}
 
 
-SECTION = Section("csms", read, required=True)
+SECTION = Section("csms", read, required=True, keys=tuple(KEYS))

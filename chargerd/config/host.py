@@ -57,7 +57,7 @@ def read_storage(node: Node | None, found: Found, problems: list[Problem]) -> di
     return {**fields, "storage": StorageConfig(**values)}
 
 
-STORAGE = Section("storage", read_storage)
+STORAGE = Section("storage", read_storage, keys=tuple(STORAGE_KEYS))
 CONTROL = flat_section("control", {"socket": Key(socket_path, attr="control_socket")})
 RESET = flat_section("reset", {"hard_command": Key(optional(text()), attr="hard_reset_command")})
 LOG = flat_section("log", {"level": Key(one_of(LOG_LEVELS), attr="log_level")})

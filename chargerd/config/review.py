@@ -71,8 +71,8 @@ def _missing_ports(config: Config, root: Node) -> list[Problem]:
         return []
     found = []
     for i, c in enumerate(config.connectors):
-        for role in ("controller", "meter", "power"):
-            device = getattr(c, role)
+        for role in ("controller", "meter", "power", "reader"):
+            device = getattr(c, role, None)
             for key, path in device_paths(device) if device is not None else []:
                 if Path(path).exists():
                     continue

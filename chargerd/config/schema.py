@@ -36,6 +36,7 @@ class Section:
     key: str  # the top-level YAML key
     read: Read
     required: bool = False
+    keys: tuple[str, ...] = ()  # the keys it accepts, for docs (ocpp's are OCPP's own)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def dataclass_section(
         checked = check_section(node, key, keys, problems)
         return {key: make(**checked.values)} if checked.ok else {}
 
-    return Section(key, read, required)
+    return Section(key, read, required, tuple(keys))
 
 
 def flat_section(key: str, keys: dict[str, Key]) -> Section:
@@ -128,4 +129,4 @@ def flat_section(key: str, keys: dict[str, Key]) -> Section:
     def read(node: Node | None, found: Found, problems: list[Problem]) -> dict[str, Any]:
         return check_section(node, key, keys, problems).values
 
-    return Section(key, read)
+    return Section(key, read, keys=tuple(keys))
