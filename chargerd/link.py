@@ -11,11 +11,13 @@ import asyncio
 import base64
 import logging
 import random
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidMessage, InvalidStatus
 
 log = logging.getLogger("chargerd.link")
 
@@ -35,6 +37,46 @@ class LinkSettings:
 
 def station_url(base: str, station_id: str) -> str:
     return base.rstrip("/") + "/" + station_id
+
+
+SCHEME = "check the URL scheme in csms.url (ws:// plain, wss:// TLS)"
+
+
+def describe_failure(exc: BaseException, url: str) -> str:
+    """Why connecting to the CSMS failed, and what in the configuration to check."""
+    tls = url.startswith("wss://")
+    if isinstance(exc, InvalidStatus):
+        code = exc.response.status_code
+        if code == 401:
+            return "the CSMS refused the login (HTTP 401): check csms.password and station.id"
+        if code == 403:
+            return "the CSMS refused this station (HTTP 403): check station.id and csms.password"
+        if code == 404:
+            return (
+                "no OCPP endpoint at this URL (HTTP 404): check the path of csms.url "
+                "(the station id is appended to it)"
+            )
+        return (
+            f"the server answered HTTP {code} {exc.response.reason_phrase} instead of opening a "
+            "websocket: check that csms.url is the CSMS's OCPP endpoint (scheme, port, path)"
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"the CSMS's certificate is not trusted ({exc.verify_message}): check csms.ca_file"
+    if tls and isinstance(exc, (ssl.SSLError, ConnectionResetError, EOFError)):
+        # A plain HTTP server answers a TLS hello with an HTTP error or by hanging up.
+        return f"the TLS handshake failed ({exc or type(exc).__name__}): {SCHEME}"
+    if isinstance(exc, InvalidMessage) and not tls:
+        # A TLS server does not answer a plain HTTP request: it hangs up or sends binary.
+        return f"no HTTP answer (the server may expect TLS): {SCHEME}"
+    if isinstance(exc, InvalidHandshake):
+        return f"websocket handshake failed ({exc}): check csms.url"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused: nothing listens at the host and port of csms.url"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host of csms.url ({exc.strerror}): check the URL and DNS"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time: check that the host of csms.url is reachable"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def backoff_delay(failures: int, minimum: float, maximum: float) -> float:
@@ -93,21 +135,35 @@ class Link:
                         log.error("%s; closing", self.last_error)
                         await ws.close(1002, "subprotocol required")
                     else:
+                        if failures:
+                            log.info("connected after %d failed attempt(s)", failures)
                         failures = 0
                         self.last_error = None
                         self.state = "connected"
                         self.connected_since = asyncio.get_running_loop().time()
                         log.info("connected to %s (%s)", s.url, s.subprotocol)
-                        await self._on_open(ws)
+                        await self._serve(ws)
                         log.warning("connection to the CSMS closed")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any network or handshake failure: try again later
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("cannot connect to %s: %s", s.url, self.last_error)
+                error = describe_failure(exc, s.url)
+                # Once per kind of failure, not at every retry of an unplugged cable.
+                level = logging.DEBUG if error == self.last_error else logging.WARNING
+                self.last_error = error
+                log.log(level, "cannot connect to %s: %s", s.url, error)
             self.connected_since = None
             failures += 1
             delay = backoff_delay(failures, s.reconnect_min_s, s.reconnect_max_s)
             self.state = "waiting"
-            log.info("reconnecting in %.1f s", delay)
+            log.debug("reconnecting in %.1f s", delay)
             await asyncio.sleep(delay)
+
+    async def _serve(self, ws: ClientConnection) -> None:
+        try:
+            await self._on_open(ws)
+        except asyncio.CancelledError:
+            # The daemon is stopping (or resetting): say so with 1001 "going away";
+            # leaving it to the context manager would close with 1011, an error.
+            await ws.close(1001, "station stopping")
+            raise
