@@ -2,12 +2,14 @@
 
 With `sim: {wire: true}` the same real drivers are built, but pointed at wire-level
 simulators started here in-process (a RAPI controller on a pty, Modbus meter servers,
-InfyPower modules on a virtual CAN bus), so the exact code that runs on a board runs in
-CI, and `chargerctl sim` drives the simulated EV behind the wire.
+InfyPower modules on a virtual CAN bus, a PN532 card reader on a pty), so the exact code
+that runs on a board runs in CI, and `chargerctl sim` drives the simulated EV behind the
+wire.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from hal.checks import check_combinations
@@ -15,6 +17,8 @@ from hal.interfaces import ConnectorHardware, FaultCode
 from hal.registry import Hardware, device_config
 
 __all__ = ["HardwareConfigError", "WireSimulation", "build", "check_combinations"]
+
+log = logging.getLogger(__name__)
 
 
 class HardwareConfigError(ValueError):
@@ -42,6 +46,7 @@ class WireSimulation:
         self.world = SimulatedStation.from_config(config)
         self.rapi: dict[int, Any] = {}
         self.meter_servers: dict[int, tuple[Any, int]] = {}
+        self.pn532: dict[int, Any] = {}
         self.closers: list[Any] = []
 
     async def rapi_device(self, connector: int) -> Any:
@@ -50,6 +55,16 @@ class WireSimulation:
         device = RapiDevice(controller=self.world.controller(connector))
         await device.start()
         self.rapi[connector] = device
+        self.closers.append(device.stop)
+        return device
+
+    async def pn532_device(self, connector: int) -> Any:
+        """A PN532 on a pty for the connector's reader (`pn532[connector].put_card()`)."""
+        from hal.sim.pn532_device import Pn532Device
+
+        device = Pn532Device()
+        await device.start()
+        self.pn532[connector] = device
         self.closers.append(device.stop)
         return device
 
@@ -154,7 +169,33 @@ async def _build_into(hardware: Hardware, config: Any) -> None:
         meter = await _meter(c, meter_cfg, simulated, wire, hardware)
         power = await _power(c, power_cfg, wire, hardware) if power_cfg else None
         target = power_cfg.options.get("target_voltage_v") if power_cfg else None
-        hardware.connectors.append(ConnectorHardware(c.id, controller, meter, power, target))
+        reader_cfg = device_config(c, "reader", config.hal_driver)
+        reader = await _reader(c, reader_cfg, wire) if reader_cfg else None
+        hardware.connectors.append(
+            ConnectorHardware(c.id, controller, meter, power, target, reader=reader)
+        )
+
+
+async def _reader(c: Any, cfg: Any, wire: WireSimulation | None) -> Any:
+    if cfg.driver == "evdev":
+        if wire is not None:  # no simulated input device: cards come from `chargerctl sim tag`
+            log.info("connector %d: sim.wire: the evdev card reader is left out", c.id)
+            return None
+        from hal.drivers.evdev_reader import EvdevReader
+
+        return EvdevReader(c.id, cfg.options["device"])
+    from hal.drivers.pn532 import Pn532Reader
+
+    options = dict(cfg.options)
+    if wire is not None:
+        options["port"] = (await wire.pn532_device(c.id)).port
+    return Pn532Reader(
+        c.id,
+        options["port"],
+        baudrate=options["baudrate"],
+        timeout_s=options["timeout_s"],
+        poll_interval_s=options["poll_interval_s"],
+    )
 
 
 async def _close_all(closers: list[Any]) -> None:

@@ -114,6 +114,19 @@ DEVICE_DRIVERS: dict[str, dict[str, DriverSpec]] = {
             _modbus_line,
         ),
     },
+    "reader": {
+        # NXP PN532 on a UART (HSU); ISO 14443 type A UIDs as upper-case hex
+        "pn532": DriverSpec(
+            {
+                "port": Option("text", required=True),
+                "baudrate": Option("int", 115200, choices=(9600, 19200, 38400, 57600, 115200)),
+                "timeout_s": Option("number", 0.5, low=0.05, high=5),
+                "poll_interval_s": Option("number", 0.25, low=0.05, high=5),
+            }
+        ),
+        # a USB reader that types the UID as a keyboard (Linux input events)
+        "evdev": DriverSpec({"device": Option("text", required=True)}),
+    },
 }
 
 # hal.driver: the default for every connector device not configured on its own.
@@ -130,9 +143,9 @@ def check_role_device(
 
 def device_config(connector: ConnectorSetup, role: str, default: str) -> DeviceConfig | None:
     """The connector's device for `role`; the station default driver when not configured
-    (except power, which only DC connectors have)."""
-    device: DeviceConfig | None = getattr(connector, role)
-    if device is None and role != "power":
+    (except power, which only DC connectors have, and a card reader, which is optional)."""
+    device: DeviceConfig | None = getattr(connector, role, None)
+    if device is None and role not in ("power", "reader"):
         return DeviceConfig(default)
     return device
 
