@@ -97,7 +97,7 @@ def _check_dc(
     outside = (low is not None and target < low) or (high is not None and target > high)
     if target is not None and outside:
         node = _target_node(connector.nodes["power"])
-        shown = f"{low if low is not None else 0:g}..{high if high is not None else '∞'}"
+        shown = f"{low or 0:g}..{high:g}" if high is not None else f"{low or 0:g} and up"
         message = (
             f"{target:g} V is outside the connector's voltage range; allowed: "
             f"{shown} V (min_voltage_v..max_voltage_v)"
