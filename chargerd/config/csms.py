@@ -93,9 +93,28 @@ def check_reconnect(csms: Checked, problems: list[Problem]) -> None:
     problems.append(Problem(node.line, join("csms", key), message))
 
 
+def check_station_not_in_url(
+    csms: Checked, station_id: str | None, problems: list[Problem]
+) -> None:
+    """The daemon appends station.id to csms.url: a URL that already ends in it would
+    connect as .../CP-001/CP-001, which a CSMS answers with 404 or an unknown station."""
+    url = csms.values.get("url")
+    if url is None or not station_id:
+        return
+    last = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    if last == station_id:
+        base = url.rstrip("/")[: -len(station_id)].rstrip("/")
+        problems.append(Problem(
+            csms.nodes["url"].line, "csms.url",
+            f"ends with the station id {show(station_id)}, which chargerd appends itself; "
+            f"allowed: the URL without it, e.g. {show(base)}",
+        ))  # fmt: skip
+
+
 def read(node: Node | None, found: Found, problems: list[Problem]) -> dict[str, Any]:
     csms = check_section(node, "csms", KEYS, problems)
     check_reconnect(csms, problems)
+    check_station_not_in_url(csms, found.station_id, problems)
     # the shape of the ocpp section depends on the version; unknown when it is invalid
     found.ocpp_version = (
         None

@@ -22,6 +22,7 @@ class Found:
 
     ocpp_version: str | None = "1.6"  # None when csms.ocpp_version is invalid
     connectors: int = 1  # how many connectors are configured (at least 1)
+    station_id: str | None = None  # None when station.id is missing or invalid
     # what works but is likely a mistake: printed by check-config and logged at start
     warnings: list[Problem] = field(default_factory=list)
 

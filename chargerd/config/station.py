@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from .schema import Key, dataclass_section
-from .source import show
+from .schema import Found, Key, Section, check_section
+from .source import Node, Problem, show
 from .values import Invalid, optional, text
 
 
@@ -37,4 +38,11 @@ KEYS: dict[str, Key] = {
     "firmware_version": Key(text(50)),
 }
 
-SECTION = dataclass_section("station", KEYS, StationInfo, required=True)
+
+def read(node: Node | None, found: Found, problems: list[Problem]) -> dict[str, Any]:
+    station = check_section(node, "station", KEYS, problems)
+    found.station_id = station.values.get("id")  # csms.url must not end with it
+    return {"station": StationInfo(**station.values)} if station.ok else {}
+
+
+SECTION = Section("station", read, required=True, keys=tuple(KEYS))
