@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chargerd.config import ConfigError, load_config
 from hal.drivers.pn532 import Pn532Reader, Presence
 from hal.drivers.pn532_protocol import (
     ACK,
@@ -33,6 +35,7 @@ from hal.drivers.pn532_protocol import (
     target_reply,
 )
 from hal.interfaces import CardReader, FaultCleared, FaultCode, FaultRaised, HalEvent, TagPresented
+from hal.options import DeviceConfig
 from hal.sim.pn532_device import Pn532Device
 
 UID4 = "DEADBEEF"
@@ -311,3 +314,47 @@ async def test_stop_ends_polling_and_releases_the_port(device: Pn532Device) -> N
     await again.start(Events())
     await polls(device, 1)
     await again.stop()
+
+
+# --- configuration ------------------------------------------------------------------------
+
+STATION = """\
+station: {id: CP-001}
+csms: {url: "ws://127.0.0.1:9000/ocpp"}
+connectors:
+  - id: 1
+    reader:
+"""
+
+
+def _config_errors(tmp_path: Path, reader: str) -> list[str]:
+    path = tmp_path / "station.yaml"
+    path.write_text(STATION + reader)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return [line.replace(str(path), "station.yaml") for line in caught.value.errors]
+
+
+def test_reader_keys_are_read_with_the_drivers_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "station.yaml"
+    path.write_text(STATION + "      {driver: pn532, port: /dev/ttyS0}\n")
+    (connector,) = load_config(path).connectors
+    assert connector.reader == DeviceConfig(
+        "pn532",
+        {"port": "/dev/ttyS0", "baudrate": 115200, "timeout_s": 0.5, "poll_interval_s": 0.25},
+    )
+    path.write_text(STATION + "      {driver: evdev, device: /dev/input/by-id/usb-x-event-kbd}\n")
+    (connector,) = load_config(path).connectors
+    assert connector.reader == DeviceConfig("evdev", {"device": "/dev/input/by-id/usb-x-event-kbd"})
+
+
+def test_unknown_reader_driver_and_option_are_errors_on_their_lines(tmp_path: Path) -> None:
+    assert _config_errors(tmp_path, "      {driver: acr122u}\n") == [
+        "station.yaml:6: connectors[0].reader.driver: 'acr122u' is not one of 'pn532', 'evdev'"
+    ]
+    wrong = "      driver: pn532\n      port: /dev/ttyS0\n      baud: 9600\n"
+    (error,) = _config_errors(tmp_path, wrong)
+    assert error.startswith("station.yaml:8: connectors[0].reader.baud: unknown key")
+    assert "did you mean 'baudrate'?" in error
+    (error,) = _config_errors(tmp_path, "      {driver: evdev}\n")
+    assert error.startswith("station.yaml:5: connectors[0].reader.device: required key missing")
