@@ -60,7 +60,10 @@ def read_storage(node: Node | None, found: Found, problems: list[Problem]) -> di
 STORAGE = Section("storage", read_storage, keys=tuple(STORAGE_KEYS))
 CONTROL = flat_section("control", {"socket": Key(socket_path, attr="control_socket")})
 RESET = flat_section("reset", {"hard_command": Key(optional(text()), attr="hard_reset_command")})
-LOG = flat_section("log", {"level": Key(one_of(LOG_LEVELS), attr="log_level")})
+LOG = flat_section("log", {
+    "level": Key(one_of(LOG_LEVELS), attr="log_level"),
+    "file": Key(optional(path_value), attr="log_file"),  # None: stderr (the journal)
+})  # fmt: skip
 
 
 def make_dirs(storage_dir: Path, control_socket: Path, file: str) -> list[str]:

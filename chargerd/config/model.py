@@ -50,5 +50,6 @@ class Config:
     ocpp: dict[str, Any] = field(default_factory=dict)
     hard_reset_command: str | None = None  # run on Reset Hard instead of exiting for systemd
     log_level: str = "info"
+    log_file: Path | None = None  # appended to, re-opened on SIGHUP; None: stderr
     # `{file}:{line}: {key.path}: ...` lines for what works but is likely a mistake
     warnings: tuple[str, ...] = field(default=(), compare=False)
