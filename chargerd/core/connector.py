@@ -80,6 +80,9 @@ class Connector:
     phases: int
     pilot: PilotState = PilotState.A
     faults: dict[str, str] = field(default_factory=dict)  # fault code -> info
+    # Errors that leave the connector usable (a dead card reader: remote starts still
+    # work): reported as the error code with the status unchanged, as OCPP 1.6 allows.
+    warnings: dict[str, str] = field(default_factory=dict)  # error code -> info
     operative: bool = True
     scheduled_operative: bool | None = None  # availability change waiting for the session end
     authorization: Authorization | None = None  # accepted id tag waiting for the cable
@@ -109,8 +112,9 @@ class Connector:
 
     @property
     def error_code(self) -> str:
-        """The fault to report: the first one raised, or NoError."""
-        return next(iter(self.faults), "NoError").removeprefix("pilot:")
+        """The fault to report: the first one raised, else the first warning, or NoError."""
+        code = next(iter(self.faults), None) or next(iter(self.warnings), "NoError")
+        return code.removeprefix("pilot:")
 
     def wanted_status(self) -> Status:
         """The status the facts call for, most important fact first."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import time
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from hal.drivers.pn532_protocol import (
     first_target_uid,
     uid_text,
 )
+from hal.drivers.ports import serial_problem
 from hal.interfaces import (
     DeviceError,
     EventSink,
@@ -258,7 +258,7 @@ class Pn532Reader:
                 exclusive=True,
             )
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceError(f"card reader: cannot open {self.port}: {_why(exc)}") from exc
+            raise DeviceError(f"card reader: {serial_problem(self.port, exc)}") from exc
 
     def _write(self, data: bytes) -> None:
         port = self._serial
@@ -276,16 +276,3 @@ class Pn532Reader:
         if port is not None:
             with contextlib.suppress(Exception):
                 port.close()
-
-
-def _why(exc: BaseException) -> str:
-    """What a technician can act on when a port does not open."""
-    code = getattr(exc, "errno", None)
-    if code == errno.ENOENT or "No such file" in str(exc):
-        return "no such device (check the path and the wiring)"
-    if code == errno.EACCES or "Permission denied" in str(exc):
-        return (
-            "permission denied (the daemon's user needs the dialout group, and the "
-            "systemd unit a DeviceAllow for this port)"
-        )
-    return str(exc)
