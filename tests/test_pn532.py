@@ -358,3 +358,30 @@ def test_unknown_reader_driver_and_option_are_errors_on_their_lines(tmp_path: Pa
     assert "did you mean 'baudrate'?" in error
     (error,) = _config_errors(tmp_path, "      {driver: evdev}\n")
     assert error.startswith("station.yaml:5: connectors[0].reader.device: required key missing")
+
+
+async def test_sim_wire_puts_a_simulated_pn532_behind_the_real_driver(tmp_path: Path) -> None:
+    from hal.registry import build_hardware
+
+    path = tmp_path / "station.yaml"
+    path.write_text(
+        STATION.replace(
+            "connectors:", f"storage: {{dir: {tmp_path}}}\nsim: {{wire: true}}\nconnectors:"
+        )  # fmt: skip
+        + "      {driver: pn532, port: /dev/ttyS0}\n"
+    )
+    hardware = await build_hardware(load_config(path))
+    try:
+        (connector,) = hardware.connectors
+        reader = connector.reader
+        assert isinstance(reader, Pn532Reader)
+        chip = hardware.sim.pn532[1]
+        assert reader.port == chip.port != "/dev/ttyS0"
+        events = Events()
+        await reader.start(events)
+        chip.put_card(UID4)
+        await events.wait(lambda: bool(events.of(TagPresented)))
+        await reader.stop()
+        assert events.of(TagPresented) == [TagPresented(UID4, 1)]
+    finally:
+        await hardware.close()
