@@ -150,8 +150,13 @@ class EvdevReader:
                 f"card reader {self.device}: no such input device (is it plugged in? "
                 "see ls /dev/input/by-id/)"
             )
-        import evdev
-
+        try:
+            import evdev
+        except ImportError as exc:  # a dependency, but one that needs a compiler to install
+            raise DeviceError(
+                f"card reader {self.device}: the evdev package is missing ({exc}); "
+                "install it: pip install evdev (needs gcc and the kernel headers)"
+            ) from exc
         try:
             device = evdev.InputDevice(self.device)
         except OSError as exc:
