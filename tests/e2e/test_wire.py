@@ -334,7 +334,8 @@ async def test_dc_connector_whose_can_bus_cannot_be_opened_does_not_crash_the_da
 ):
     """A board whose CAN interface is down (no `ip link set can0 up`): like a RAPI port that
     cannot be opened, this should fault the connector, not end the daemon with a traceback."""
-    dc = {"id": 1, "max_current_a": 80, "phases": 3,
+    dc = {"id": 1, "max_current_a": 80,
+          "controller": {"driver": "sim"}, "meter": {"driver": "sim"},  # asked for: real power
           "power": {"driver": "infy", "interface": "socketcan", "channel": "nocan-e2e0",
                     "modules": [0, 1]}}  # fmt: skip
     wire_up(station, [dc], wire=False)
