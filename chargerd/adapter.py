@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 from websockets.asyncio.client import ClientConnection
 
 from .config import Config
-from .core.model import CoreSettings, Decision
+from .core.model import AuthorizationRejected, CoreSettings, Decision, RefusedBy
 from .core.station import Station
 from .store import Store
 
@@ -37,7 +37,7 @@ class Runtime(Protocol):
         """Whether `connector` has a cable lock at all (False: unknown connector too)."""
         ...
 
-    def request_reset(self, hard: bool) -> None: ...
+    def request_reset(self, hard: bool, by: str = "the CSMS") -> None: ...
 
 
 class Adapter(Protocol):
@@ -72,3 +72,33 @@ class Adapter(Protocol):
         """For `chargerctl status`: at least "id", the id the CSMS knows the transaction by
         (or a placeholder until it is known); more where the version has it (seq_no)."""
         ...
+
+    def refusal(self, rejected: AuthorizationRejected) -> str:
+        """Why an id tag was refused, in this version's words (the rule's key when a rule of
+        the station refused it): for the log and `chargerctl sim tag`."""
+        ...
+
+    def ocpp_get(self, key: str) -> str:
+        """`chargerctl ocpp get KEY`: "KEY = value" as GetConfiguration / GetVariables would
+        read it (write-only values are never shown); ValueError says what is wrong."""
+        ...
+
+    def ocpp_set(self, key: str, value: str) -> str:
+        """`chargerctl ocpp set KEY VALUE`: change it with the validation and persistence of
+        ChangeConfiguration / SetVariables from the CSMS; what was done, or ValueError why not."""
+        ...
+
+
+def refusal_text(rejected: AuthorizationRejected, offline_key: str, unknown_key: str) -> str:
+    """`Adapter.refusal` given the names of the offline rules' keys in one version."""
+    status = rejected.status
+    if rejected.by is RefusedBy.OFFLINE_CACHE:
+        return f"refused by the offline rules ({offline_key}: the cached answer is {status})"
+    if rejected.by is RefusedBy.OFFLINE_UNKNOWN:
+        return (
+            f"refused by the offline rules (no cached answer usable offline under {offline_key},"
+            f" and {unknown_key} is false)"
+        )
+    if rejected.by is RefusedBy.NO_CONNECTOR:
+        return "accepted, but no connector can start a session (faulted, unavailable or busy)"
+    return f"refused by the CSMS ({status})"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hal.interfaces import TagPresented
+from hal.registry import device_config
 
-from . import version
+from . import technician, version
 
 if TYPE_CHECKING:
     from .daemon import Daemon
@@ -26,6 +26,8 @@ def status(daemon: Daemon) -> dict[str, Any]:
             "offered_a": c.offered_a,
             "energy_wh": round(reading.energy_wh) if reading else None,
             "power_w": round(reading.power_w) if reading else None,
+            "dc": _dc_output(daemon, c.id),
+            "fault": _fault(daemon, c.id, c.faults),
             "transaction": None,
         }
         tx = c.transaction
@@ -54,7 +56,45 @@ def status(daemon: Daemon) -> dict[str, Any]:
     }
 
 
-def sim_command(daemon: Daemon, command: str, args: list[str]) -> str:
+def _dc_output(daemon: Daemon, connector: int) -> dict[str, float | None] | None:
+    """What a DC connector's power modules put out (None for AC); unknown values are None
+    until the modules answer."""
+    hw = daemon.hardware.get(connector)
+    if hw is None or hw.power is None:
+        return None
+    output = daemon.dc_output.get(connector)
+    if output is None:
+        return {"voltage_v": None, "current_a": None, "power_w": None}
+    return {
+        "voltage_v": round(output.voltage_v, 1),
+        "current_a": round(output.current_a, 1),
+        "power_w": round(output.voltage_v * output.current_a),
+    }
+
+
+ROLES = ("controller", "meter", "power", "reader")
+
+
+def _fault(daemon: Daemon, connector: int, faults: dict[str, str]) -> dict[str, str] | None:
+    """The connector's first fault: its code, which device raised it and why (None: none)."""
+    if not faults:
+        return None
+    code, reason = next(iter(faults.items()))
+    hw = daemon.hardware.get(connector)
+    raised_by = daemon.fault_devices.get((connector, code))
+    role = next((r for r in ROLES if raised_by is not None and getattr(hw, r, None) is raised_by),
+                None)  # fmt: skip
+    if role is None:  # faults the core itself derives from a device's readings
+        role = "meter" if code == "PowerMeterFailure" else "controller"
+    device = role
+    setup = next((c for c in daemon.config.connectors if c.id == connector), None)
+    if setup is not None and (found := device_config(setup, role, daemon.config.hal_driver)):
+        where = found.options.get("port") or found.options.get("device")
+        device += f" ({found.driver}{f' on {where}' if where else ''})"
+    return {"code": code.removeprefix("pilot:"), "device": device, "reason": reason or code}
+
+
+async def sim_command(daemon: Daemon, command: str, args: list[str]) -> str:
     """`chargerctl sim ...`: drive the simulated EV, card reader and faults."""
     if command == "tag":
         if len(args) not in (1, 3) or (len(args) == 3 and args[1] != "--connector"):
@@ -62,8 +102,7 @@ def sim_command(daemon: Daemon, command: str, args: list[str]) -> str:
         connector = int(args[2]) if len(args) == 3 and args[2].isdigit() else None
         if len(args) == 3 and connector not in daemon.station.connectors:
             raise ValueError(f"no connector {args[2]}; this station has 1..{len(daemon.hardware)}")
-        daemon.emit(TagPresented(args[0], connector))
-        return f"tag {args[0]} presented"
+        return f"tag {args[0]}: " + await technician.present_tag(daemon, args[0], connector)
     if daemon.sim is None:
         raise ValueError(
             "this station runs real hardware: sim commands need hal.driver: sim or sim.wire: true"

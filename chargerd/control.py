@@ -1,9 +1,11 @@
 """The control socket: `chargerctl` talks to the running daemon over a Unix socket.
 
 Protocol: one JSON request per line, one JSON answer per line.
-  {"cmd": "status"}                       -> {"ok": true, "status": {...}}
-  {"cmd": "sim", "args": ["plug", "1"]}   -> {"ok": true, "message": "..."}
-  anything wrong                          -> {"ok": false, "error": "..."}
+  {"cmd": "status"}                             -> {"ok": true, "status": {...}}
+  {"cmd": "sim", "args": ["plug", "1"]}         -> {"ok": true, "message": "..."}
+  {"cmd": "unlock", "args": ["1"]}, and stop, availability, reset, ocpp, log-level
+                                                -> {"ok": true, "message": "..."}
+  anything wrong, or refused                    -> {"ok": false, "error": "..."}
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ MAX_REQUEST = 64 * 1024
 
 class Controllable(Protocol):
     def status(self) -> dict[str, Any]: ...
-    def sim_command(self, command: str, args: list[str]) -> str: ...
+    async def sim_command(self, command: str, args: list[str]) -> str: ...
+
+    async def command(self, command: str, args: list[str]) -> str:
+        """A technician's command (technician.COMMANDS); ValueError when refused."""
+        ...
 
 
 class ControlServer:
@@ -52,7 +58,7 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while line := await reader.readline():
-                answer = self._answer(line)
+                answer = await self._answer(line)
                 writer.write(json.dumps(answer).encode() + b"\n")
                 await writer.drain()
         except (ConnectionError, ValueError, asyncio.LimitOverrunError) as exc:
@@ -60,7 +66,7 @@ class ControlServer:
         finally:
             writer.close()
 
-    def _answer(self, line: bytes) -> dict[str, Any]:
+    async def _answer(self, line: bytes) -> dict[str, Any]:
         try:
             request = json.loads(line)
             if not isinstance(request, dict):
@@ -69,11 +75,13 @@ class ControlServer:
                 return {"ok": False, "error": "the station is starting; try again"}
             if request.get("cmd") == "status":
                 return {"ok": True, "status": self._target.status()}
+            args = [str(a) for a in request.get("args", [])]
             if request.get("cmd") == "sim":
-                args = [str(a) for a in request.get("args", [])]
                 if not args:
                     raise ValueError("sim needs a command")
-                return {"ok": True, "message": self._target.sim_command(args[0], args[1:])}
-            raise ValueError(f"unknown command {request.get('cmd')!r}")
+                message = await self._target.sim_command(args[0], args[1:])
+            else:
+                message = await self._target.command(str(request.get("cmd")), args)
+            return {"ok": True, "message": message}
         except ValueError as exc:
             return {"ok": False, "error": str(exc)}

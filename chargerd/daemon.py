@@ -20,19 +20,22 @@ from collections.abc import Callable
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 from hal.interfaces import (
     ConnectorHardware,
     DeviceError,
+    EventSink,
     FaultCleared,
     FaultCode,
     FaultRaised,
     HalEvent,
+    PowerModule,
+    PowerReading,
 )
 from hal.registry import Hardware
 
-from . import commands, notify, version, version_change
+from . import commands, logs, notify, technician, version, version_change
 from .adapter import Adapter
 from .config import Config
 from .control import ControlServer
@@ -57,6 +60,16 @@ DEVICE_RETRY_S = 5.0  # how often a device that could not be opened is tried aga
 EXIT_CONFIG = 78
 EXIT_HARD_RESET = 75  # EX_TEMPFAIL: systemd's Restart=on-failure brings the daemon back
 DRAIN_BEFORE_RESET_S = 10  # how long a reset waits for queued messages to reach the CSMS
+
+
+class Watcher(Protocol):
+    """Follows the core's decisions (chargerctl sim tag waits for a card's fate)."""
+
+    def see(self, decision: Decision) -> None: ...
+
+    def settled(self) -> None:
+        """The core has settled after an input: no decision or hardware event is left."""
+        ...
 
 
 class Outcome(Enum):
@@ -140,6 +153,11 @@ class Daemon:
         self._events: deque[HalEvent] = deque()
         self._event_arrived = asyncio.Event()
         self._lock_results: dict[int, bool] = {}
+        self.device_problems = logs.DeviceProblems()  # logged once each, not every retry
+        self.watchers: list[Watcher] = []
+        # (connector, fault code) -> the device that raised it: chargerctl status names it
+        self.fault_devices: dict[tuple[int, str], Any] = {}
+        self.dc_output: dict[int, PowerReading] = {}  # last reading of each DC connector
         self._stop = asyncio.Event()
         self._outcome = Outcome.STOPPED
         self._tasks: list[asyncio.Task[Any]] = []  # run as long as the daemon
@@ -160,8 +178,8 @@ class Daemon:
         hw = self.hardware.get(connector)
         return hw is not None and hw.controller.has_lock
 
-    def request_reset(self, hard: bool) -> None:
-        self._spawn(self._reset(hard))
+    def request_reset(self, hard: bool, by: str = "the CSMS") -> None:
+        self._spawn(self._reset(hard, by))
 
     def _spawn(self, coroutine: Any) -> None:
         """A task that may end before the daemon does (cancelled at shutdown if not)."""
@@ -181,12 +199,16 @@ class Daemon:
             if not decisions and not self._events:
                 break
             for decision in decisions:
+                for watcher in self.watchers:
+                    watcher.see(decision)
                 await self._carry_out(decision)
             while self._events:
                 event = self._events.popleft()
                 log.debug("hardware: %s", event)
                 self.station.hardware_event(event, time.time())
         self.adapter.flush_status()
+        for watcher in list(self.watchers):
+            watcher.settled()
 
     async def _carry_out(self, d: Decision) -> None:
         connector = d.transaction.connector if isinstance(d, TransactionEnded) else None
@@ -200,7 +222,9 @@ class Daemon:
                 await hw.controller.set_contactor(d.closed)
                 if d.closed and hw.power is not None:
                     offered = self.station.connectors[d.connector].offered_a
-                    await hw.power.set_output(hw.dc_target_voltage_v or 400.0, offered)
+                    volts = hw.dc_target_voltage_v or 400.0
+                    limits = next(c for c in self.config.connectors if c.id == d.connector)
+                    await hw.power.set_output(volts, limits.dc_current_a(offered, volts))
                     await hw.power.switch(True)
             elif isinstance(d, SetLock) and hw:
                 self._lock_results[d.connector] = await hw.controller.set_lock(d.locked)
@@ -234,14 +258,27 @@ class Daemon:
 
     async def _read_meters(self) -> None:
         for connector, hw in self.hardware.items():
+            if hw.power is not None:
+                await self._read_power(connector, hw.power)
+            meter = type(hw.meter).__name__
             try:
                 reading = await hw.meter.read()
             except DeviceError as exc:
+                self.device_problems.failed(connector, meter, str(exc))
                 await self.feed(
                     lambda now, c=connector, e=exc: self.station.meter_failed(c, str(e), now)
                 )
                 continue
+            self.device_problems.recovered(connector, meter)
             await self.feed(lambda now, c=connector, r=reading: self.station.meter_read(c, r, now))
+
+    async def _read_power(self, connector: int, power: PowerModule) -> None:
+        """The DC output for chargerctl status; a module that does not answer faults the
+        connector through its driver, here it only leaves the output unknown."""
+        try:
+            self.dc_output[connector] = await power.read()
+        except DeviceError:
+            self.dc_output.pop(connector, None)
 
     async def _ticker(self) -> None:
         """Poll meters and run timers; ping the systemd watchdog only while this loop turns,
@@ -263,23 +300,34 @@ class Daemon:
             for device in (hw.controller, hw.meter, hw.power):
                 if device is not None and not await self._start_device(hw.connector, device):
                     self._spawn(self._keep_starting(hw.connector, device))
+            if hw.reader is not None:  # it reports ReaderFailure and retries by itself
+                await hw.reader.start(self.emit)
 
     async def _start_device(self, connector: int, device: Any, first: bool = True) -> bool:
         """Start a device; one that cannot be opened faults its connector, not the daemon."""
         try:
-            await device.start(self.emit)
+            await device.start(self._sink_of(device))
         except (DeviceError, OSError) as exc:
+            self.device_problems.failed(connector, type(device).__name__, f"cannot start: {exc}")
             if first:
-                log.error("connector %d: %s cannot start: %s", connector,
-                          type(device).__name__, exc)  # fmt: skip
-                self.emit(FaultRaised(connector, FaultCode.InternalError, str(exc)))
+                self._sink_of(device)(FaultRaised(connector, FaultCode.InternalError, str(exc)))
             return False
         return True
+
+    def _sink_of(self, device: Any) -> EventSink:
+        """`emit`, remembering which device raised each fault."""
+
+        def sink(event: HalEvent) -> None:
+            if isinstance(event, FaultRaised):
+                self.fault_devices[(event.connector, str(event.code))] = device
+            self.emit(event)
+
+        return sink
 
     async def _keep_starting(self, connector: int, device: Any) -> None:
         while not await self._start_device(connector, device, first=False):
             await asyncio.sleep(DEVICE_RETRY_S)
-        log.info("connector %d: %s started", connector, type(device).__name__)
+        self.device_problems.recovered(connector, type(device).__name__)
         self.emit(FaultCleared(connector, FaultCode.InternalError))
 
     async def _recover(self) -> None:
@@ -291,9 +339,9 @@ class Daemon:
             log.warning("transaction %s was open at start-up: ending it (%s)", tx.id, reason)
             await self.feed(lambda now, tx=tx: self.station.end_interrupted(tx, reason, now))
 
-    async def _reset(self, hard: bool) -> None:
+    async def _reset(self, hard: bool, by: str) -> None:
         await asyncio.sleep(0.1)  # let the Reset answer reach the CSMS first
-        log.warning("%s reset requested by the CSMS", "hard" if hard else "soft")
+        log.warning("%s reset requested by %s", "hard" if hard else "soft", by)
         await self.feed(lambda now: self.station.reset(hard, now))
         deadline = time.monotonic() + DRAIN_BEFORE_RESET_S
         while self.store.outbox_depth() and self.link.state == "connected":
@@ -355,7 +403,7 @@ class Daemon:
                 await hw.controller.offer_current(0)
             except DeviceError as exc:
                 log.error("connector %d: could not switch off: %s", hw.connector, exc)
-            for device in (hw.controller, hw.meter, hw.power):
+            for device in (hw.controller, hw.meter, hw.power, hw.reader):
                 if device is not None:
                     await device.stop()
         self.store.set_meta("clean_shutdown", "1")
@@ -366,8 +414,11 @@ class Daemon:
     def status(self) -> dict[str, Any]:
         return commands.status(self)
 
-    def sim_command(self, command: str, args: list[str]) -> str:
-        return commands.sim_command(self, command, args)
+    async def sim_command(self, command: str, args: list[str]) -> str:
+        return await commands.sim_command(self, command, args)
+
+    async def command(self, command: str, args: list[str]) -> str:
+        return await technician.run(self, command, args)
 
 
 async def run_station(config: Config, drop_queue: bool = False) -> int:
@@ -387,8 +438,8 @@ async def run_station(config: Config, drop_queue: bool = False) -> int:
     except OSError as exc:
         log.error("%s", exc)
         return 1
-    version = config.csms.ocpp_version
-    if problem := version_change.check_storage(config.storage_dir, version, drop_queue):
+    ocpp = config.csms.ocpp_version
+    if problem := version_change.check_storage(config.storage_dir, ocpp, drop_queue):
         log.error("%s", problem)
         instance.close()
         return EXIT_CONFIG
@@ -409,6 +460,7 @@ async def run_station(config: Config, drop_queue: bool = False) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    loop.add_signal_handler(signal.SIGHUP, logs.reopen)  # logrotate; without it HUP kills us
     try:
         while True:
             daemon = Daemon(config, hardware)

@@ -14,6 +14,7 @@ from chargerd.core.model import (
     CoreSettings,
     MeterSampled,
     OfferCurrent,
+    RefusedBy,
     RequestAuthorization,
     SetLock,
     StatusChanged,
@@ -293,7 +294,7 @@ def test_a_tag_of_another_group_does_not_stop_the_transaction() -> None:
     decisions = st.take()
     assert of_type(decisions, TransactionEnded) == []
     assert of_type(decisions, AuthorizationRejected) == [
-        AuthorizationRejected("TAG2", "ConnectorNotReady")
+        AuthorizationRejected("TAG2", "ConnectorNotReady", RefusedBy.NO_CONNECTOR)
     ]
     assert status(st) == "Charging"
 
@@ -404,7 +405,7 @@ def test_offline_an_expired_cache_entry_is_refused() -> None:
     st.take()
 
     st.tag_presented("TAG1", None, T0)
-    assert st.take() == [AuthorizationRejected("TAG1", "Expired")]
+    assert st.take() == [AuthorizationRejected("TAG1", "Expired", RefusedBy.OFFLINE_CACHE)]
     assert st.transactions() == []
 
 
@@ -421,7 +422,7 @@ def test_offline_an_unknown_tag_is_refused_otherwise() -> None:
     pilot(st, 1, B, T0)
     st.take()
     st.tag_presented("STRANGER", None, T0)
-    assert st.take() == [AuthorizationRejected("STRANGER", "Invalid")]
+    assert st.take() == [AuthorizationRejected("STRANGER", "Invalid", RefusedBy.OFFLINE_UNKNOWN)]
 
 
 def test_offline_without_local_authorize_offline_a_cached_tag_is_refused() -> None:
@@ -429,7 +430,7 @@ def test_offline_without_local_authorize_offline_a_cached_tag_is_refused() -> No
     pilot(st, 1, B, T0)
     st.take()
     st.tag_presented("TAG1", None, T0)
-    assert st.take() == [AuthorizationRejected("TAG1", "Invalid")]
+    assert st.take() == [AuthorizationRejected("TAG1", "Invalid", RefusedBy.OFFLINE_UNKNOWN)]
 
 
 def test_authorization_failed_starts_a_cached_accepted_tag_by_the_offline_rules() -> None:
@@ -451,7 +452,7 @@ def test_authorization_failed_refuses_an_unknown_tag_by_the_offline_rules() -> N
     st.take()
 
     st.authorization_failed("STRANGER", T0 + 5)
-    assert st.take() == [AuthorizationRejected("STRANGER", "Invalid")]
+    assert st.take() == [AuthorizationRejected("STRANGER", "Invalid", RefusedBy.OFFLINE_UNKNOWN)]
 
 
 def test_authorization_failed_with_allow_offline_unknown_starts_an_unknown_tag() -> None:
@@ -606,6 +607,22 @@ def test_clearing_a_fault_with_the_ev_plugged_is_finishing_and_unplug_is_availab
     assert st.take() == [StatusChanged(1, "Finishing", "Available", "NoError", T0 + 30)]
 
 
+def test_a_reader_failure_is_reported_without_faulting_or_stopping_the_session() -> None:
+    st = make_station()
+    tx = charging(st)
+
+    st.hardware_event(FaultRaised(1, FaultCode.ReaderFailure, "no PN532 answering"), T0 + 10)
+    assert st.take() == []  # charging goes on; the error travels with the status
+    assert st.connectors[1].transaction is tx
+    assert (status(st), st.connectors[1].error_code) == ("Charging", "ReaderFailure")
+
+    st.hardware_event(FaultRaised(1, FaultCode.GroundFailure), T0 + 11)
+    assert st.connectors[1].error_code == "GroundFailure"  # the fault is what matters now
+    st.hardware_event(FaultCleared(1, FaultCode.GroundFailure), T0 + 12)
+    st.hardware_event(FaultCleared(1, FaultCode.ReaderFailure), T0 + 13)
+    assert st.connectors[1].error_code == "NoError"
+
+
 def test_a_faulted_connector_starts_nothing() -> None:
     st = make_station()
     st.hardware_event(FaultRaised(1, FaultCode.HighTemperature), T0)
@@ -614,7 +631,7 @@ def test_a_faulted_connector_starts_nothing() -> None:
     st.authorization_answered("TAG1", ACCEPTED, T0)
     decisions = st.take()
     assert of_type(decisions, TransactionStarted) == []
-    assert AuthorizationRejected("TAG1", "ConnectorNotReady") in decisions
+    assert AuthorizationRejected("TAG1", "ConnectorNotReady", RefusedBy.NO_CONNECTOR) in decisions
     assert status(st) == "Faulted"
 
 

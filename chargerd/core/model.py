@@ -125,12 +125,22 @@ class RequestAuthorization:
     id_tag: str
 
 
+class RefusedBy(StrEnum):
+    """Who or which rule refused an id tag (adapters name the rule's key of their version)."""
+
+    CSMS = "csms"  # its answer (or, 2.0.1, the local list or cache it lets decide)
+    OFFLINE_CACHE = "offline cache"  # offline: the cached answer (LocalAuthorizeOffline)
+    OFFLINE_UNKNOWN = "offline unknown"  # offline, not known: AllowOfflineTxForUnknownId off
+    NO_CONNECTOR = "no connector"  # accepted, but its connector cannot start a session
+
+
 @dataclass(frozen=True)
 class AuthorizationRejected:
     """An id tag was refused (shown to the user; nothing else happens)."""
 
     id_tag: str
     status: str
+    by: RefusedBy = RefusedBy.CSMS
 
 
 @dataclass(frozen=True)

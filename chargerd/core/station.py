@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from hal.interfaces import (
     FaultCleared,
+    FaultCode,
     FaultRaised,
     HalEvent,
     MeterReading,
@@ -33,6 +34,7 @@ from .model import (
     Decision,
     MeterSampled,
     OfferCurrent,
+    RefusedBy,
     RequestAuthorization,
     SetLock,
     StatusChanged,
@@ -45,6 +47,10 @@ from .model import (
 
 # Pilot states that are errors in themselves, and the fault each stands for.
 PILOT_FAULTS = {PilotState.E: "EVCommunicationError", PilotState.F: "InternalError"}
+# Hardware errors that leave energy delivery safe and possible: reported (1.6 errorCode
+# with the status unchanged), but no Faulted, no stopped session. A dead card reader
+# leaves remote starts, and sessions already running, alone.
+USABLE_WITH = {FaultCode.ReaderFailure}
 MIN_OFFER_A = 6.0  # IEC 61851: below 6 A no PWM offer is possible
 AUTH_CACHE_SIZE = 1024  # id tags remembered; memory and storage stay bounded
 
@@ -130,6 +136,8 @@ class Station:
             return
         if isinstance(event, PilotChanged):
             self._pilot_changed(c, event.state, now)
+        elif isinstance(event, FaultRaised) and event.code in USABLE_WITH:
+            c.warnings[str(event.code)] = event.info
         elif isinstance(event, FaultRaised):
             self._fault(c, str(event.code), event.info, now)
         elif isinstance(event, FaultCleared):
@@ -137,6 +145,7 @@ class Station:
                 c.faults = {k: v for k, v in c.faults.items() if k.startswith("pilot:")}
             else:
                 c.faults.pop(str(event.code), None)
+                c.warnings.pop(str(event.code), None)
             self._apply_power(c)
             self._settle(c, now)
 
@@ -246,7 +255,7 @@ class Station:
         if status is AuthStatus.Accepted:
             self._authorized(id_tag, self._cached_parent(id_tag), pending, now)
         else:
-            self._decisions.append(AuthorizationRejected(id_tag, str(status)))
+            self._refuse_offline(id_tag, status)
 
     def clear_cache(self) -> None:
         self.auth_cache.clear()
@@ -258,8 +267,14 @@ class Station:
             self._ask(id_tag, pending)
         elif status is AuthStatus.Accepted:
             self._authorized(id_tag, self._cached_parent(id_tag), pending, now)
-        else:
-            self._decisions.append(AuthorizationRejected(id_tag, str(status)))
+        else:  # refused without asking: only offline
+            self._refuse_offline(id_tag, status)
+
+    def _refuse_offline(self, id_tag: str, status: AuthStatus) -> None:
+        """Refused by the offline rules: the cache's answer, or an unknown tag."""
+        cached = self._cached(id_tag) if self.settings.local_authorize_offline else None
+        by = RefusedBy.OFFLINE_CACHE if cached is not None else RefusedBy.OFFLINE_UNKNOWN
+        self._decisions.append(AuthorizationRejected(id_tag, str(status), by))
 
     def _ask(self, id_tag: str, pending: _PendingAuth) -> None:
         self._pending[id_tag] = pending
@@ -350,7 +365,9 @@ class Station:
             connector = plugged[0].id
         c = self.connectors[connector]
         if not self._can_start(c):
-            self._decisions.append(AuthorizationRejected(id_tag, "ConnectorNotReady"))
+            self._decisions.append(
+                AuthorizationRejected(id_tag, "ConnectorNotReady", RefusedBy.NO_CONNECTOR)
+            )
             return
         c.authorization = authorization
         if c.plugged:
@@ -429,6 +446,15 @@ class Station:
             else:
                 self._set_operative(c, operative, now)
         return "Scheduled" if scheduled else "Accepted"
+
+    def local_stop(self, connector: int, now: float) -> bool:
+        """End the session on `connector` from the station itself (a technician): reason
+        Local. False: no session runs there."""
+        c = self.connectors.get(connector)
+        if c is None or c.transaction is None:
+            return False
+        self._stop(c, StopReason.Local, now)
+        return True
 
     def unlock(self, connector: int, now: float) -> bool:
         """Unlock the cable; a running transaction ends first. False: no such connector."""

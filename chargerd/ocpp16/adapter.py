@@ -9,7 +9,7 @@ from typing import Any
 
 from hal.interfaces import MeterReading
 
-from ..adapter import Runtime
+from ..adapter import Runtime, refusal_text
 from ..config import Config
 from ..connection import CsmsConnection
 from ..core.connector import Status
@@ -43,6 +43,7 @@ SUPPORTED = {
     "Reset",
     "UnlockConnector",
 }
+MAX_VALUE_LENGTH = 500  # ChangeConfiguration.req value: CiString500
 
 
 class Ocpp16Adapter(CsmsConnection):
@@ -188,7 +189,10 @@ class Ocpp16Adapter(CsmsConnection):
         elif isinstance(d, AvailabilityChanged):
             self.store.set_availability(d.connector, d.operative)
         elif isinstance(d, AuthorizationRejected):
-            log.info("id tag %s refused (%s)", d.id_tag, d.status)
+            log.info("id tag %s %s", d.id_tag, self.refusal(d))
+
+    def refusal(self, rejected: AuthorizationRejected) -> str:
+        return refusal_text(rejected, "LocalAuthorizeOffline", "AllowOfflineTxForUnknownId")
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -310,7 +314,7 @@ class Ocpp16Adapter(CsmsConnection):
     async def _handle(self, action: str, p: dict[str, Any]) -> dict[str, Any]:
         station = self.rt.station
         if action == "ChangeConfiguration":
-            return {"status": self._change_configuration(p["key"], p["value"])}
+            return {"status": self._change_configuration(p["key"], p["value"])[0]}
         if action == "GetConfiguration":
             return self._get_configuration(p.get("key"))
         if action == "ChangeAvailability":
@@ -362,21 +366,24 @@ class Ocpp16Adapter(CsmsConnection):
         if name == "HeartbeatInterval":
             self.heartbeat_changed()
 
-    def _change_configuration(self, name: str, value: str) -> str:
+    def _change_configuration(
+        self, name: str, value: str, by: str = "the CSMS"
+    ) -> tuple[str, str | None]:
+        """(ConfigurationStatus, why when not Accepted/RebootRequired)."""
         key = K.find(name)
         if key is None:
-            return "NotSupported"
+            return "NotSupported", "no such configuration key"
         name = key.name
         if not key.writable:
-            return "Rejected"
+            return "Rejected", "read-only"
         try:
             parsed = K.parse(key, value)
         except ValueError as exc:
-            log.info("ChangeConfiguration %s=%r rejected: %s", name, value, exc)
-            return "Rejected"
+            log.info("ChangeConfiguration %s=%r by %s rejected: %s", name, value, by, exc)
+            return "Rejected", str(exc)
         self._set_key(name, parsed)
-        log.info("configuration %s set to %s by the CSMS", name, K.to_wire(parsed))
-        return "RebootRequired" if key.reboot else "Accepted"
+        log.info("configuration %s set to %s by %s", name, K.to_wire(parsed), by)
+        return ("RebootRequired" if key.reboot else "Accepted"), None
 
     def _get_configuration(self, names: list[str] | None) -> dict[str, Any]:
         wanted = names if names else [k.name for k in K.KEYS]
@@ -394,6 +401,23 @@ class Ocpp16Adapter(CsmsConnection):
         return answer
 
     # --- for chargerctl -------------------------------------------------------------------------
+
+    def ocpp_get(self, key: str) -> str:
+        found = K.find(key)
+        if found is None:
+            raise ValueError(f"{key}: no such OCPP 1.6 configuration key")
+        shown = K.to_wire(self.keys[found.name])
+        return f"{found.name} = {shown}" + ("" if found.writable else "  (read-only)")
+
+    def ocpp_set(self, key: str, value: str) -> str:
+        if len(value) > MAX_VALUE_LENGTH:  # the CSMS's schema checks this one
+            raise ValueError(f"{key}: Rejected: longer than {MAX_VALUE_LENGTH} characters")
+        status, why = self._change_configuration(key, value, by="chargerctl")
+        if why is not None:
+            raise ValueError(f"{key}: {status}: {why}")
+        found = K.find(key)
+        assert found is not None
+        return f"{found.name} = {K.to_wire(self.keys[found.name])}  ({status})"
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -23,7 +23,7 @@ import math
 import time
 from typing import Any
 
-from ..adapter import Runtime
+from ..adapter import Runtime, refusal_text
 from ..config import Config
 from ..connection import CsmsConnection
 from ..core.model import (
@@ -41,6 +41,7 @@ from ..core.model import (
 from ..outbox import Outbox, RetryPolicy
 from ..rpc import OCPP201, CallError, ConnectionLost
 from ..store import OutboxMessage, Store
+from . import technician
 from .authorization import Authorizer
 from .components import ACTUAL, Value, Variable
 from .device_model import DeviceModel
@@ -348,7 +349,12 @@ class Ocpp201Adapter(CsmsConnection):
         elif isinstance(d, AvailabilityChanged):
             self.store.set_availability(d.connector, d.operative)
         elif isinstance(d, AuthorizationRejected):
-            log.info("id token %s refused (%s)", d.id_tag, d.status)
+            log.info("id token %s %s", d.id_tag, self.refusal(d))
+
+    def refusal(self, rejected: AuthorizationRejected) -> str:
+        return refusal_text(
+            rejected, "AuthCtrlr.LocalAuthorizeOffline", "AuthCtrlr.OfflineTxForUnknownIdEnabled"
+        )
 
     # --- the outbox's callbacks --------------------------------------------------------------
 
@@ -374,6 +380,12 @@ class Ocpp201Adapter(CsmsConnection):
             "registration": self.registration,
             "outbox_depth": self.store.outbox_depth(),
         }
+
+    def ocpp_get(self, key: str) -> str:
+        return technician.get(self.dm, key)
+
+    def ocpp_set(self, key: str, value: str) -> str:
+        return technician.set_value(self, key, value)
 
     def transaction_facts(self, transaction_id: str) -> dict[str, Any]:
         # the station's own id is the transactionId the CSMS knows; seqNo of the latest event

@@ -18,7 +18,6 @@ from .conftest import Station, run_cli, wait_until
 from .test_offline import go_offline
 
 
-
 def config_201(station: Station) -> str:
     """The station's configuration, moved to OCPP 2.0.1 (the ocpp block in its 2.0.1 form)."""
     config = station.config()
