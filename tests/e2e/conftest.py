@@ -344,6 +344,9 @@ class Station:
         entry = await wait_call(
             self.csms, "StartTransaction", after=after, connectorId=connector, idTag=tag
         )
+        # the CSMS has heard of Charging too: a test's later StatusNotification is its own
+        await wait_call(self.csms, "StatusNotification", after=after, connectorId=connector,
+                        status="Charging")  # fmt: skip
         await wait_until(
             lambda: any(
                 t.connector_id == connector and t.start_timestamp == entry.payload["timestamp"]
