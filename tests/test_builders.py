@@ -530,7 +530,7 @@ def test_check_config_prints_each_connectors_drivers(tmp_path: Path, capsys):
     assert out[0].startswith(f"{path}: OK") and "wire simulators in-process" in out[0]
     assert out[1:] == [
         "  connector 1: 32 A, 3 phase(s); controller rapi, meter modbus sdm630",
-        "  connector 2: 80 A, 3 phase(s); controller rapi, meter modbus sdm630, power infy",
+        "  connector 2: DC 80 A; controller rapi, meter modbus sdm630, power infy",
         "  connector 3: 32 A, 1 phase(s); controller sim, meter sim",
     ]
 
