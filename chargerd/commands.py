@@ -28,6 +28,8 @@ def status(daemon: Daemon) -> dict[str, Any]:
             "power_w": round(reading.power_w) if reading else None,
             "dc": _dc_output(daemon, c.id),
             "fault": _fault(daemon, c.id, c.faults),
+            # a device problem that leaves the connector usable (a dead card reader)
+            "warning": _fault(daemon, c.id, c.warnings),
             "transaction": None,
         }
         tx = c.transaction

@@ -62,6 +62,8 @@ def _print_status(status: dict[str, Any]) -> None:
                   f"{shown['power_w']} W")  # fmt: skip
         if fault := c.get("fault"):
             print(f"  fault {fault['code']}: {fault['device']}: {fault['reason']}")
+        if warning := c.get("warning"):
+            print(f"  warning {warning['code']}: {warning['device']}: {warning['reason']}")
         tx = c.get("transaction")
         if tx:
             minutes = (time.time() - tx["started_at"]) / 60

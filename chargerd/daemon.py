@@ -301,7 +301,7 @@ class Daemon:
                 if device is not None and not await self._start_device(hw.connector, device):
                     self._spawn(self._keep_starting(hw.connector, device))
             if hw.reader is not None:  # it reports ReaderFailure and retries by itself
-                await hw.reader.start(self.emit)
+                await hw.reader.start(self._sink_of(hw.reader))
 
     async def _start_device(self, connector: int, device: Any, first: bool = True) -> bool:
         """Start a device; one that cannot be opened faults its connector, not the daemon."""
