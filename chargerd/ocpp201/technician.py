@@ -49,6 +49,18 @@ def parse_name(key: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     return component, variable, attribute
 
 
+def _parse(dm: DeviceModel, key: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """parse_name, with the variables of that name offered when the component is missing (a
+    technician used to OCPP 1.6 types `HeartbeatInterval`)."""
+    try:
+        return parse_name(key)
+    except ValueError as exc:
+        named = sorted({v.key for v in dm.variables if v.name.casefold() == key.casefold()})
+        if named:
+            raise ValueError(f"{exc}; did you mean {' or '.join(named)}?") from None
+        raise
+
+
 def _problem(dm: DeviceModel, key: str, status: str, component: dict[str, Any]) -> ValueError:
     if status == Status.UnknownComponent:
         known = sorted({v.component.key for v in dm.variables})
@@ -64,7 +76,7 @@ def _problem(dm: DeviceModel, key: str, status: str, component: dict[str, Any]) 
 
 
 def get(dm: DeviceModel, key: str) -> str:
-    component, variable, attribute = parse_name(key)
+    component, variable, attribute = _parse(dm, key)
     status, found = dm.lookup(component, variable)
     if found is None:
         raise _problem(dm, key, status, component)
@@ -79,7 +91,7 @@ def get(dm: DeviceModel, key: str) -> str:
 
 
 def set_value(host: Host, key: str, value: str) -> str:
-    component, variable, attribute = parse_name(key)
+    component, variable, attribute = _parse(host.dm, key)
     if len(value) > MAX_SET_LENGTH:  # the CSMS's schema checks this one
         raise ValueError(f"{key}: Rejected: longer than {MAX_SET_LENGTH} characters")
     status, changed, why = host.dm.set(component, variable, value, attribute)
