@@ -28,6 +28,7 @@ def status(daemon: Daemon) -> dict[str, Any]:
             "power_w": round(reading.power_w) if reading else None,
             "dc": _dc_output(daemon, c.id),
             "fault": _fault(daemon, c.id, c.faults),
+            "faults": _faults(daemon, c.id, c.faults),
             # a device problem that leaves the connector usable (a dead card reader)
             "warning": _fault(daemon, c.id, c.warnings),
             "transaction": None,
@@ -79,9 +80,16 @@ ROLES = ("controller", "meter", "power", "reader")
 
 def _fault(daemon: Daemon, connector: int, faults: dict[str, str]) -> dict[str, str] | None:
     """The connector's first fault: its code, which device raised it and why (None: none)."""
-    if not faults:
-        return None
-    code, reason = next(iter(faults.items()))
+    found = _faults(daemon, connector, faults)
+    return found[0] if found else None
+
+
+def _faults(daemon: Daemon, connector: int, faults: dict[str, str]) -> list[dict[str, str]]:
+    """Each fault of the connector, oldest first."""
+    return [_device_fault(daemon, connector, code, reason) for code, reason in faults.items()]
+
+
+def _device_fault(daemon: Daemon, connector: int, code: str, reason: str) -> dict[str, str]:
     hw = daemon.hardware.get(connector)
     raised_by = daemon.fault_devices.get((connector, code))
     role = next((r for r in ROLES if raised_by is not None and getattr(hw, r, None) is raised_by),
@@ -91,9 +99,18 @@ def _fault(daemon: Daemon, connector: int, faults: dict[str, str]) -> dict[str, 
     device = role
     setup = next((c for c in daemon.config.connectors if c.id == connector), None)
     if setup is not None and (found := device_config(setup, role, daemon.config.hal_driver)):
-        where = found.options.get("port") or found.options.get("device")
-        device += f" ({found.driver}{f' on {where}' if where else ''})"
+        device += f" ({found.driver}{_where(found.options)})"
     return {"code": code.removeprefix("pilot:"), "device": device, "reason": reason or code}
+
+
+def _where(options: dict[str, Any]) -> str:
+    """Where a device is wired: serial port, TCP address, CAN channel or input device."""
+    if options.get("host"):
+        return f" on {options['host']}:{options.get('port')}"
+    for key in ("port", "channel", "device"):
+        if options.get(key):
+            return f" on {options[key]}"
+    return ""
 
 
 async def sim_command(daemon: Daemon, command: str, args: list[str]) -> str:

@@ -60,7 +60,7 @@ def _print_status(status: dict[str, Any]) -> None:
             shown = {k: "?" if v is None else f"{v:g}" for k, v in dc.items()}
             print(f"  DC output {shown['voltage_v']} V  {shown['current_a']} A  "
                   f"{shown['power_w']} W")  # fmt: skip
-        if fault := c.get("fault"):
+        for fault in c.get("faults") or []:
             print(f"  fault {fault['code']}: {fault['device']}: {fault['reason']}")
         if warning := c.get("warning"):
             print(f"  warning {warning['code']}: {warning['device']}: {warning['reason']}")

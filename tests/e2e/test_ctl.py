@@ -15,6 +15,7 @@ from devcsms import Csms
 
 from .conftest import Station, calls, run_cli, wait_call, wait_until
 from .test_offline import go_offline
+from .test_wire import wire_up
 
 
 async def ctl(station: Station, *args: str) -> subprocess.CompletedProcess[str]:
@@ -222,3 +223,22 @@ async def test_sim_tag_on_a_connector_that_cannot_start_is_ignored(csms: Csms, s
     answer = await station.sim("tag", "TAG1", "--connector", "1")
     assert answer.startswith("tag TAG1: ignored"), answer
     assert calls(csms, "StartTransaction", mark) == []
+
+
+async def test_status_names_the_device_that_failed_and_why(csms: Csms, station: Station):
+    missing = "/dev/ttyUSB-chargerd-ctl-missing"
+    connector = {"id": 1, "max_current_a": 32, "phases": 3,
+                 "controller": {"driver": "rapi", "port": missing},
+                 "meter": {"driver": "modbus", "model": "sdm630", "host": "127.0.0.1",
+                           "port": 9, "unit": 1, "timeout_s": 0.2}}  # fmt: skip
+    wire_up(station, [connector], wire=False)
+    mark = await station.start(wait=False)
+    await station.wait_statuses_reported(after=mark, connectors=(0, 1))
+    await station.wait_status(1, "Faulted")
+    result = await ctl(station, "status", "--json")
+    assert result.returncode == 4, result
+    one = json.loads(result.stdout)["connectors"][0]
+    assert one["fault"] == one["faults"][0]
+    by_device = {fault["device"]: fault for fault in one["faults"]}
+    assert missing in by_device[f"controller (rapi on {missing})"]["reason"]
+    assert "cannot connect" in by_device["meter (modbus on 127.0.0.1:9)"]["reason"]
