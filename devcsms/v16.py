@@ -206,7 +206,12 @@ class Session16(Session, ChargePoint16):
         if tx is None or tx.station_id != self.id:
             self.csms.violation(self.id, f"MeterValues for unknown transaction {tx_id}")
         elif tx.stopped:
-            self.csms.violation(self.id, f"MeterValues for stopped transaction {tx_id}")
+            # a re-send after a power cut (the station's record of the confirmation was lost)
+            # repeats values this CSMS has: recognised, not counted again; new ones are wrong
+            if all(v in tx.meter_values for v in p["meterValue"]):
+                log.info("%s: MeterValues re-sent after transaction %s stopped", self.id, tx_id)
+            else:
+                self.csms.violation(self.id, f"MeterValues for stopped transaction {tx_id}")
         else:
             if tx.connector_id != p["connectorId"]:
                 self.csms.violation(

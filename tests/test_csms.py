@@ -198,6 +198,20 @@ async def test_transaction_violations(csms: Csms):
     assert csms.ledger.unknown_stops[0][1]["transactionId"] == 99
 
 
+async def test_meter_values_re_sent_after_the_stop_are_recognised_not_counted(csms: Csms):
+    # after a power cut the station may send again what the CSMS had already confirmed
+    async with station(csms) as st:
+        await st.boot()
+        await st.start_tx(meter=500)
+        mv = {"connectorId": 1, "transactionId": 1, "meterValue": [{"timestamp": TS}]}
+        mv["meterValue"][0]["sampledValue"] = [{"value": "510"}]
+        await st.request("MeterValues", mv)
+        await st.request("StopTransaction", {"transactionId": 1, **_stop(600)})
+        await st.request("MeterValues", mv)
+    assert csms.ledger.violations == []
+    assert csms.ledger.transactions[1].meter_values == mv["meterValue"]
+
+
 async def test_fail_next_error_and_silent(csms: Csms):
     csms.fail_next("Heartbeat", 1, "error")
     csms.fail_next("Heartbeat", 1, "silent")
