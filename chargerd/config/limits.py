@@ -45,6 +45,7 @@ def _check(connector: Checked, path: str, key: str, check: Any, problems: list[P
     try:
         connector.values[key] = check(node.value)
     except Invalid as exc:
+        connector.values.pop(key, None)  # later checks compare only valid values
         problems.append(Problem(node.line, join(path, key), str(exc)))
 
 
@@ -94,8 +95,9 @@ def _check_dc(
         problems.append(Problem(node.line, join(path, "max_voltage_v"), message))
         return
     target = power.options.get("target_voltage_v")
-    outside = (low is not None and target < low) or (high is not None and target > high)
-    if target is not None and outside:
+    if target is None:
+        return
+    if (low is not None and target < low) or (high is not None and target > high):
         node = _target_node(connector.nodes["power"])
         shown = f"{low or 0:g}..{high:g}" if high is not None else f"{low or 0:g} and up"
         message = (

@@ -329,8 +329,10 @@ async def test_kill_mid_transaction_ends_it_with_power_loss_and_seq_no_goes_on(
     assert boot.payload["reason"] == "PowerUp"
     ended = await wait_tx_event(csms, "Ended", after=mark, transactionId=tx_id)
     assert ended.payload["transactionInfo"]["stoppedReason"] == "PowerLoss"
-    assert ended.payload["seqNo"] == tx.seq_nos[-2] + 1
-    assert tx.seq_nos == list(range(len(tx.events)))
+    # gap-free numbering goes on; an event confirmed just before the kill may come again with
+    # its own seqNo (the ledger accepts only an identical repeat: recognised, not counted)
+    assert ended.payload["seqNo"] == max(n for n in tx.seq_nos if n != ended.payload["seqNo"]) + 1
+    assert sorted(set(tx.seq_nos)) == list(range(len(tx.events)))
     assert energy(ended.payload["meterValue"])[-1] >= last_seen
     assert (await station.connector(1))["transaction"] is None
     await station.wait_outbox(lambda depth: depth == 0, "empty")
