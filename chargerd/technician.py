@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .core.authorization import same_tag
 from .core.model import (
     AuthorizationRejected,
     Decision,
@@ -23,7 +24,6 @@ from .core.model import (
     TransactionEnded,
     TransactionStarted,
 )
-from .core.station import same_tag
 
 if TYPE_CHECKING:
     from .daemon import Daemon

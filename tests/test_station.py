@@ -1060,7 +1060,7 @@ def test_inoperative_connectors_given_at_construction_start_unavailable() -> Non
 
 
 def test_the_auth_cache_keeps_the_most_recently_seen_tags_within_its_size() -> None:
-    from chargerd.core.station import AUTH_CACHE_SIZE
+    from chargerd.core.authorization import AUTH_CACHE_SIZE
 
     st = make_station()
     for n in range(AUTH_CACHE_SIZE + 2):

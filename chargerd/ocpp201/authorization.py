@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..adapter import Runtime
+from ..core.authorization import tag_key
 from ..core.model import AuthInfo, AuthStatus
-from ..core.station import tag_key
 from ..outbox import Outbox
 from ..rpc import CallError, ConnectionLost
 from .device_model import DeviceModel

@@ -1,0 +1,230 @@
+"""Authorization rules of the station core: who may start or stop a transaction.
+
+A card at the reader stops the transaction it started, or one of its group (OCPP 1.6
+parentIdTag, 2.0.1 groupIdToken); otherwise it is authorized from local knowledge (the
+cache, under LocalPreAuthorize online and LocalAuthorizeOffline offline,
+AllowOfflineTxForUnknownId) or by asking the CSMS. Part of `Station` (a mixin): it uses the
+station's connectors and its start/stop rules; no I/O, time is an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .model import (
+    AuthInfo,
+    Authorization,
+    AuthorizationRejected,
+    AuthStatus,
+    CacheAuthorization,
+    CoreSettings,
+    Decision,
+    RefusedBy,
+    RequestAuthorization,
+    StopReason,
+    Transaction,
+)
+
+if TYPE_CHECKING:
+    from .connector import Connector
+
+AUTH_CACHE_SIZE = 1024  # id tags remembered; memory and storage stay bounded
+
+
+def tag_key(id_tag: str) -> str:
+    """Id tags compare without regard to case (OCPP: CiString)."""
+    return id_tag.casefold()
+
+
+def same_tag(a: str, b: str) -> bool:
+    return tag_key(a) == tag_key(b)
+
+
+@dataclass
+class PendingAuth:
+    connector: int | None
+    remote_start_id: int | None
+    # Presented at the reader (not a remote start): if accepted, it may stop a transaction
+    # of its group instead of starting one.
+    at_reader: bool = False
+
+
+class AuthorizationRules:
+    # what the station provides
+    settings: CoreSettings
+    connectors: dict[int, Connector]
+    online: bool
+    auth_cache: dict[str, AuthInfo]
+    waiting_for_plug: Authorization | None
+    _pending: dict[str, PendingAuth]
+    _decisions: list[Decision]
+    transactions: Callable[[], list[Transaction]]
+    _can_start: Callable[[Connector], bool]
+    _start: Callable[[Connector, float], None]
+    _settle: Callable[[Connector, float], None]
+
+    def _stop(self, c: Connector, reason: StopReason, now: float, **kwargs: object) -> None:
+        raise NotImplementedError
+
+    # --- inputs: authorization -------------------------------------------------------------
+
+    def tag_presented(self, id_tag: str, connector: int | None, now: float) -> None:
+        """A card at the reader: it stops the transaction it started, or one of its group
+        (same parent id tag), or else it authorizes a new one."""
+        for c in self.connectors.values():
+            tx = c.transaction
+            if tx and same_tag(tx.id_tag, id_tag) and connector in (None, c.id):
+                self._stop(c, StopReason.Local, now, id_tag=id_tag)
+                return
+        if connector is not None and connector not in self.connectors:
+            return
+        pending = PendingAuth(connector, None, at_reader=True)
+        if self._group_transactions(id_tag, connector):
+            known = self._trusted_entry(id_tag, now, online=self.online)
+            if known is not None and known.parent_id:  # its group is known here: no need to ask
+                if self._authorized(id_tag, known.parent_id, pending, now):
+                    return
+            elif self.online:  # its group is known only to the CSMS
+                self._ask(id_tag, pending)
+                return
+        self._authorize(id_tag, pending, now)
+
+    def authorization_answered(self, id_tag: str, info: AuthInfo, now: float) -> None:
+        self._remember(id_tag, info)
+        pending = self._pending.pop(id_tag, None)
+        if pending is None:
+            return
+        if info.valid_at(now):
+            self._authorized(id_tag, info.parent_id, pending, now)
+        else:
+            self._decisions.append(AuthorizationRejected(id_tag, str(info.status)))
+
+    def authorization_failed(self, id_tag: str, now: float) -> None:
+        """No answer from the CSMS (offline, timeout): decide by the offline rules."""
+        pending = self._pending.pop(id_tag, None)
+        if pending is None:
+            return
+        status = self._local_decision(id_tag, now, online=False)
+        if status is AuthStatus.Accepted:
+            self._authorized(id_tag, self._cached_parent(id_tag), pending, now)
+        else:
+            self._refuse_offline(id_tag, status)
+
+    def clear_cache(self) -> None:
+        self.auth_cache.clear()
+        self._decisions.append(CacheAuthorization(None, None))
+
+    def _authorize(self, id_tag: str, pending: PendingAuth, now: float) -> None:
+        status = self._local_decision(id_tag, now, online=self.online)
+        if status is None:
+            self._ask(id_tag, pending)
+        elif status is AuthStatus.Accepted:
+            self._authorized(id_tag, self._cached_parent(id_tag), pending, now)
+        else:  # refused without asking: only offline
+            self._refuse_offline(id_tag, status)
+
+    def _refuse_offline(self, id_tag: str, status: AuthStatus) -> None:
+        """Refused by the offline rules: the cache's answer, or an unknown tag."""
+        cached = self._cached(id_tag) if self.settings.local_authorize_offline else None
+        by = RefusedBy.OFFLINE_CACHE if cached is not None else RefusedBy.OFFLINE_UNKNOWN
+        self._decisions.append(AuthorizationRejected(id_tag, str(status), by))
+
+    def _ask(self, id_tag: str, pending: PendingAuth) -> None:
+        self._pending[id_tag] = pending
+        self._decisions.append(RequestAuthorization(id_tag))
+
+    def _authorized(
+        self, id_tag: str, parent_id: str | None, pending: PendingAuth, now: float
+    ) -> bool:
+        """An accepted tag: at the reader it first stops a transaction of its group (OCPP
+        1.6 parentIdTag, 2.0.1 groupIdToken); otherwise it may start one. True if it
+        stopped a transaction."""
+        if pending.at_reader and parent_id:
+            for tx in self._group_transactions(id_tag, pending.connector):
+                if same_tag(tx.parent_id or "", parent_id):
+                    self._stop(self.connectors[tx.connector], StopReason.Local, now, id_tag=id_tag)
+                    return True
+        self._accept(id_tag, pending.connector, pending.remote_start_id, now, parent_id)
+        return False
+
+    def _group_transactions(self, id_tag: str, connector: int | None) -> list[Transaction]:
+        """Running transactions `id_tag` may stop if it is of their group: those whose
+        starting tag's parent is known and that `id_tag` did not start."""
+        return [
+            tx
+            for tx in self.transactions()
+            if tx.parent_id is not None
+            and connector in (None, tx.connector)
+            and not same_tag(tx.id_tag, id_tag)
+        ]
+
+    def _cached(self, id_tag: str) -> AuthInfo | None:
+        if not self.settings.auth_cache_enabled:
+            return None
+        return self.auth_cache.get(tag_key(id_tag))
+
+    def _cached_parent(self, id_tag: str) -> str | None:
+        cached = self._cached(id_tag)
+        return cached.parent_id if cached is not None else None
+
+    def _trusted_entry(self, id_tag: str, now: float, *, online: bool) -> AuthInfo | None:
+        """The cache entry of `id_tag` if the rules let the station act on it without
+        asking the CSMS (LocalPreAuthorize online, LocalAuthorizeOffline offline)."""
+        s, cached = self.settings, self._cached(id_tag)
+        allowed = s.local_pre_authorize if online else s.local_authorize_offline
+        return cached if cached is not None and allowed and cached.valid_at(now) else None
+
+    def _local_decision(self, id_tag: str, now: float, *, online: bool) -> AuthStatus | None:
+        """Accepted/refused from local knowledge, or None: ask the CSMS."""
+        s = self.settings
+        cached = self._cached(id_tag)
+        if online:
+            if s.local_pre_authorize and cached is not None and cached.valid_at(now):
+                return AuthStatus.Accepted
+            return None
+        if cached is not None and s.local_authorize_offline:
+            if cached.valid_at(now):
+                return AuthStatus.Accepted
+            return AuthStatus.Expired if cached.status is AuthStatus.Accepted else cached.status
+        if s.allow_offline_unknown_id:
+            return AuthStatus.Accepted
+        return AuthStatus.Invalid
+
+    def _remember(self, id_tag: str, info: AuthInfo) -> None:
+        if self.settings.auth_cache_enabled:
+            key = tag_key(id_tag)
+            self.auth_cache.pop(key, None)  # re-inserted last: the most recently seen
+            self.auth_cache[key] = info
+            self._decisions.append(CacheAuthorization(id_tag, info))
+            while len(self.auth_cache) > AUTH_CACHE_SIZE:  # forget the least recently seen
+                oldest = next(iter(self.auth_cache))
+                del self.auth_cache[oldest]
+                self._decisions.append(CacheAuthorization(oldest, None))
+
+    def _accept(
+        self,
+        id_tag: str,
+        connector: int | None,
+        remote_start_id: int | None,
+        now: float,
+        parent_id: str | None = None,
+    ) -> None:
+        authorization = Authorization(id_tag, now, remote_start_id, parent_id)
+        if connector is None:
+            plugged = [c for c in self.connectors.values() if c.plugged and self._can_start(c)]
+            if not plugged:
+                self.waiting_for_plug = authorization
+                return
+            connector = plugged[0].id
+        c = self.connectors[connector]
+        if not self._can_start(c):
+            self._decisions.append(
+                AuthorizationRejected(id_tag, "ConnectorNotReady", RefusedBy.NO_CONNECTOR)
+            )
+            return
+        c.authorization = authorization
+        if c.plugged:
+            self._start(c, now)
+        self._settle(c, now)
