@@ -99,6 +99,10 @@ def refusal_text(rejected: AuthorizationRejected, offline_key: str, unknown_key:
             f"refused by the offline rules (no cached answer usable offline under {offline_key},"
             f" and {unknown_key} is false)"
         )
+    if rejected.by is RefusedBy.OFFLINE_LIST:
+        return f"refused by the offline rules ({offline_key}: the local list says {status})"
+    if rejected.by is RefusedBy.MASTER_PASS:
+        return "a master pass: it stops every transaction and starts none"
     if rejected.by is RefusedBy.NO_CONNECTOR:
         return "accepted, but no connector can start a session (faulted, unavailable or busy)"
     return f"refused by the CSMS ({status})"

@@ -1,10 +1,16 @@
 """Authorization rules of the station core: who may start or stop a transaction.
 
 A card at the reader stops the transaction it started, or one of its group (OCPP 1.6
-parentIdTag, 2.0.1 groupIdToken); otherwise it is authorized from local knowledge (the
-cache, under LocalPreAuthorize online and LocalAuthorizeOffline offline,
-AllowOfflineTxForUnknownId) or by asking the CSMS. Part of `Station` (a mixin): it uses the
-station's connectors and its start/stop rules; no I/O, time is an argument.
+parentIdTag, 2.0.1 groupIdToken); a card of the master pass group stops every transaction and
+starts none. Otherwise it is authorized from local knowledge or by asking the CSMS.
+
+Local knowledge is the local authorization list (given by the adapter as `local_list`, used
+while `local_auth_list_enabled`) and the cache; an id tag in both is taken from the list. It
+decides online only under LocalPreAuthorize (and only to accept), offline only under
+LocalAuthorizeOffline; a tag neither knows is accepted offline only under
+AllowOfflineTxForUnknownId. These are the rules of both OCPP versions: the adapters hold
+none of their own. Part of `Station` (a mixin): it uses the station's connectors and its
+start/stop rules; no I/O, time is an argument.
 """
 
 from __future__ import annotations
@@ -51,7 +57,13 @@ class PendingAuth:
     at_reader: bool = False
 
 
+LocalList = Callable[[str], AuthInfo | None]
+"""What the local authorization list says of an id tag, or None if it does not list it."""
+
+
 class AuthorizationRules:
+    # the local authorization list, set by the adapter of a version that has one
+    local_list: LocalList | None = None
     # what the station provides
     settings: CoreSettings
     connectors: dict[int, Connector]
@@ -64,6 +76,8 @@ class AuthorizationRules:
     _can_start: Callable[[Connector], bool]
     _start: Callable[[Connector, float], None]
     _settle: Callable[[Connector, float], None]
+    _claim: Callable[[Connector, Authorization], bool]
+    _reserved_connector: Callable[[str, str | None], int | None]
 
     def _stop(self, c: Connector, reason: StopReason, now: float, **kwargs: object) -> None:
         raise NotImplementedError
@@ -81,7 +95,8 @@ class AuthorizationRules:
         if connector is not None and connector not in self.connectors:
             return
         pending = PendingAuth(connector, None, at_reader=True)
-        if self._group_transactions(id_tag, connector):
+        master_pass = self.settings.master_pass_group is not None and bool(self.transactions())
+        if master_pass or self._group_transactions(id_tag, connector):
             known = self._trusted_entry(id_tag, now, online=self.online)
             if known is not None and known.parent_id:  # its group is known here: no need to ask
                 if self._authorized(id_tag, known.parent_id, pending, now):
@@ -108,7 +123,7 @@ class AuthorizationRules:
             return
         status = self._local_decision(id_tag, now, online=False)
         if status is AuthStatus.Accepted:
-            self._authorized(id_tag, self._cached_parent(id_tag), pending, now)
+            self._authorized(id_tag, self._known_parent(id_tag), pending, now)
         else:
             self._refuse_offline(id_tag, status)
 
@@ -121,14 +136,17 @@ class AuthorizationRules:
         if status is None:
             self._ask(id_tag, pending)
         elif status is AuthStatus.Accepted:
-            self._authorized(id_tag, self._cached_parent(id_tag), pending, now)
+            self._authorized(id_tag, self._known_parent(id_tag), pending, now)
         else:  # refused without asking: only offline
             self._refuse_offline(id_tag, status)
 
     def _refuse_offline(self, id_tag: str, status: AuthStatus) -> None:
-        """Refused by the offline rules: the cache's answer, or an unknown tag."""
-        cached = self._cached(id_tag) if self.settings.local_authorize_offline else None
-        by = RefusedBy.OFFLINE_CACHE if cached is not None else RefusedBy.OFFLINE_UNKNOWN
+        """Refused by the offline rules: the list's or the cache's answer, or an unknown tag."""
+        by = RefusedBy.OFFLINE_UNKNOWN
+        if self.settings.local_authorize_offline and self._listed(id_tag) is not None:
+            by = RefusedBy.OFFLINE_LIST
+        elif self.settings.local_authorize_offline and self._cached(id_tag) is not None:
+            by = RefusedBy.OFFLINE_CACHE
         self._decisions.append(AuthorizationRejected(id_tag, str(status), by))
 
     def _ask(self, id_tag: str, pending: PendingAuth) -> None:
@@ -139,8 +157,21 @@ class AuthorizationRules:
         self, id_tag: str, parent_id: str | None, pending: PendingAuth, now: float
     ) -> bool:
         """An accepted tag: at the reader it first stops a transaction of its group (OCPP
-        1.6 parentIdTag, 2.0.1 groupIdToken); otherwise it may start one. True if it
-        stopped a transaction."""
+        1.6 parentIdTag, 2.0.1 groupIdToken); otherwise it may start one. A master pass
+        stops every transaction and starts none (2.0.1 C16). True if the tag was dealt with
+        without starting (a transaction stopped, a master pass refused)."""
+        master = self.settings.master_pass_group
+        if parent_id and master and same_tag(parent_id, master):
+            running = self.transactions()
+            if pending.at_reader and running:
+                for tx in running:
+                    c = self.connectors[tx.connector]
+                    self._stop(c, StopReason.MasterPass, now, id_tag=id_tag)
+            else:
+                self._decisions.append(
+                    AuthorizationRejected(id_tag, "MasterPass", RefusedBy.MASTER_PASS)
+                )
+            return True
         if pending.at_reader and parent_id:
             for tx in self._group_transactions(id_tag, pending.connector):
                 if same_tag(tx.parent_id or "", parent_id):
@@ -160,34 +191,44 @@ class AuthorizationRules:
             and not same_tag(tx.id_tag, id_tag)
         ]
 
+    def _listed(self, id_tag: str) -> AuthInfo | None:
+        if self.local_list is None or not self.settings.local_auth_list_enabled:
+            return None
+        return self.local_list(id_tag)
+
     def _cached(self, id_tag: str) -> AuthInfo | None:
         if not self.settings.auth_cache_enabled:
             return None
         return self.auth_cache.get(tag_key(id_tag))
 
-    def _cached_parent(self, id_tag: str) -> str | None:
-        cached = self._cached(id_tag)
-        return cached.parent_id if cached is not None else None
+    def known(self, id_tag: str) -> AuthInfo | None:
+        """What the station knows of `id_tag` without the CSMS: the list wins over the cache."""
+        listed = self._listed(id_tag)
+        return listed if listed is not None else self._cached(id_tag)
+
+    def _known_parent(self, id_tag: str) -> str | None:
+        known = self.known(id_tag)
+        return known.parent_id if known is not None else None
 
     def _trusted_entry(self, id_tag: str, now: float, *, online: bool) -> AuthInfo | None:
-        """The cache entry of `id_tag` if the rules let the station act on it without
-        asking the CSMS (LocalPreAuthorize online, LocalAuthorizeOffline offline)."""
-        s, cached = self.settings, self._cached(id_tag)
+        """The list's or the cache's entry of `id_tag` if the rules let the station act on
+        it without asking the CSMS (LocalPreAuthorize online, LocalAuthorizeOffline offline)."""
+        s, known = self.settings, self.known(id_tag)
         allowed = s.local_pre_authorize if online else s.local_authorize_offline
-        return cached if cached is not None and allowed and cached.valid_at(now) else None
+        return known if known is not None and allowed and known.valid_at(now) else None
 
     def _local_decision(self, id_tag: str, now: float, *, online: bool) -> AuthStatus | None:
         """Accepted/refused from local knowledge, or None: ask the CSMS."""
         s = self.settings
-        cached = self._cached(id_tag)
+        known = self.known(id_tag)
         if online:
-            if s.local_pre_authorize and cached is not None and cached.valid_at(now):
+            if s.local_pre_authorize and known is not None and known.valid_at(now):
                 return AuthStatus.Accepted
-            return None
-        if cached is not None and s.local_authorize_offline:
-            if cached.valid_at(now):
+            return None  # a tag the list or cache refuses is still asked about online
+        if known is not None and s.local_authorize_offline:
+            if known.valid_at(now):
                 return AuthStatus.Accepted
-            return AuthStatus.Expired if cached.status is AuthStatus.Accepted else cached.status
+            return AuthStatus.Expired if known.status is AuthStatus.Accepted else known.status
         if s.allow_offline_unknown_id:
             return AuthStatus.Accepted
         return AuthStatus.Invalid
@@ -213,16 +254,26 @@ class AuthorizationRules:
     ) -> None:
         authorization = Authorization(id_tag, now, remote_start_id, parent_id)
         if connector is None:
-            plugged = [c for c in self.connectors.values() if c.plugged and self._can_start(c)]
-            if not plugged:
+            plugged = [
+                c
+                for c in self.connectors.values()
+                if c.plugged and self._can_start(c) and self._claim(c, authorization)
+            ]
+            if plugged:
+                connector = plugged[0].id
+            else:  # its own reserved connector, else whichever the EV is plugged into
+                connector = self._reserved_connector(id_tag, parent_id)
+            if connector is None:
                 self.waiting_for_plug = authorization
                 return
-            connector = plugged[0].id
         c = self.connectors[connector]
         if not self._can_start(c):
             self._decisions.append(
                 AuthorizationRejected(id_tag, "ConnectorNotReady", RefusedBy.NO_CONNECTOR)
             )
+            return
+        if not self._claim(c, authorization):
+            self._decisions.append(AuthorizationRejected(id_tag, "Reserved", RefusedBy.RESERVED))
             return
         c.authorization = authorization
         if c.plugged:

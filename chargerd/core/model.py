@@ -10,6 +10,8 @@ from enum import StrEnum
 
 from hal.interfaces import MeterReading
 
+from .tx_policy import TxPoint, TxPolicy
+
 
 class AuthStatus(StrEnum):
     Accepted = "Accepted"
@@ -41,6 +43,7 @@ class Authorization:
     at: float
     remote_start_id: int | None = None
     parent_id: str | None = None  # the tag's group, when the CSMS or the cache said
+    reservation_id: int | None = None  # the reservation this tag uses, if any
 
 
 class StopReason(StrEnum):
@@ -58,6 +61,11 @@ class StopReason(StrEnum):
     UnlockCommand = "UnlockCommand"
     DeAuthorized = "DeAuthorized"
     Fault = "Fault"  # a hardware fault cut the power
+    # stop points of a transaction policy (tx_points.py): OCPP 2.0.1 names
+    EVDeparted = "EVDeparted"  # the parking bay was left
+    StoppedByEV = "StoppedByEV"  # the energy transfer stopped
+    Timeout = "Timeout"  # authorized, but no EV within the connection timeout
+    MasterPass = "MasterPass"  # a card of the master pass group stopped every transaction
 
 
 @dataclass
@@ -77,6 +85,11 @@ class Transaction:
     suspended_by_station: bool = False  # the CSMS refused the id tag: no energy offered
     energy_limit_wh: int | None = None  # MaxEnergyOnInvalidId: suspend when reached
     last_sample_at: float = 0.0
+    reservation_id: int | None = None  # the reservation it used (reported in its start)
+    # False while it runs without a driver's authorization: started before one (at the EV
+    # or the bay), or deauthorized when that does not end it (tx_points.py). No energy.
+    authorized: bool = True
+    authorized_at: float = 0.0
 
 
 @dataclass
@@ -93,8 +106,51 @@ class CoreSettings:
     stop_on_invalid_id: bool = True
     max_energy_on_invalid_id_wh: int = 0
     auth_cache_enabled: bool = True
+    local_auth_list_enabled: bool = True
+    # cards of this group (parent id tag) stop every transaction and start none (2.0.1 C16)
+    master_pass_group: str | None = None
     sample_interval_s: float = 60
     aligned_interval_s: float = 0
+    tx_policy: TxPolicy = TxPolicy()  # when transactions start and end
+    # free charging: the EV's arrival authorizes this id tag (1.6 `auth.free`; 2.0.1
+    # AuthCtrlr.Enabled false, "" for an idToken of type NoAuthorization); None: off
+    free_id_tag: str | None = None
+    reservations_enabled: bool = True  # 2.0.1 ReservationCtrlr.Enabled
+    # a reservation for no connector in particular (1.6 ReserveConnectorZeroSupported,
+    # 2.0.1 ReservationCtrlr.NonEvseSpecific)
+    reserve_any_connector: bool = True
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A connector kept for one id tag (or its group) until `expires_at`.
+
+    `connector` None: any connector among `fits` (None: any of the station's) will do, and
+    the station keeps enough of those free for all such reservations."""
+
+    id: int
+    id_tag: str
+    expires_at: float  # epoch seconds
+    connector: int | None = None
+    parent_id: str | None = None  # 1.6 parentIdTag, 2.0.1 groupIdToken
+    fits: frozenset[int] | None = None  # e.g. the connectors of a 2.0.1 connectorType
+
+
+class ReserveStatus(StrEnum):
+    """The answer to a reservation request (the same names in 1.6 and 2.0.1)."""
+
+    Accepted = "Accepted"
+    Faulted = "Faulted"
+    Occupied = "Occupied"
+    Rejected = "Rejected"
+    Unavailable = "Unavailable"
+
+
+class ReservationEnd(StrEnum):
+    Used = "Used"  # a transaction started with it
+    Cancelled = "Cancelled"  # by the CSMS
+    Expired = "Expired"
+    Removed = "Removed"  # its connector became faulted or unavailable
 
 
 # --- decisions: what the core wants done -------------------------------------------------
@@ -129,9 +185,12 @@ class RefusedBy(StrEnum):
     """Who or which rule refused an id tag (adapters name the rule's key of their version)."""
 
     CSMS = "csms"  # its answer (or, 2.0.1, the local list or cache it lets decide)
+    OFFLINE_LIST = "offline list"  # offline: the local list's answer (LocalAuthorizeOffline)
     OFFLINE_CACHE = "offline cache"  # offline: the cached answer (LocalAuthorizeOffline)
     OFFLINE_UNKNOWN = "offline unknown"  # offline, not known: AllowOfflineTxForUnknownId off
     NO_CONNECTOR = "no connector"  # accepted, but its connector cannot start a session
+    MASTER_PASS = "master pass"  # a master pass stops transactions and starts none
+    RESERVED = "reserved"  # accepted, but the connector is reserved for another tag
 
 
 @dataclass(frozen=True)
@@ -157,6 +216,26 @@ class TransactionStarted:
     transaction: Transaction
     reading: MeterReading | None
     at: float
+    cause: TxPoint = TxPoint.AUTHORIZED  # the fact that came last and started it
+
+
+@dataclass(frozen=True)
+class TransactionAuthorized:
+    """A transaction that ran without authorization got one (its id tag is now set)."""
+
+    transaction: Transaction
+    at: float
+
+
+@dataclass(frozen=True)
+class TransactionDeauthorized:
+    """The driver withdrew the authorization; the transaction goes on without energy until
+    another of its stop points."""
+
+    transaction: Transaction
+    reason: StopReason  # what would have been the stop reason: Local, Remote, DeAuthorized
+    at: float
+    id_tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +275,21 @@ class AvailabilityChanged:
     operative: bool
 
 
+@dataclass(frozen=True)
+class ReservationMade:
+    """Persist: a new reservation (or one that replaces the one of the same id)."""
+
+    reservation: Reservation
+
+
+@dataclass(frozen=True)
+class ReservationEnded:
+    """Persist: the reservation is gone; Expired and Removed are reported (2.0.1)."""
+
+    reservation: Reservation
+    why: ReservationEnd
+
+
 Decision = (
     OfferCurrent
     | SwitchContactor
@@ -205,7 +299,11 @@ Decision = (
     | CacheAuthorization
     | TransactionStarted
     | TransactionEnded
+    | TransactionAuthorized
+    | TransactionDeauthorized
     | MeterSampled
     | StatusChanged
     | AvailabilityChanged
+    | ReservationMade
+    | ReservationEnded
 )

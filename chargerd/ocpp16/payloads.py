@@ -11,7 +11,7 @@ from ..core.model import AuthInfo, AuthStatus, StopReason
 from ..measurands import measurements
 
 # The core's stop reasons that OCPP 1.6 has no name for.
-STOP_REASONS: dict[StopReason, str] = {StopReason.Fault: "Other"}
+STOP_REASONS: dict[StopReason, str] = {StopReason.Fault: "Other", StopReason.MasterPass: "Local"}
 
 
 def timestamp(at: float) -> str:

@@ -38,6 +38,7 @@ from ..core.model import (
     TransactionEnded,
     TransactionStarted,
 )
+from ..local_list import LocalList
 from ..outbox import Outbox, RetryPolicy
 from ..rpc import OCPP201, CallError, ConnectionLost
 from ..store import OutboxMessage, Store
@@ -45,7 +46,6 @@ from . import technician
 from .authorization import Authorizer
 from .components import ACTUAL, Value, Variable
 from .device_model import DeviceModel
-from .local_list import LocalList
 from .payloads import connector_status, problem_event, status_notification, timestamp
 from .requests import SUPPORTED, Requests
 from .sequencing import SeqNumbers

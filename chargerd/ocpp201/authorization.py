@@ -1,8 +1,9 @@
 """Id tokens the core asks about (OCPP 2.0.1 C01, C12-C15, D: the local list).
 
-The core asks about every id token (the adapter keeps its `online` flag true); this part
-answers from the Local Authorization List when the rules allow, asks the CSMS (Authorize),
-or hands the token back with `authorization_failed` so the core's offline rules (cache,
+The core asks about every id token it cannot decide by its own rules (the Local
+Authorization List and the cache under LocalPreAuthorize; the adapter keeps the core's
+`online` flag true); this part asks the CSMS (Authorize), or hands the token back with
+`authorization_failed` so the core's offline rules (list, cache, LocalAuthorizeOffline,
 OfflineTxForUnknownIdEnabled) decide. AuthCtrlr.DisableRemoteAuthorization true: no
 Authorize is sent; the list and the cache decide, and a token neither knows is refused.
 
@@ -18,12 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..adapter import Runtime
-from ..core.authorization import tag_key
 from ..core.model import AuthInfo, AuthStatus
+from ..local_list import LocalList
 from ..outbox import Outbox
 from ..rpc import CallError, ConnectionLost
 from .device_model import DeviceModel
-from .local_list import LocalList
 from .payloads import DEFAULT_TOKEN_TYPE, auth_info, id_token
 
 log = logging.getLogger("chargerd.ocpp201")
@@ -44,6 +44,7 @@ class Authorizer:
 
     def bind(self, runtime: Runtime) -> None:
         self.rt = runtime
+        runtime.station.local_list = self.local_list.info
 
     def token_seen(self, token: dict[str, Any]) -> None:
         """An IdTokenType from the CSMS (RequestStartTransaction): remember its type."""
@@ -62,22 +63,17 @@ class Authorizer:
         return auth_info(id_token_info, time.time(), lifetime)
 
     async def authorize(self, token: str) -> None:
-        """Answer the core's RequestAuthorization for `token`."""
+        """Answer the core's RequestAuthorization for `token`: the CSMS's answer, or the
+        core's own rules (local list, cache, offline rules) when it cannot be asked."""
         assert self.rt is not None, "bind() first"
-        station, v = self.rt.station, self.dm.value
-        listed = self.local_list.lookup(token) if v("LocalAuthListCtrlr", "Enabled") else None
-        if v("AuthCtrlr", "DisableRemoteAuthorization"):
-            info = listed[0] if listed else self._cached(token)
+        station = self.rt.station
+        if self.dm.value("AuthCtrlr", "DisableRemoteAuthorization"):
+            known = station.known(token)  # the list, else the cache
+            info = known if known is not None else AuthInfo(AuthStatus.Invalid)
             log.info("id token %s: %s (remote authorization disabled)", token, info.status)
             await self.rt.feed(lambda now: station.authorization_answered(token, info, now))
             return
         if self._online():
-            if listed and v("AuthCtrlr", "LocalPreAuthorize") and listed[0].valid_at(time.time()):
-                log.info("id token %s accepted from the local list", token)
-                await self.rt.feed(
-                    lambda now: station.authorization_answered(token, listed[0], now)
-                )
-                return
             try:
                 payload = {"idToken": id_token(token, self.token_type(token))}
                 answer = await self.outbox.call("Authorize", payload)
@@ -87,16 +83,4 @@ class Authorizer:
                 info = self.info_from_csms(answer["idTokenInfo"])
                 await self.rt.feed(lambda now: station.authorization_answered(token, info, now))
                 return
-        if listed and v("AuthCtrlr", "LocalAuthorizeOffline"):
-            log.info("id token %s: %s from the local list (offline)", token, listed[0].status)
-            await self.rt.feed(lambda now: station.authorization_answered(token, listed[0], now))
-            return
         await self.rt.feed(lambda now: station.authorization_failed(token, now))
-
-    def _cached(self, token: str) -> AuthInfo:
-        """The cache's entry for `token`, or Invalid for a token it does not know."""
-        assert self.rt is not None
-        cached = None
-        if self.dm.value("AuthCacheCtrlr", "Enabled"):
-            cached = self.rt.station.auth_cache.get(tag_key(token))
-        return cached if cached is not None else AuthInfo(AuthStatus.Invalid)

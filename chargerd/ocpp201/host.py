@@ -12,11 +12,11 @@ from typing import Any, Protocol
 
 from ..adapter import Runtime
 from ..config import Config
+from ..local_list import LocalList
 from ..store import Store
 from .authorization import Authorizer
 from .components import Variable
 from .device_model import DeviceModel
-from .local_list import LocalList
 from .transactions import TransactionEvents
 
 ANSWER_FIRST_S = 0.02  # what a request sets off starts after its answer was sent

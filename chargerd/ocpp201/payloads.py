@@ -42,6 +42,7 @@ STOP: dict[StopReason, tuple[str, str]] = {
     StopReason.EmergencyStop: ("EmergencyStop", "AbnormalCondition"),
     StopReason.Other: ("Other", "AbnormalCondition"),
     StopReason.Fault: ("Other", "AbnormalCondition"),
+    StopReason.MasterPass: ("MasterPass", "StopAuthorized"),  # C16
 }
 # hardware fault code -> ReasonEnumType, for transactions a fault ended
 FAULT_REASONS = {

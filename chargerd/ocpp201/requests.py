@@ -13,9 +13,10 @@ import logging
 import time
 from typing import Any
 
+from ..local_list import ListEntry
 from .components import ACTUAL
 from .host import Host, after_answer, info, unknown_evse
-from .payloads import timestamp
+from .payloads import auth_info, timestamp
 from .reports import CRITERIA, REPORT_BASES, base_report, custom_report, report_pages
 from .triggers import Triggers
 from .variables import LOCAL_LIST_ITEMS_PER_MESSAGE, security_profile
@@ -214,7 +215,16 @@ class Requests:
                     "TooManyElements", f"at most {LOCAL_LIST_ITEMS_PER_MESSAGE} entries per message"
                 ),
             }
-        status = self.h.local_list.update(p["versionNumber"], p["updateType"], entries)
+        listed = [
+            ListEntry(
+                e["idToken"]["idToken"],
+                auth_info(e["idTokenInfo"], time.time()) if "idTokenInfo" in e else None,
+                e["idToken"]["type"],
+            )
+            for e in entries
+        ]
+        full = p["updateType"] == "Full"
+        status = self.h.local_list.update(p["versionNumber"], full, listed)
         log.info(
             "SendLocalList %s version %d (%d entries): %s",
             p["updateType"],
@@ -222,7 +232,7 @@ class Requests:
             len(entries),
             status,
         )
-        return {"status": status}
+        return {"status": str(status)}
 
     async def _on_GetLocalListVersion(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"versionNumber": self.h.local_list.version}
