@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .core.model import AuthInfo, AuthStatus, Transaction
+from .core.model import AuthInfo, AuthStatus, Reservation, Transaction
 from .store_schema import SchemaTooNew, migrate
 
 log = logging.getLogger("chargerd.store")
@@ -192,6 +192,27 @@ class Store:
     def set_availability(self, connector: int, operative: bool) -> None:
         sql = "INSERT OR REPLACE INTO availability VALUES (?, ?)"
         self._write([(sql, (connector, int(operative)))])
+
+    # --- reservations (they survive a restart) -------------------------------------------------
+
+    def reservations(self) -> list[Reservation]:
+        rows = self.db.execute(
+            "SELECT id, id_tag, expires_at, connector, parent_id, fits FROM reservations"
+        )
+        return [
+            Reservation(
+                rid, tag, exp, conn, parent, None if fits is None else frozenset(json.loads(fits))
+            )
+            for rid, tag, exp, conn, parent, fits in rows
+        ]
+
+    def save_reservation(self, r: Reservation) -> None:
+        fits = None if r.fits is None else json.dumps(sorted(r.fits))
+        sql = "INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?, ?)"
+        self._write([(sql, (r.id, r.id_tag, r.expires_at, r.connector, r.parent_id, fits))])
+
+    def delete_reservation(self, reservation_id: int) -> None:
+        self._write([("DELETE FROM reservations WHERE id=?", (reservation_id,))])
 
     # --- transactions and the outbox ------------------------------------------------------------
 

@@ -83,6 +83,19 @@ def _outbox_by_tx(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS outbox_by_tx ON outbox (tx_id, seq)")
 
 
+def _reservations(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS reservations (
+            id INTEGER PRIMARY KEY,    -- the CSMS's reservation id
+            id_tag TEXT NOT NULL,
+            expires_at REAL NOT NULL,  -- epoch seconds
+            connector INTEGER,         -- NULL: any connector that fits
+            parent_id TEXT,            -- 1.6 parentIdTag, 2.0.1 groupIdToken
+            fits TEXT                  -- JSON list of connectors (NULL: all)
+        )"""
+    )
+
+
 STEPS: list[Callable[[sqlite3.Connection], None]] = [
     _first_release,  # 1
     # 2: a meter sample may be thinned out when the queue is full
@@ -90,6 +103,7 @@ STEPS: list[Callable[[sqlite3.Connection], None]] = [
     _outbox_by_tx,  # 3: a transaction's queued messages, for combining and thinning
     # 4: the starting tag's parent (its group), once known
     _add_column("transactions", "parent_id", "TEXT"),
+    _reservations,  # 5: reservations survive a restart
 ]
 VERSION = len(STEPS)
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from transitions import MachineError
 
-from chargerd.core.connector import TRANSITIONS, Connector, Status, _path
+from chargerd.core.connector import TRANSITIONS, Connector, Status
 from chargerd.core.model import Authorization, Transaction
 from hal.interfaces import PilotState
 
@@ -36,6 +36,7 @@ def set_facts(
     authorization: Authorization | None = None,
     transaction: Transaction | None = None,
     finishing: bool = False,
+    reserved: bool = False,
 ) -> Connector:
     """Replace every fact of the connector (the status is left to settle())."""
     c.pilot = pilot
@@ -44,11 +45,11 @@ def set_facts(
     c.authorization = authorization
     c.transaction = transaction
     c.finishing = finishing
+    c.reserved = reserved
     return c
 
 
-# The facts that call for each status. Reserved has none: reservations are not
-# implemented, so no fact leads there (its rows are tested from a forced Reserved state).
+# The facts that call for each status.
 FACTS: dict[Status, dict[str, Any]] = {
     S.Available: {},
     S.Preparing: {"pilot": P.B},
@@ -58,17 +59,15 @@ FACTS: dict[Status, dict[str, Any]] = {
     S.Finishing: {"pilot": P.B, "finishing": True},
     S.Unavailable: {"operative": False},
     S.Faulted: {"faults": {"GroundFailure": "leak"}},
+    S.Reserved: {"reserved": True},
 }
 
 
 def connector_in(status: Status) -> Connector:
-    """A fresh connector brought to `status` through facts (or forced, for Reserved)."""
+    """A fresh connector brought to `status` through facts."""
     c = Connector(1, max_current_a=32, phases=3)
-    if status is S.Reserved:
-        c.machine.set_state(S.Reserved)
-    else:
-        set_facts(c, **FACTS[status])
-        c.settle()
+    set_facts(c, **FACTS[status])
+    c.settle()
     assert c.status is status
     return c
 
@@ -151,9 +150,12 @@ def test_available_to_charging_is_not_a_table_move() -> None:
         c.energy_flows()
 
 
-def test_a_status_no_row_leads_to_has_no_path_and_raises_machine_error() -> None:
-    with pytest.raises(MachineError):
-        _path(S.Available, S.Reserved)
+def test_a_reserved_connector_is_preparing_while_an_ev_is_plugged_and_reserved_after() -> None:
+    c = connector_in(S.Reserved)
+    set_facts(c, pilot=P.B, reserved=True)
+    assert c.settle() == [(S.Reserved, S.Preparing)]
+    set_facts(c, reserved=True)
+    assert c.settle() == [(S.Preparing, S.Reserved)]
 
 
 # --- multi-move settles ------------------------------------------------------------------------

@@ -41,10 +41,15 @@ TRANSITIONS: list[tuple[str, list[Status] | Status, Status]] = [
     ("ev_plugged_in",     [S.Available, S.Reserved],                   S.Preparing),
     ("authorized",        [S.Available, S.Reserved],                   S.Preparing),
     ("preparation_ended", S.Preparing,                                 S.Available),
+    ("reservation_made",  S.Available,                                 S.Reserved),
+    ("reservation_ended", S.Reserved,                                  S.Available),
+    ("preparation_ended_reserved", S.Preparing,                        S.Reserved),
     ("energy_flows",      [S.Preparing, S.SuspendedEV, S.SuspendedEVSE], S.Charging),
     ("ev_not_drawing",    [S.Preparing, S.Charging, S.SuspendedEVSE],  S.SuspendedEV),
     ("station_suspends",  [S.Preparing, S.Charging, S.SuspendedEV],    S.SuspendedEVSE),
     ("transaction_ended", IN_SESSION,                                  S.Finishing),
+    # a transaction that never got energy (started at the EV or the bay, tx_points.py)
+    ("ended_unpowered",   S.Preparing,                                 S.Finishing),
     ("ended_unplugged",   IN_SESSION,                                  S.Available),
     ("ended_taken_out",   IN_SESSION,                                  S.Unavailable),
     ("ev_left",           S.Finishing,                                 S.Available),
@@ -86,7 +91,9 @@ class Connector:
     operative: bool = True
     scheduled_operative: bool | None = None  # availability change waiting for the session end
     authorization: Authorization | None = None  # accepted id tag waiting for the cable
+    reserved: bool = False  # kept for a reservation's tag (reservations.py decides)
     transaction: Transaction | None = None
+    bay_occupied: bool = False  # the parking bay sensor, where there is one
     finishing: bool = False  # a transaction ended and the EV is still plugged
     offered_a: float = 0.0
     contactor_closed: bool = False
@@ -122,6 +129,8 @@ class Connector:
             return S.Faulted
         tx = self.transaction
         if tx is not None:
+            if not tx.authorized:  # never authorized yet: preparing; deauthorized: held off
+                return S.SuspendedEVSE if tx.deauthorized else S.Preparing
             if tx.suspended_by_station:
                 return S.SuspendedEVSE
             return S.Charging if self.pilot in DRAWING else S.SuspendedEV
@@ -129,7 +138,9 @@ class Connector:
             return S.Unavailable
         if self.plugged:
             return S.Finishing if self.finishing else S.Preparing
-        return S.Preparing if self.authorization is not None else S.Available
+        if self.authorization is not None:
+            return S.Preparing
+        return S.Reserved if self.reserved else S.Available
 
     def settle(self) -> list[tuple[Status, Status]]:
         """Move to the wanted status along the table; the moves made (none if unchanged).

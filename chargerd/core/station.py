@@ -32,6 +32,7 @@ from .model import (
     Decision,
     MeterSampled,
     OfferCurrent,
+    Reservation,
     SetLock,
     StatusChanged,
     StopReason,
@@ -40,6 +41,7 @@ from .model import (
     TransactionEnded,
     TransactionStarted,
 )
+from .reservations import ReservationRules
 
 # Pilot states that are errors in themselves, and the fault each stands for.
 PILOT_FAULTS = {PilotState.E: "EVCommunicationError", PilotState.F: "InternalError"}
@@ -57,7 +59,7 @@ class ConnectorSpec:
     phases: int
 
 
-class Station(AuthorizationRules):
+class Station(AuthorizationRules, ReservationRules):
     """All connectors of one charging station and the rules that drive them."""
 
     def __init__(
@@ -67,6 +69,7 @@ class Station(AuthorizationRules):
         *,
         auth_cache: dict[str, AuthInfo] | None = None,
         inoperative: Iterable[int] = (),
+        reservations: Iterable[Reservation] = (),
         new_transaction_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ):
         self.settings = settings
@@ -81,10 +84,12 @@ class Station(AuthorizationRules):
         self._new_id = new_transaction_id
         self._decisions: list[Decision] = []
         self._aligned_slot: int | None = None
+        self.reservations = {r.id: r for r in reservations}  # kept across restarts
         for connector_id in inoperative:
             if connector_id in self.connectors:
                 self.connectors[connector_id].operative = False
                 self._settle(self.connectors[connector_id], 0.0)
+        self._settle_all(0.0)  # connectors kept for reservations made before a restart
 
     # --- output ---------------------------------------------------------------------
 
@@ -169,8 +174,9 @@ class Station(AuthorizationRules):
             return
         if not self._can_start(c):
             return
-        if c.authorization is None and self.waiting_for_plug is not None:
-            c.authorization, self.waiting_for_plug = self.waiting_for_plug, None
+        waiting = self.waiting_for_plug
+        if c.authorization is None and waiting is not None and self._claim(c, waiting):
+            c.authorization, self.waiting_for_plug = waiting, None
         if c.authorization is not None:
             self._start(c, now)
 
@@ -188,6 +194,7 @@ class Station(AuthorizationRules):
         self._apply_power(c)  # cut the power before anything else
         if c.transaction is not None:
             self._stop(c, StopReason.Fault, now, fault=code.removeprefix("pilot:"))
+        self._remove_reservations(c, now)
         self._settle(c, now)
 
     # --- inputs: the CSMS ----------------------------------------------------------------
@@ -198,15 +205,20 @@ class Station(AuthorizationRules):
     def remote_start(
         self, id_tag: str, connector: int | None, now: float, remote_start_id: int | None = None
     ) -> bool:
-        """A remote start request; False means Rejected."""
+        """A remote start request; False means Rejected (also: the connector is reserved
+        for another tag)."""
+        tag = Authorization(id_tag, now, parent_id=self._known_parent(id_tag))
+        if connector is None:
+            connector = self._reserved_connector(id_tag, tag.parent_id)
         if connector is None:
             free = [c for c in self.connectors.values() if self._can_start(c)]
+            free = [c for c in free if self._claim(c, tag)]
             free.sort(key=lambda c: not c.plugged)  # a waiting EV first
             if not free:
                 return False
             connector = free[0].id
         c = self.connectors.get(connector)
-        if c is None or not self._can_start(c):
+        if c is None or not self._can_start(c) or not self._claim(c, tag):
             return False
         if self.settings.authorize_remote_start:
             self._authorize(id_tag, PendingAuth(c.id, remote_start_id), now)
@@ -318,6 +330,7 @@ class Station(AuthorizationRules):
         waiting = self.waiting_for_plug
         if waiting and now - waiting.at >= s.connection_timeout_s:
             self.waiting_for_plug = None
+        self._expire_reservations(now)
         if s.aligned_interval_s > 0:
             slot = int(now // s.aligned_interval_s)
             if self._aligned_slot is not None and slot != self._aligned_slot:
@@ -349,11 +362,13 @@ class Station(AuthorizationRules):
             remote_start_id=c.authorization.remote_start_id,
             parent_id=c.authorization.parent_id,
             last_sample_at=now,
+            reservation_id=c.authorization.reservation_id,
         )
         c.transaction, c.authorization, c.finishing = tx, None, False
         self._decisions.append(TransactionStarted(tx, self.readings.get(c.id), now))
         self._lock(c, True)
         self._apply_power(c)
+        self._use_reservation(tx.reservation_id, now)
 
     def _stop(
         self,
@@ -385,6 +400,7 @@ class Station(AuthorizationRules):
             self._decisions.append(AvailabilityChanged(c.id, operative))
         if not operative:
             c.authorization = None
+            self._remove_reservations(c, now)
         self._settle(c, now)
 
     def _apply_power(self, c: Connector) -> None:
@@ -421,5 +437,13 @@ class Station(AuthorizationRules):
         return round(reading.energy_wh) if reading else 0
 
     def _settle(self, c: Connector, now: float) -> None:
+        # a connector taken or freed may change which others are kept for reservations
+        changed = self._mark_reserved()
+        self._settle_one(c, now)
+        for other in changed:
+            if other is not c:
+                self._settle_one(other, now)
+
+    def _settle_one(self, c: Connector, now: float) -> None:
         for old, new in c.settle():
             self._decisions.append(StatusChanged(c.id, old, new, c.error_code, now))
