@@ -133,6 +133,7 @@ class Daemon:
             self.adapter.settings,
             auth_cache=self.store.auth_cache(),
             inoperative=self.store.inoperative_connectors(),
+            reservations=self.store.reservations(),
         )
         self.station.take()  # statuses restored from storage are reported at boot, not now
         self.adapter.bind(self)
