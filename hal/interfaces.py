@@ -74,7 +74,16 @@ class TagPresented:
     connector: int | None = None
 
 
-HalEvent = PilotChanged | FaultRaised | FaultCleared | TagPresented
+@dataclass(frozen=True)
+class BayChanged:
+    """A parking bay sensor (optional hardware) sees a vehicle in the connector's bay, or
+    no longer does."""
+
+    connector: int
+    occupied: bool
+
+
+HalEvent = PilotChanged | FaultRaised | FaultCleared | TagPresented | BayChanged
 EventSink = Callable[[HalEvent], None]
 
 

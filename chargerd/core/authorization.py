@@ -74,6 +74,9 @@ class AuthorizationRules:
     _decisions: list[Decision]
     transactions: Callable[[], list[Transaction]]
     _can_start: Callable[[Connector], bool]
+    _can_authorize: Callable[[Connector], bool]
+    _grant: Callable[[Connector, Authorization, float], None]
+    _deauthorize: Callable[..., None]
     _start: Callable[[Connector, float], None]
     _settle: Callable[[Connector, float], None]
     _claim: Callable[[Connector, Authorization], bool]
@@ -90,7 +93,7 @@ class AuthorizationRules:
         for c in self.connectors.values():
             tx = c.transaction
             if tx and same_tag(tx.id_tag, id_tag) and connector in (None, c.id):
-                self._stop(c, StopReason.Local, now, id_tag=id_tag)
+                self._deauthorize(c, StopReason.Local, now, id_tag)  # tx_points.py
                 return
         if connector is not None and connector not in self.connectors:
             return
@@ -257,7 +260,7 @@ class AuthorizationRules:
             plugged = [
                 c
                 for c in self.connectors.values()
-                if c.plugged and self._can_start(c) and self._claim(c, authorization)
+                if c.plugged and self._can_authorize(c) and self._claim(c, authorization)
             ]
             if plugged:
                 connector = plugged[0].id
@@ -267,7 +270,7 @@ class AuthorizationRules:
                 self.waiting_for_plug = authorization
                 return
         c = self.connectors[connector]
-        if not self._can_start(c):
+        if not self._can_authorize(c):
             self._decisions.append(
                 AuthorizationRejected(id_tag, "ConnectorNotReady", RefusedBy.NO_CONNECTOR)
             )
@@ -275,7 +278,4 @@ class AuthorizationRules:
         if not self._claim(c, authorization):
             self._decisions.append(AuthorizationRejected(id_tag, "Reserved", RefusedBy.RESERVED))
             return
-        c.authorization = authorization
-        if c.plugged:
-            self._start(c, now)
-        self._settle(c, now)
+        self._grant(c, authorization, now)  # tx_points.py: the policy starts the transaction

@@ -5,7 +5,7 @@ Nothing here knows an OCPP version; adapters translate these to wire messages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from hal.interfaces import MeterReading
@@ -89,7 +89,8 @@ class Transaction:
     # False while it runs without a driver's authorization: started before one (at the EV
     # or the bay), or deauthorized when that does not end it (tx_points.py). No energy.
     authorized: bool = True
-    authorized_at: float = 0.0
+    authorized_at: float = field(default=0.0, compare=False)  # for EVConnectionTimeOut
+    deauthorized: bool = False  # the driver ended the authorization, not the transaction
 
 
 @dataclass

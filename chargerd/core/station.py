@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from hal.interfaces import (
+    BayChanged,
     FaultCleared,
     FaultCode,
     FaultRaised,
@@ -42,6 +43,8 @@ from .model import (
     TransactionStarted,
 )
 from .reservations import ReservationRules
+from .tx_points import TransactionPoints, TxFacts
+from .tx_policy import TxPoint
 
 # Pilot states that are errors in themselves, and the fault each stands for.
 PILOT_FAULTS = {PilotState.E: "EVCommunicationError", PilotState.F: "InternalError"}
@@ -59,7 +62,7 @@ class ConnectorSpec:
     phases: int
 
 
-class Station(AuthorizationRules, ReservationRules):
+class Station(AuthorizationRules, ReservationRules, TransactionPoints):
     """All connectors of one charging station and the rules that drive them."""
 
     def __init__(
@@ -81,6 +84,7 @@ class Station(AuthorizationRules, ReservationRules):
         self.readings: dict[int, MeterReading] = {}
         self.waiting_for_plug: Authorization | None = None  # a tag for whichever connector
         self._pending: dict[str, PendingAuth] = {}
+        self._tx_facts: dict[int, TxFacts] = {}
         self._new_id = new_transaction_id
         self._decisions: list[Decision] = []
         self._aligned_slot: int | None = None
@@ -118,6 +122,8 @@ class Station(AuthorizationRules, ReservationRules):
             return
         if isinstance(event, PilotChanged):
             self._pilot_changed(c, event.state, now)
+        elif isinstance(event, BayChanged):
+            self.bay_changed(c.id, event.occupied, now)
         elif isinstance(event, FaultRaised) and event.code in USABLE_WITH:
             c.warnings[str(event.code)] = event.info
         elif isinstance(event, FaultRaised):
@@ -165,20 +171,24 @@ class Station(AuthorizationRules, ReservationRules):
             self._ev_left(c, now)
         elif c.plugged and not was_plugged:
             self._ev_arrived(c, now)
+        self._review(c, now)
         self._apply_power(c)
         self._settle(c, now)
 
     def _ev_arrived(self, c: Connector, now: float) -> None:
-        if c.transaction is not None:  # back to a session that went on without the EV
+        """The EV came: it takes a tag that waits for any connector, or, with free charging,
+        is authorized by its arrival. The policy (_review) then decides on a transaction."""
+        tx = c.transaction
+        if tx is not None and tx.authorized:  # back to a session that went on without the EV
             self._lock(c, True)
             return
-        if not self._can_start(c):
+        if not self._can_authorize(c) or c.authorization is not None:
             return
         waiting = self.waiting_for_plug
-        if c.authorization is None and waiting is not None and self._claim(c, waiting):
+        if tx is None and waiting is not None and self._claim(c, waiting):
             c.authorization, self.waiting_for_plug = waiting, None
-        if c.authorization is not None:
-            self._start(c, now)
+        elif self.settings.free_id_tag is not None and not (tx and tx.deauthorized):
+            self._grant(c, Authorization(self.settings.free_id_tag, now), now)
 
     def _ev_left(self, c: Connector, now: float) -> None:
         c.finishing = False
@@ -211,14 +221,14 @@ class Station(AuthorizationRules, ReservationRules):
         if connector is None:
             connector = self._reserved_connector(id_tag, tag.parent_id)
         if connector is None:
-            free = [c for c in self.connectors.values() if self._can_start(c)]
+            free = [c for c in self.connectors.values() if self._can_authorize(c)]
             free = [c for c in free if self._claim(c, tag)]
             free.sort(key=lambda c: not c.plugged)  # a waiting EV first
             if not free:
                 return False
             connector = free[0].id
         c = self.connectors.get(connector)
-        if c is None or not self._can_start(c) or not self._claim(c, tag):
+        if c is None or not self._can_authorize(c) or not self._claim(c, tag):
             return False
         if self.settings.authorize_remote_start:
             self._authorize(id_tag, PendingAuth(c.id, remote_start_id), now)
@@ -230,7 +240,7 @@ class Station(AuthorizationRules, ReservationRules):
         c = self.find_transaction(transaction_id)
         if c is None:
             return False
-        self._stop(c, StopReason.Remote, now)
+        self._deauthorize(c, StopReason.Remote, now)
         return True
 
     def transaction_confirmed(self, transaction_id: str, info: AuthInfo, now: float) -> None:
@@ -246,7 +256,7 @@ class Station(AuthorizationRules, ReservationRules):
         if info.valid_at(now):
             return
         if self.settings.stop_on_invalid_id:
-            self._stop(c, StopReason.DeAuthorized, now)
+            self._deauthorize(c, StopReason.DeAuthorized, now)
             return
         limit = self.settings.max_energy_on_invalid_id_wh
         tx.energy_limit_wh = tx.meter_start_wh + limit
@@ -321,6 +331,7 @@ class Station(AuthorizationRules, ReservationRules):
             if auth and not c.plugged and now - auth.at >= s.connection_timeout_s:
                 c.authorization = None
                 self._settle(c, now)
+            self._connection_timed_out(c, now)
             tx = c.transaction
             interval = s.sample_interval_s
             if tx and interval > 0 and now - tx.last_sample_at >= interval:
@@ -349,23 +360,32 @@ class Station(AuthorizationRules, ReservationRules):
             and c.status is not Status.Unavailable
         )
 
-    def _start(self, c: Connector, now: float) -> None:
-        assert c.authorization is not None
+    def _can_authorize(self, c: Connector) -> bool:
+        """A driver may be authorized here: for a new transaction, or for the one that runs
+        without authorization (started at the EV or the bay)."""
+        tx = c.transaction
+        return self._can_start(c) or (tx is not None and not tx.authorized and not c.faults)
+
+    def _start(self, c: Connector, now: float, cause: TxPoint = TxPoint.AUTHORIZED) -> None:
+        """Start a transaction; without an authorization it runs unauthorized (no energy)."""
+        auth = c.authorization
         energy = self._energy(c.id)
         tx = Transaction(
             id=self._new_id(),
             connector=c.id,
-            id_tag=c.authorization.id_tag,
+            id_tag=auth.id_tag if auth else "",
             meter_start_wh=energy,
             started_at=now,
             last_meter_wh=energy,
-            remote_start_id=c.authorization.remote_start_id,
-            parent_id=c.authorization.parent_id,
+            remote_start_id=auth.remote_start_id if auth else None,
+            parent_id=auth.parent_id if auth else None,
             last_sample_at=now,
-            reservation_id=c.authorization.reservation_id,
+            reservation_id=auth.reservation_id if auth else None,
+            authorized=auth is not None,
+            authorized_at=now,
         )
         c.transaction, c.authorization, c.finishing = tx, None, False
-        self._decisions.append(TransactionStarted(tx, self.readings.get(c.id), now))
+        self._decisions.append(TransactionStarted(tx, self.readings.get(c.id), now, cause))
         self._lock(c, True)
         self._apply_power(c)
         self._use_reservation(tx.reservation_id, now)
@@ -406,7 +426,11 @@ class Station(AuthorizationRules, ReservationRules):
     def _apply_power(self, c: Connector) -> None:
         """Offer current and close the contactor only for a running, unsuspended session."""
         tx = c.transaction
-        energised = tx is not None and not tx.suspended_by_station and not c.faults
+        if tx is not None:
+            energised = tx.authorized and not tx.suspended_by_station and not c.faults
+        else:  # only when the transaction waits for the energy to flow
+            ready = c.authorization is not None and c.plugged
+            energised = ready and self.settings.tx_policy.powers_before_start and not c.faults
         offer = max(c.max_current_a, MIN_OFFER_A) if energised else 0.0
         closed = energised and c.pilot in DRAWING
         if c.contactor_closed and not closed:  # open before withdrawing the offer
@@ -445,5 +469,6 @@ class Station(AuthorizationRules, ReservationRules):
                 self._settle_one(other, now)
 
     def _settle_one(self, c: Connector, now: float) -> None:
+        self._review(c, now)
         for old, new in c.settle():
             self._decisions.append(StatusChanged(c.id, old, new, c.error_code, now))
