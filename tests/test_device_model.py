@@ -498,7 +498,6 @@ def test_variables_the_station_honours_are_writable(store: Store, component, var
     [
         ("AlignedDataCtrlr", "SignReadings", "false"),
         ("SampledDataCtrlr", "SignReadings", "false"),
-        ("AuthCtrlr", "MasterPassGroupId", ""),
         ("ChargingStation", "Problem", None),  # a fact of the hardware, not a setting
     ],
 )

@@ -148,6 +148,8 @@ class Ocpp201Adapter(CsmsConnection):
         s.stop_on_invalid_id = bool(v("TxCtrlr", "StopTxOnInvalidId"))
         s.max_energy_on_invalid_id_wh = int(v("TxCtrlr", "MaxEnergyOnInvalidId"))
         s.auth_cache_enabled = bool(v("AuthCacheCtrlr", "Enabled"))
+        s.local_auth_list_enabled = bool(v("LocalAuthListCtrlr", "Enabled"))
+        s.master_pass_group = str(v("AuthCtrlr", "MasterPassGroupId")) or None
         # The core samples at one interval: the greatest common divisor of the intervals of
         # the Updated events and of the samples kept for Ended (transactions.py picks them).
         sampled, aligned = "SampledDataCtrlr", "AlignedDataCtrlr"

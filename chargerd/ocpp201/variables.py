@@ -233,9 +233,8 @@ def catalogue(config: Config) -> list[Variable]:
         _rw(auth, "LocalPreAuthorize", "boolean", False),
         _rw(auth, "OfflineTxForUnknownIdEnabled", "boolean", False),
         _rw(auth, "DisableRemoteAuthorization", "boolean", False),
-        # The core lets a master pass neither stop every transaction nor be refused a start
-        # without caching a made-up status: no master pass group here.
-        _ro(auth, "MasterPassGroupId", "string", "", max_limit=36),
+        # C16: tokens of this group stop every transaction and start none ("": no group)
+        _rw(auth, "MasterPassGroupId", "string", "", max_limit=36),
     ]
     cache = Component("AuthCacheCtrlr")
     out += [

@@ -87,7 +87,7 @@ async def test_get_report_of_a_component_lists_all_its_variables(
     assert {"AuthorizeRemoteStart", "LocalPreAuthorize", "DisableRemoteAuthorization"} <= names
     assert {d["component"]["name"] for d in data} == {"AuthCtrlr"}
     master = next(d for d in data if d["variable"]["name"] == "MasterPassGroupId")
-    assert master["variableAttribute"][0]["mutability"] == "ReadOnly"
+    assert master["variableAttribute"][0]["mutability"] == "ReadWrite"  # C16
 
 
 async def test_get_report_problem_criterion_finds_the_faulted_connector(
