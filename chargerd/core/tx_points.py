@@ -60,7 +60,8 @@ def facts(c: Connector) -> frozenset[TxPoint]:
 
 
 def start_cause(
-    policy: TxPolicy, before: frozenset[TxPoint],
+    policy: TxPolicy,
+    before: frozenset[TxPoint],
     now: frozenset[TxPoint],
 ) -> TxPoint | None:
     """The start point that begins a transaction now, or None.
@@ -132,7 +133,8 @@ class TransactionPoints:
         memo.reached |= current
         for point, reason in LOST:
             if point in policy.stop and point in memo.reached and point not in current:
-                self._stop(c, reason, now)
+                # the power path and the energy go with the EV when it leaves
+                self._stop(c, reason if c.plugged else StopReason.EVDisconnected, now)
                 return
 
     def _grant(self, c: Connector, authorization: Authorization, now: float) -> None:
