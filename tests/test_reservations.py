@@ -296,3 +296,12 @@ def test_a_reservation_survives_a_restart_through_the_store(tmp_path: Path) -> N
     assert status(again, 2) == "Reserved"
     store.delete_reservation(7)
     assert store.reservations() == []
+
+
+def test_an_ev_plugged_first_at_the_kept_connector_still_waits_for_the_reserved_tag() -> None:
+    station = make_station(connectors=1)
+    station.reserve(reservation(connector=None), T0)
+    plug(station, 1)
+    assert of_type(present(station, "EVE", 1), AuthorizationRejected)[0].by is RefusedBy.RESERVED
+    started = of_type(present(station, "ALICE", 1), TransactionStarted)[0].transaction
+    assert started.reservation_id == 7

@@ -120,6 +120,20 @@ class ReservationRules:
             and not any(r.connector == c.id for r in reservations.values())
         )
 
+    def _keepable(self, c: Connector, reservations: dict[int, Reservation]) -> bool:
+        """The connector can still be kept for a reservation: nobody charges there and no
+        other tag has it (an EV plugged in without a tag may be the reservation's)."""
+        auth = c.authorization
+        return (
+            c.operative
+            and c.scheduled_operative is None
+            and not c.faults
+            and c.transaction is None
+            and not c.finishing
+            and (auth is None or auth.reservation_id is not None)
+            and not any(r.connector == c.id for r in reservations.values())
+        )
+
     def _enough_free(self, reservations: dict[int, Reservation]) -> bool:
         """Every reservation for any connector can still be given one of its own."""
         anywhere = [r for r in reservations.values() if r.connector is None]
@@ -128,10 +142,11 @@ class ReservationRules:
             for r in anywhere
         )
 
-    def _free_fitting(self, r: Reservation, reservations: dict[int, Reservation]) -> list[int]:
-        return [
-            c.id for c in self.connectors.values() if _fits(r, c.id) and self._free(c, reservations)
-        ]
+    def _free_fitting(
+        self, r: Reservation, reservations: dict[int, Reservation], *, keepable: bool = False
+    ) -> list[int]:
+        free = self._keepable if keepable else self._free
+        return [c.id for c in self.connectors.values() if _fits(r, c.id) and free(c, reservations)]
 
     # --- the connectors' Reserved fact -------------------------------------------------------
 
@@ -141,14 +156,15 @@ class ReservationRules:
         own = [r for r in self.reservations.values() if r.connector == c.id]
         if own:
             return own
-        if not self._free(c, self.reservations):
+        if not self._keepable(c, self.reservations):
             return []
         anywhere = [r for r in self.reservations.values() if r.connector is None]
         return [
             r
             for r in anywhere
             if _fits(r, c.id)
-            and len(self._free_fitting(r, self.reservations)) <= len(_overlapping(r, anywhere))
+            and len(self._free_fitting(r, self.reservations, keepable=True))
+            <= len(_overlapping(r, anywhere))
         ]
 
     def _settle_all(self, now: float) -> None:
@@ -174,7 +190,7 @@ class ReservationRules:
         holders = self._holders(c)
         tag, group = auth.id_tag, auth.parent_id
         mine = [r for r in holders if matches(r, tag, group)]
-        if not mine and self.reservations and self._free(c, self.reservations):
+        if not mine and self.reservations and self._keepable(c, self.reservations):
             # not kept from it, but a reservation of this tag for any connector fits here
             mine = [
                 r

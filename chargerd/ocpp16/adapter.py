@@ -21,26 +21,37 @@ from ..core.model import (
     Decision,
     MeterSampled,
     RequestAuthorization,
+    ReservationEnded,
+    ReservationMade,
     TransactionEnded,
     TransactionStarted,
 )
+from ..local_list import LocalList
 from ..outbox import Combining, Outbox, RetryPolicy
 from ..rpc import OCPP16, CallError, ConnectionLost
 from ..store import OutboxMessage, Store
 from . import keys as K
+from .local_list import get_local_list_version, send_local_list
 from .payloads import auth_info, meter_value, stop_reason, timestamp
+from .reservations import cancel_reservation, reserve_now
+from .triggers import trigger_message
 
 log = logging.getLogger("chargerd.ocpp16")
 
 SUPPORTED = {
+    "CancelReservation",
     "ChangeAvailability",
     "ChangeConfiguration",
     "ClearCache",
     "DataTransfer",
     "GetConfiguration",
+    "GetLocalListVersion",
     "RemoteStartTransaction",
     "RemoteStopTransaction",
+    "ReserveNow",
     "Reset",
+    "SendLocalList",
+    "TriggerMessage",
     "UnlockConnector",
 }
 MAX_VALUE_LENGTH = 500  # ChangeConfiguration.req value: CiString500
@@ -56,6 +67,8 @@ class Ocpp16Adapter(CsmsConnection):
         self.config = config
         self.store = store
         self.keys = self._load_keys()
+        self.local_list = LocalList(store)
+        self._boot_now = asyncio.Event()  # a TriggerMessage asks for the next boot attempt
         self.settings = CoreSettings()
         self._apply_keys()
         self._timeout = config.csms.call_timeout_s
@@ -81,6 +94,7 @@ class Ocpp16Adapter(CsmsConnection):
 
     def bind(self, runtime: Runtime) -> None:
         self.rt = runtime
+        runtime.station.local_list = self.local_list.info
 
     # --- configuration keys ------------------------------------------------------------------
 
@@ -113,8 +127,10 @@ class Ocpp16Adapter(CsmsConnection):
         s.stop_on_invalid_id = bool(k["StopTransactionOnInvalidId"])
         s.max_energy_on_invalid_id_wh = int(k["MaxEnergyOnInvalidId"])
         s.auth_cache_enabled = bool(k["AuthorizationCacheEnabled"])
+        s.local_auth_list_enabled = bool(k["LocalAuthListEnabled"])
         s.sample_interval_s = int(k["MeterValueSampleInterval"])
         s.aligned_interval_s = int(k["ClockAlignedDataInterval"])
+        s.reserve_any_connector = bool(k["ReserveConnectorZeroSupported"])
 
     def _measurands(self, key: str) -> list[str]:
         return [m for m in str(self.keys[key]).split(",") if m]
@@ -190,6 +206,11 @@ class Ocpp16Adapter(CsmsConnection):
             self.store.set_availability(d.connector, d.operative)
         elif isinstance(d, AuthorizationRejected):
             log.info("id tag %s %s", d.id_tag, self.refusal(d))
+        elif isinstance(d, ReservationMade):
+            self.store.save_reservation(d.reservation)
+        elif isinstance(d, ReservationEnded):
+            self.store.delete_reservation(d.reservation.id)
+            log.info("reservation %d ended: %s", d.reservation.id, d.why)
 
     def refusal(self, rejected: AuthorizationRejected) -> str:
         return refusal_text(rejected, "LocalAuthorizeOffline", "AllowOfflineTxForUnknownId")
@@ -199,6 +220,42 @@ class Ocpp16Adapter(CsmsConnection):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    spawn = _spawn
+
+    # --- for TriggerMessage (triggers.py) ------------------------------------------------------
+
+    def trigger_boot(self) -> None:
+        if self.registration != "Accepted":
+            self._boot_now.set()  # the boot loop's next attempt, now
+            return
+        self._spawn(self._boot_again())
+
+    async def _boot_again(self) -> None:
+        payload = self._boot_payload()
+        try:
+            answer = await self.outbox.call("BootNotification", payload)
+        except (CallError, TimeoutError, ConnectionLost) as exc:
+            log.warning("triggered BootNotification failed: %s", exc or "no answer")
+            return
+        if answer["status"] == "Accepted":
+            self._boot_accepted(payload, int(answer["interval"]))
+
+    async def _wait_boot(self, seconds: float) -> None:
+        self._boot_now.clear()
+        try:
+            async with asyncio.timeout(seconds):
+                await self._boot_now.wait()
+        except TimeoutError:
+            pass
+
+    def report_status_again(self, connectors: list[int]) -> None:
+        for n in connectors:
+            self._reported.pop(n, None)
+        self.flush_status()
+
+    def sampled_measurands(self) -> list[str]:
+        return self._measurands("MeterValuesSampledData")
+
     def _transaction_started(self, d: TransactionStarted) -> None:
         tx = d.transaction
         payload = {
@@ -207,6 +264,8 @@ class Ocpp16Adapter(CsmsConnection):
             "meterStart": tx.meter_start_wh,
             "timestamp": timestamp(d.at),
         }
+        if tx.reservation_id is not None:
+            payload["reservationId"] = tx.reservation_id
         self.store.start_transaction(tx, ("StartTransaction", payload), d.at)
         if d.reading is not None:
             begin = self._stop_txn_sample(
@@ -328,6 +387,12 @@ class Ocpp16Adapter(CsmsConnection):
             return {"status": "Accepted"}
         if action == "DataTransfer":
             return {"status": "UnknownVendorId"}  # this station has no vendor extensions
+        if action == "SendLocalList":
+            return send_local_list(self.local_list, bool(self.keys["LocalAuthListEnabled"]), p)
+        if action == "GetLocalListVersion":
+            return get_local_list_version(self.local_list, bool(self.keys["LocalAuthListEnabled"]))
+        if action == "TriggerMessage":
+            return trigger_message(self, p)
         if action in ("RemoteStartTransaction", "RemoteStopTransaction") and (
             self.registration != "Accepted"
         ):
@@ -348,6 +413,10 @@ class Ocpp16Adapter(CsmsConnection):
                 lambda now: station.remote_stop(tx_id, now)
             )
             return {"status": "Accepted" if stopped else "Rejected"}
+        if action == "ReserveNow":
+            return await reserve_now(self.rt, p)
+        if action == "CancelReservation":
+            return await cancel_reservation(self.rt, p)
         if action == "Reset":
             self.rt.request_reset(hard=p["type"] == "Hard")
             return {"status": "Accepted"}

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..measurands import MEASURANDS  # what the *SampledData / *AlignedData keys may list
+from .local_list import LOCAL_AUTH_LIST_MAX_LENGTH, SEND_LOCAL_LIST_MAX_LENGTH
 
 MAX_MEASURANDS = len(MEASURANDS)
-FEATURE_PROFILES = "Core"
+FEATURE_PROFILES = "Core,LocalAuthListManagement,Reservation,RemoteTrigger"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ KEYS: tuple[Key, ...] = (
     Key("ConnectorPhaseRotation", "str", "0.RST"),
     Key("GetConfigurationMaxKeys", "int", 100, writable=False),
     Key("HeartbeatInterval", "int", 300, minimum=1),
+    Key("LocalAuthListEnabled", "bool", True),
+    Key("LocalAuthListMaxLength", "int", LOCAL_AUTH_LIST_MAX_LENGTH, writable=False),
     Key("LocalAuthorizeOffline", "bool", True),
     Key("LocalPreAuthorize", "bool", False),
     Key("MaxEnergyOnInvalidId", "int", 0),
@@ -42,7 +45,9 @@ KEYS: tuple[Key, ...] = (
     Key("MeterValuesSampledDataMaxLength", "int", MAX_MEASURANDS, writable=False),
     Key("MeterValueSampleInterval", "int", 60),
     Key("NumberOfConnectors", "int", 0, writable=False),  # set from the YAML connectors
+    Key("ReserveConnectorZeroSupported", "bool", True, writable=False),
     Key("ResetRetries", "int", 1),
+    Key("SendLocalListMaxLength", "int", SEND_LOCAL_LIST_MAX_LENGTH, writable=False),
     Key("StopTransactionOnEVSideDisconnect", "bool", True),
     Key("StopTransactionOnInvalidId", "bool", True),
     Key("StopTxnAlignedData", "csl", ""),
