@@ -87,6 +87,7 @@ class Ledger201(Ledger[Tx201]):
     reports: dict[int, list[dict]] = field(default_factory=dict)  # requestId -> NotifyReport
     events: list[dict] = field(default_factory=list)  # NotifyEvent eventData entries
     security_events: list[dict] = field(default_factory=list)
+    reservation_updates: list[dict] = field(default_factory=list)  # ReservationStatusUpdate
 
     def report(self, request_id: int) -> list[dict]:
         """All reportData of a finished (or unfinished) report, in page order."""
@@ -151,6 +152,11 @@ class Session201(Session, ChargePoint201):
     def on_security_event_notification(self, **_: Any) -> call_result.SecurityEventNotification:
         self.csms.ledger.security_events.append(self.payload)
         return call_result.SecurityEventNotification()
+
+    @on(Action.reservation_status_update)
+    def on_reservation_status_update(self, **_: Any) -> call_result.ReservationStatusUpdate:
+        self.csms.ledger.reservation_updates.append(self.payload)
+        return call_result.ReservationStatusUpdate()
 
     # ---- authorization and transactions
 

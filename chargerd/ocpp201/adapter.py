@@ -34,7 +34,11 @@ from ..core.model import (
     Decision,
     MeterSampled,
     RequestAuthorization,
+    ReservationEnded,
+    ReservationMade,
     StatusChanged,
+    TransactionAuthorized,
+    TransactionDeauthorized,
     TransactionEnded,
     TransactionStarted,
 )
@@ -48,8 +52,9 @@ from .components import ACTUAL, Value, Variable
 from .device_model import DeviceModel
 from .payloads import connector_status, problem_event, status_notification, timestamp
 from .requests import SUPPORTED, Requests
+from .reservations import status_update
 from .sequencing import SeqNumbers
-from .transactions import TransactionEvents
+from .transactions import TransactionEvents, tx_policy
 from .variables import catalogue
 
 log = logging.getLogger("chargerd.ocpp201")
@@ -90,7 +95,6 @@ class Ocpp201Adapter(CsmsConnection):
         self._boot_triggered = False
         self._boot_now = asyncio.Event()
         self._problems: dict[int, bool] = {}  # connector -> Problem reported by NotifyEvent
-        self._plugged: dict[int, bool] = {}  # connector -> EV plugged at the last flush
         self._status_at: dict[int, float] = {}  # connector -> time of its last status change
         self._reset_when_idle = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -134,6 +138,9 @@ class Ocpp201Adapter(CsmsConnection):
         v, s = self._v, self.settings
         s.connection_timeout_s = int(v("TxCtrlr", "EVConnectionTimeOut"))
         stop_points = set(str(v("TxCtrlr", "TxStopPoint")).split(","))
+        s.tx_policy = tx_policy(str(v("TxCtrlr", "TxStartPoint")), str(v("TxCtrlr", "TxStopPoint")))
+        # AuthCtrlr.Enabled false: the EV's arrival authorizes, idToken type NoAuthorization
+        s.free_id_tag = None if v("AuthCtrlr", "Enabled") else ""
         s.stop_on_ev_disconnect = "EVConnected" in stop_points or bool(
             v("TxCtrlr", "StopTxOnEVSideDisconnect")
         )
@@ -148,6 +155,8 @@ class Ocpp201Adapter(CsmsConnection):
         s.stop_on_invalid_id = bool(v("TxCtrlr", "StopTxOnInvalidId"))
         s.max_energy_on_invalid_id_wh = int(v("TxCtrlr", "MaxEnergyOnInvalidId"))
         s.auth_cache_enabled = bool(v("AuthCacheCtrlr", "Enabled"))
+        s.reservations_enabled = bool(v("ReservationCtrlr", "Enabled"))
+        s.reserve_any_connector = bool(v("ReservationCtrlr", "NonEvseSpecific"))
         s.local_auth_list_enabled = bool(v("LocalAuthListCtrlr", "Enabled"))
         s.master_pass_group = str(v("AuthCtrlr", "MasterPassGroupId")) or None
         # The core samples at one interval: the greatest common divisor of the intervals of
@@ -306,8 +315,6 @@ class Ocpp201Adapter(CsmsConnection):
     def flush_status(self) -> None:
         connectors = list(self.rt.station.connectors.values())
         self.events.charging_states(connectors, self._status_at)
-        for c in connectors:
-            self._plugged[c.id] = c.plugged
         if not (self._online and self.outbox.connected):
             return
         now = time.time()
@@ -334,7 +341,9 @@ class Ocpp201Adapter(CsmsConnection):
 
     def on_decision(self, d: Decision) -> None:
         if isinstance(d, TransactionStarted):
-            self.events.started(d, plugged_before=self._plugged.get(d.transaction.connector, True))
+            self.events.started(d)
+        elif isinstance(d, TransactionAuthorized | TransactionDeauthorized):
+            self.events.authorization_changed(d)
         elif isinstance(d, TransactionEnded):
             self.events.ended(d)
             if self._reset_when_idle and not self.rt.station.transactions():
@@ -352,6 +361,19 @@ class Ocpp201Adapter(CsmsConnection):
             self.store.set_availability(d.connector, d.operative)
         elif isinstance(d, AuthorizationRejected):
             log.info("id token %s %s", d.id_tag, self.refusal(d))
+        elif isinstance(d, ReservationMade):
+            self.store.save_reservation(d.reservation)
+        elif isinstance(d, ReservationEnded):
+            self._reservation_ended(d)
+
+    def _reservation_ended(self, d: ReservationEnded) -> None:
+        """Forgotten; Expired and Removed are told to the CSMS (H04), kept until it has them."""
+        self.store.delete_reservation(d.reservation.id)
+        log.info("reservation %d ended: %s", d.reservation.id, d.why)
+        update = status_update(d)
+        if update is not None:
+            self.store.enqueue("ReservationStatusUpdate", update, None, time.time())
+            self.outbox.wake()
 
     def refusal(self, rejected: AuthorizationRejected) -> str:
         return refusal_text(

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from ..local_list import ListEntry
+from . import reservations
 from .components import ACTUAL
 from .host import Host, after_answer, info, unknown_evse
 from .payloads import auth_info, timestamp
@@ -24,6 +25,7 @@ from .variables import LOCAL_LIST_ITEMS_PER_MESSAGE, security_profile
 log = logging.getLogger("chargerd.ocpp201")
 
 SUPPORTED = {
+    "CancelReservation",
     "ChangeAvailability",
     "ClearCache",
     "DataTransfer",
@@ -34,6 +36,7 @@ SUPPORTED = {
     "GetVariables",
     "RequestStartTransaction",
     "RequestStopTransaction",
+    "ReserveNow",
     "Reset",
     "SendLocalList",
     "SetNetworkProfile",
@@ -276,6 +279,14 @@ class Requests:
         ongoing = self.h.rt.station.find_transaction(tx_id) is not None
         queued = self.h.store.outbox_depth_for(tx_id)
         return {"ongoingIndicator": ongoing, "messagesInQueue": queued > 0}
+
+    # --- reservations (H01-H04) --------------------------------------------------------------
+
+    async def _on_ReserveNow(self, p: dict[str, Any]) -> dict[str, Any]:
+        return await reservations.reserve_now(self.h, p)
+
+    async def _on_CancelReservation(self, p: dict[str, Any]) -> dict[str, Any]:
+        return await reservations.cancel_reservation(self.h, p)
 
     # --- availability and the connector -----------------------------------------------------
 

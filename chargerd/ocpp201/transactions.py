@@ -6,8 +6,14 @@ before its first attempt (Store.start_transaction / record_sample / end_transact
 enqueue) and numbered by sequencing.SeqNumbers: seqNo 0, 1, 2, ... per transaction
 without gaps, across restarts. Events created while the CSMS is unreachable carry `offline: true`.
 
-- TransactionStarted -> Started (idToken, evse, remoteStartId, Transaction.Begin values);
-  triggerReason CablePluggedIn when the EV came last, else Authorized / RemoteStart;
+- TransactionStarted -> Started (idToken once authorized, evse, remoteStartId,
+  Transaction.Begin values); triggerReason from the start point that came last (TX_POINTS:
+  TxCtrlr.TxStartPoint / TxStopPoint become the core's TxPolicy): EVDetected (bay),
+  CablePluggedIn, Authorized / RemoteStart, ChargingStateChanged (energy);
+- TransactionAuthorized -> Updated Authorized / RemoteStart with the idToken (a transaction
+  begun at the EV or the bay); TransactionDeauthorized -> Updated StopAuthorized /
+  RemoteStop / Deauthorized (the transaction goes on to another stop point);
+- free charging (AuthCtrlr.Enabled false): idToken "" of type NoAuthorization;
 - charging-state changes (settled per pass of the core) -> Updated ChargingStateChanged
   (EVCommunicationLost when the EV left, CablePluggedIn when it came back);
 - periodic samples -> Updated MeterValuePeriodic at SampledDataCtrlr.TxUpdatedInterval,
@@ -27,8 +33,17 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.connector import Connector, Status
-from ..core.model import MeterSampled, Transaction, TransactionEnded, TransactionStarted
+from ..core.model import (
+    MeterSampled,
+    StopReason,
+    Transaction,
+    TransactionAuthorized,
+    TransactionDeauthorized,
+    TransactionEnded,
+    TransactionStarted,
+)
 from ..core.station import Station
+from ..core.tx_policy import TxPoint, TxPolicy
 from ..outbox import Outbox
 from ..store import Store
 from .device_model import DeviceModel
@@ -54,6 +69,39 @@ CHARGING_STATE = {
     Status.SuspendedEVSE: "SuspendedEVSE",
     Status.Preparing: "EVConnected",
 }
+
+
+# TxStartPoint / TxStopPoint members -> the core's facts
+TX_POINTS = {
+    "ParkingBayOccupancy": TxPoint.BAY_OCCUPIED,
+    "EVConnected": TxPoint.EV_CONNECTED,
+    "Authorized": TxPoint.AUTHORIZED,
+    "PowerPathClosed": TxPoint.POWER_PATH_CLOSED,
+    "EnergyTransfer": TxPoint.ENERGY_FLOWING,
+}
+# the start point that came last -> triggerReason of the Started event
+STARTED_BY = {
+    TxPoint.BAY_OCCUPIED: "EVDetected",
+    TxPoint.EV_CONNECTED: "CablePluggedIn",
+    TxPoint.AUTHORIZED: "Authorized",
+    TxPoint.ENERGY_FLOWING: "ChargingStateChanged",
+}
+# why the driver's authorization ended -> triggerReason of the Updated event
+DEAUTHORIZED_BY = {
+    StopReason.Local: "StopAuthorized",
+    StopReason.Remote: "RemoteStop",
+    StopReason.DeAuthorized: "Deauthorized",
+}
+NO_AUTHORIZATION = "NoAuthorization"  # IdTokenEnumType of free charging's empty idToken
+
+
+def tx_policy(start_points: str, stop_points: str) -> TxPolicy:
+    """The core's policy for TxCtrlr.TxStartPoint and TxStopPoint (MemberLists)."""
+
+    def points(members: str) -> frozenset[TxPoint]:
+        return frozenset(TX_POINTS[m] for m in members.split(",") if m in TX_POINTS)
+
+    return TxPolicy(start=points(start_points), stop=points(stop_points))
 
 
 def measurands(dm: DeviceModel, component: str, name: str) -> list[str]:
@@ -136,20 +184,26 @@ class TransactionEvents:
         offered = c.offered_a if c is not None else 0.0
         return meter_value(reading, measurands(self.dm, component, name), context, at, offered)
 
-    def started(self, d: TransactionStarted, plugged_before: bool) -> None:
-        """`plugged_before`: the EV was plugged in at the last status flush."""
+    def _id_token(self, tag: str) -> dict[str, str]:
+        return id_token(tag, NO_AUTHORIZATION if tag == "" else self._token_type(tag))
+
+    def started(self, d: TransactionStarted) -> None:
         tx = d.transaction
-        if not plugged_before:
-            trigger = "CablePluggedIn"  # the EV was the last thing missing
-        else:
-            trigger = "RemoteStart" if tx.remote_start_id is not None else "Authorized"
-        info: dict[str, Any] = {"chargingState": "EVConnected"}
+        trigger = STARTED_BY.get(d.cause, "Authorized")
+        if trigger == "Authorized" and tx.remote_start_id is not None:
+            trigger = "RemoteStart"
+        c = self._connectors().get(tx.connector)
+        state = "EVConnected" if c is not None and c.plugged else "Idle"
+        if d.cause is TxPoint.ENERGY_FLOWING:
+            state = "Charging"
+        info: dict[str, Any] = {"chargingState": state}
         if tx.remote_start_id is not None:
             info["remoteStartId"] = tx.remote_start_id
-        fields: dict[str, Any] = {
-            "evse": {"id": tx.connector, "connectorId": 1},
-            "idToken": id_token(tx.id_tag, self._token_type(tx.id_tag)),
-        }
+        fields: dict[str, Any] = {"evse": {"id": tx.connector, "connectorId": 1}}
+        if tx.authorized:  # a transaction begun at the EV or the bay gets it later
+            fields["idToken"] = self._id_token(tx.id_tag)
+        if tx.reservation_id is not None:
+            fields["reservationId"] = tx.reservation_id  # H03.FR.09
         begin = self._sample(d.reading, TX_STARTED, "Transaction.Begin", d.at, tx.connector)
         if begin:
             fields["meterValue"] = [begin]
@@ -160,7 +214,7 @@ class TransactionEvents:
         if kept:
             self.store.record_sample(tx.id, tx.meter_start_wh, kept, None, d.at)
         self.connector_tx[tx.connector] = tx.id
-        self._charging_state[tx.id] = "EVConnected"
+        self._charging_state[tx.id] = state
         self.outbox.wake()
         log.info(
             "transaction %s started on EVSE %d for %s at %d Wh (%s)",
@@ -181,7 +235,7 @@ class TransactionEvents:
         }
         fields: dict[str, Any] = {"evse": {"id": tx.connector, "connectorId": 1}}
         if d.id_tag:
-            fields["idToken"] = id_token(d.id_tag, self._token_type(d.id_tag))
+            fields["idToken"] = self._id_token(d.id_tag)
         values = self.store.transaction_samples(tx.id)
         end = self._sample(d.reading, TX_ENDED, "Transaction.End", d.at, tx.connector)
         if end:
@@ -205,6 +259,35 @@ class TransactionEvents:
             d.meter_stop_wh,
             seq_no,
         )
+
+    def authorization_changed(self, d: TransactionAuthorized | TransactionDeauthorized) -> None:
+        """An Updated event: the transaction got its driver's authorization, or lost it
+        without ending."""
+        tx = d.transaction
+        if self.connector_tx.get(tx.connector) != tx.id:
+            return
+        c = self._connectors().get(tx.connector)
+        plugged = c is not None and c.plugged
+        info: dict[str, Any] = {}
+        fields: dict[str, Any] = {}
+        if isinstance(d, TransactionAuthorized):
+            remote = tx.remote_start_id is not None
+            trigger = "RemoteStart" if remote else "Authorized"
+            fields["idToken"] = self._id_token(tx.id_tag)
+            if remote:
+                info["remoteStartId"] = tx.remote_start_id
+        else:
+            trigger = DEAUTHORIZED_BY.get(d.reason, "Deauthorized")
+            if d.id_tag:
+                fields["idToken"] = self._id_token(d.id_tag)
+            state = "SuspendedEVSE" if plugged else "Idle"  # no energy without a driver
+            self._charging_state[tx.id] = info["chargingState"] = state
+        self._queue_event(
+            tx.id,
+            lambda seq_no: self._event("Updated", trigger, tx.id, seq_no, d.at, info, **fields),
+            d.at,
+        )
+        log.info("transaction %s: %s (%s)", tx.id, type(d).__name__, trigger)
 
     def _aligned_due(self, tx_id: str | None, kind: object, interval: int, at: float) -> bool:
         """A clock-aligned sample at `at` falls on a boundary of `interval` not yet used."""
@@ -272,8 +355,8 @@ class TransactionEvents:
             if tx is None or self.connector_tx.get(c.id) != tx.id:
                 continue
             state = CHARGING_STATE.get(c.status)
-            if state == "SuspendedEV" and not c.plugged:
-                state = "Idle"  # the EV left, the transaction goes on (StopTxOnEVSideDisconnect)
+            if state is not None and not c.plugged:
+                state = "Idle"  # no EV (yet, or any more): the transaction goes on
             old = self._charging_state.get(tx.id)
             if state is None or state == old:
                 continue

@@ -19,11 +19,13 @@ from .device_model import resolve_initial
 from .values import parse
 
 AVAILABILITY = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
+# TxStartPoint / TxStopPoint members (the core's facts, core/tx_policy.py). DataSigned is
+# not offered: the meters here give no signed readings (SignReadings is false), and as a
+# stop point the spec gives it no meaning.
 TX_POINTS = (
     "ParkingBayOccupancy",
     "EVConnected",
     "Authorized",
-    "DataSigned",
     "PowerPathClosed",
     "EnergyTransfer",
 )
@@ -34,25 +36,10 @@ LOCAL_LIST_ITEMS_PER_MESSAGE = 100
 LOCAL_LIST_BYTES_PER_MESSAGE = 65000
 
 
-def _tx_start_point(value: Value) -> str | None:
-    # The core starts a transaction once the EV is connected AND the driver is authorized:
-    # that is PowerPathClosed. Starting at the first of several points is not in the core.
-    if set(str(value).split(",")) != {"PowerPathClosed"}:
-        return "this station starts transactions at PowerPathClosed only"
-    return None
-
-
-def _tx_stop_point(value: Value) -> str | None:
-    # The core always ends a transaction when the driver deauthorizes (tag, remote stop);
-    # unplugging ends it when EVConnected is listed (or StopTxOnEVSideDisconnect is true).
-    members = set(str(value).split(",")) - {""}
-    if "Authorized" not in members or not members <= {"Authorized", "EVConnected"}:
-        return "this station supports Authorized or EVConnected,Authorized only"
-    return None
-
-
-def _auth_enabled(value: Value) -> str | None:
-    return None if value is True else "charging without authorization is not supported"
+def _tx_points(value: Value) -> str | None:
+    # every combination of TX_POINTS works (core/tx_points.py); none would mean a
+    # transaction never starts (or only ends when forced)
+    return "list at least one point" if not str(value) else None
 
 
 def _rw(c: Component, name: str, kind: str, default: Value, **kw) -> Variable:
@@ -167,7 +154,7 @@ def catalogue(config: Config) -> list[Variable]:
             "MemberList",
             "PowerPathClosed",
             values_list=TX_POINTS,
-            check=_tx_start_point,
+            check=_tx_points,
         ),
         _rw(
             tx,
@@ -175,7 +162,7 @@ def catalogue(config: Config) -> list[Variable]:
             "MemberList",
             "EVConnected,Authorized",
             values_list=TX_POINTS,
-            check=_tx_stop_point,
+            check=_tx_points,
         ),
     ]
 
@@ -227,7 +214,8 @@ def catalogue(config: Config) -> list[Variable]:
 
     auth = Component("AuthCtrlr")
     out += [
-        _rw(auth, "Enabled", "boolean", True, check=_auth_enabled),
+        # false: free charging, the EV's arrival authorizes (idToken type NoAuthorization)
+        _rw(auth, "Enabled", "boolean", True),
         _rw(auth, "AuthorizeRemoteStart", "boolean", True),
         _rw(auth, "LocalAuthorizeOffline", "boolean", True),
         _rw(auth, "LocalPreAuthorize", "boolean", False),
@@ -263,8 +251,10 @@ def catalogue(config: Config) -> list[Variable]:
         out.append(_ro(data, "BytesPerMessage", "integer", BYTES_PER_MESSAGE, instance=message))
     reservation = Component("ReservationCtrlr")
     out += [
-        _ro(reservation, "Available", "boolean", False),
-        _ro(reservation, "Enabled", "boolean", False),
+        _ro(reservation, "Available", "boolean", True),
+        _rw(reservation, "Enabled", "boolean", True),
+        # reservations without an evseId (H01.FR.04..06)
+        _rw(reservation, "NonEvseSpecific", "boolean", True),
     ]
     clock = Component("ClockCtrlr")
     out += [
