@@ -154,7 +154,7 @@ def test_read_only_values_come_from_the_configuration(store: Store):
     assert dm.get(comp("SecurityCtrlr"), var("SecurityProfile")) == ("Accepted", "0")
     assert dm.get(comp("EVSE", 2), var("SupplyPhases")) == ("Accepted", "1")
     assert dm.get(comp("EVSE", 1), var("Power"), MAX_SET) == ("Accepted", "22080")
-    assert dm.get(comp("ReservationCtrlr"), var("Enabled")) == ("Accepted", "false")
+    assert dm.get(comp("ReservationCtrlr"), var("Enabled")) == ("Accepted", "true")
 
 
 def test_security_profile_follows_password_and_tls():
