@@ -153,6 +153,8 @@ class ReservationRules:
     def _holders(self, c: Connector) -> list[Reservation]:
         """The reservations that keep `c` from other tags now: its own, or those for any
         connector when no more free ones that fit are left than there are such reservations."""
+        if not self.reservations:  # the usual case, on every settle
+            return []
         own = [r for r in self.reservations.values() if r.connector == c.id]
         if own:
             return own
