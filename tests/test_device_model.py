@@ -3,6 +3,7 @@ characteristics, reports and their paging (chargerd.ocpp201.device_model / varia
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -264,10 +265,11 @@ def test_set_of_an_evse_variable_and_instanced_variable_uses_its_own_key(store: 
             "Rejected",
             "twice",
         ),
-        (comp("TxCtrlr"), var("TxStartPoint"), "EVConnected", "Rejected", "PowerPathClosed"),
         (comp("TxCtrlr"), var("TxStartPoint"), "Banana", "Rejected", "not allowed"),
-        (comp("TxCtrlr"), var("TxStopPoint"), "PowerPathClosed", "Rejected", "Authorized"),
-        (comp("AuthCtrlr"), var("Enabled"), "false", "Rejected", "without authorization"),
+        # the meters give no signed readings: DataSigned is not among the allowed points
+        (comp("TxCtrlr"), var("TxStartPoint"), "DataSigned", "Rejected", "not allowed"),
+        (comp("TxCtrlr"), var("TxStopPoint"), "Authorized,DataSigned", "Rejected", "not allowed"),
+        (comp("TxCtrlr"), var("TxStopPoint"), "", "Rejected", "at least one"),
         (comp("SecurityCtrlr"), var("OrganizationName"), "x" * 51, "Rejected", "longer"),
         (comp("NoSuch"), var("X"), "1", "UnknownComponent", None),
         (comp("TxCtrlr"), var("X"), "1", "UnknownVariable", None),
@@ -304,6 +306,28 @@ def test_member_lists_are_normalised(store: Store, variable: str, value: str, st
     dm = model(store)
     assert dm.set(comp("TxCtrlr"), var(variable), value)[0] == "Accepted"
     assert dm.value("TxCtrlr", variable) == stored
+
+
+POINTS = ("ParkingBayOccupancy", "EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer")
+
+
+@pytest.mark.parametrize("variable", ["TxStartPoint", "TxStopPoint"])
+@pytest.mark.parametrize(
+    "points",
+    [combo for n in range(1, 6) for combo in itertools.combinations(POINTS, n)],
+    ids=lambda combo: ",".join(combo),
+)
+def test_every_tx_point_combination_is_accepted(store: Store, variable: str, points: tuple):
+    dm = model(store)
+    value = ",".join(points)
+    assert dm.set(comp("TxCtrlr"), var(variable), value)[0] == "Accepted"
+    assert dm.value("TxCtrlr", variable) == value
+
+
+def test_authorization_may_be_switched_off_for_free_charging(store: Store):
+    dm = model(store)
+    assert dm.set(comp("AuthCtrlr"), var("Enabled"), "false")[0] == "Accepted"
+    assert dm.value("AuthCtrlr", "Enabled") is False
 
 
 def test_reboot_required_variable(store: Store):
@@ -389,7 +413,8 @@ def test_check_initial_value_for_the_config_loader():
     assert "whole number" in str(check_initial_value("OCPPCommCtrlr", "HeartbeatInterval", "x"))
     assert "read-only" in str(check_initial_value("SecurityCtrlr", "Identity", "CP"))
     assert "unknown component" in str(check_initial_value("Nope", "HeartbeatInterval", 1))
-    assert "PowerPathClosed" in str(check_initial_value("TxCtrlr", "TxStartPoint", "Authorized"))
+    assert check_initial_value("TxCtrlr", "TxStartPoint", "Authorized") is None
+    assert "not allowed" in str(check_initial_value("TxCtrlr", "TxStartPoint", "DataSigned"))
 
 
 # --- reports ---------------------------------------------------------------------------------

@@ -42,6 +42,10 @@ STOP: dict[StopReason, tuple[str, str]] = {
     StopReason.EmergencyStop: ("EmergencyStop", "AbnormalCondition"),
     StopReason.Other: ("Other", "AbnormalCondition"),
     StopReason.Fault: ("Other", "AbnormalCondition"),
+    # stop points of TxCtrlr.TxStopPoint (core/tx_points.py)
+    StopReason.EVDeparted: ("EVDisconnected", "EVDeparted"),  # the bay sensor: it drove off
+    StopReason.StoppedByEV: ("StoppedByEV", "ChargingStateChanged"),
+    StopReason.Timeout: ("Timeout", "EVConnectTimeout"),
     StopReason.MasterPass: ("MasterPass", "StopAuthorized"),  # C16
 }
 # hardware fault code -> ReasonEnumType, for transactions a fault ended

@@ -473,7 +473,7 @@ async def test_get_and_set_variables_statuses(csms: Csms201, station: Station201
     changes = [
         ("OCPPCommCtrlr", "OfflineThreshold", "120", "Accepted"),
         ("ChargingStation", "Model", "x", "Rejected"),
-        ("TxCtrlr", "TxStartPoint", "Authorized", "Rejected"),
+        ("TxCtrlr", "TxStartPoint", "DataSigned", "Rejected"),
         (
             "SampledDataCtrlr",
             "TxUpdatedMeasurands",
@@ -491,7 +491,7 @@ async def test_get_and_set_variables_statuses(csms: Csms201, station: Station201
     results = answer["setVariableResult"]
     assert [r["attributeStatus"] for r in results] == [status for *_, status in changes]
     assert results[1]["attributeStatusInfo"]["reasonCode"] == "ReadOnly"
-    assert "PowerPathClosed" in results[2]["attributeStatusInfo"]["additionalInfo"]
+    assert "DataSigned" in results[2]["attributeStatusInfo"]["additionalInfo"]
 
 
 async def test_variables_set_by_the_csms_survive_a_restart_and_take_effect(
