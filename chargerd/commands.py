@@ -135,11 +135,13 @@ async def sim_command(daemon: Daemon, command: str, args: list[str]) -> str:
         "clear": daemon.sim.clear,
         "meter-fail": daemon.sim.meter_fail,
         "meter-restore": daemon.sim.meter_restore,
+        "bay": daemon.sim.bay,
     }
     if command not in actions:
         raise ValueError(f"unknown sim command {command!r}; known: tag, {', '.join(actions)}")
-    usage = f"usage: {command} N" + (" CODE" if command == "fault" else "")
-    if len(args) != (2 if command == "fault" else 1) or not args[0].isdigit():
+    second = {"fault": " CODE", "bay": " occupied|free"}.get(command, "")
+    usage = f"usage: {command} N{second}"
+    if len(args) != (2 if second else 1) or not args[0].isdigit():
         raise ValueError(usage)
     actions[command](int(args[0]), *args[1:])
     return f"{command} {' '.join(args)}: done"

@@ -6,7 +6,7 @@ chargerctl [--socket PATH] unlock N | stop N | availability N|station operative|
                            | log-level debug|info|warning|error
 chargerctl [--socket PATH] sim plug N | unplug N | ev-pause N | ev-resume N
                                | tag ID [--connector N] | fault N CODE | clear N
-                               | meter-fail N | meter-restore N
+                               | meter-fail N | meter-restore N | bay N occupied|free
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ SIM_COMMANDS = (
     ("clear N", "the faults of connector N go away"),
     ("meter-fail N", "the meter stops answering"),
     ("meter-restore N", "the meter answers again"),
+    ("bay N occupied|free", "a vehicle enters / leaves the parking bay (bay sensor)"),
 )
 SIM_HELP = "\n".join(f"  {usage:<24} {what}" for usage, what in SIM_COMMANDS)
 

@@ -10,7 +10,7 @@ _chargerctl() {
         cword=$COMP_CWORD
     }
     local commands="status unlock stop availability reset ocpp log-level sim"
-    local sims="plug unplug ev-pause ev-resume tag fault clear meter-fail meter-restore"
+    local sims="plug unplug ev-pause ev-resume tag fault clear meter-fail meter-restore bay"
     local faults="ConnectorLockFailure EVCommunicationError GroundFailure HighTemperature
         InternalError OtherError OverCurrentFailure OverVoltage PowerMeterFailure
         PowerSwitchFailure ReaderFailure UnderVoltage WeakSignal"
@@ -49,6 +49,8 @@ _chargerctl() {
                 COMPREPLY=($(compgen -W "$sims" -- "$cur"))
             elif [[ ${words[at+1]} == fault && $n == 3 ]]; then
                 COMPREPLY=($(compgen -W "$faults" -- "$cur"))
+            elif [[ ${words[at+1]} == bay && $n == 3 ]]; then
+                COMPREPLY=($(compgen -W "occupied free" -- "$cur"))
             elif [[ ${words[at+1]} == tag && $n == 3 ]]; then
                 COMPREPLY=($(compgen -W "--connector" -- "$cur"))
             fi ;;

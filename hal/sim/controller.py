@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hal.interfaces import (
+    BayChanged,
     EventSink,
     FaultCleared,
     FaultCode,
@@ -57,6 +58,7 @@ class SimController:
         self._locked = False
         self._faults: dict[FaultCode, str] = {}
         self._pilot = PilotState.A
+        self._bay_occupied = False  # the simulated parking bay sensor
         # Called just before anything that may change the flowing current, so a meter
         # can integrate the interval that ends now at the current that flowed in it.
         self._flow_listeners: list[Callable[[], None]] = []
@@ -119,9 +121,18 @@ class SimController:
 
     # --- EvseController ------------------------------------------------------------------
 
+    def bay(self, occupied: bool) -> None:
+        """A vehicle drives into the connector's parking bay, or leaves it (the optional bay
+        sensor; the EV itself is `plug()`)."""
+        if occupied != self._bay_occupied:
+            self._bay_occupied = occupied
+            self._send(BayChanged(self.connector, occupied))
+
     async def start(self, emit: EventSink) -> None:
         self._emit = emit
         emit(PilotChanged(self.connector, self._pilot))
+        if self._bay_occupied:
+            emit(BayChanged(self.connector, True))
         # A fault injected before start is still there: report it like a driver would.
         for code, info in self._faults.items():
             emit(FaultRaised(self.connector, code, info))

@@ -104,6 +104,11 @@ class SimulatedStation:
     def clear(self, n: int) -> None:
         self.controller(n).clear()
 
+    def bay(self, n: int, state: str) -> None:
+        if state not in ("occupied", "free"):
+            raise ValueError(f"bay state {state!r}; allowed: occupied, free")
+        self.controller(n).bay(state == "occupied")
+
     def meter_fail(self, n: int) -> None:
         self.meter(n).meter_fail()
 
