@@ -81,3 +81,14 @@ async def test_a_connector_the_station_does_not_have_is_rejected(csms: Csms, sta
         assert status == "Rejected"
     status, _ = await trigger(csms, "MeterValues", 0)  # no station-wide meter
     assert status == "Rejected"
+
+
+async def test_boot_notification_while_pending_is_sent_at_once(csms: Csms, station: Station):
+    csms.boot_status, csms.boot_interval = "Pending", 300  # next attempt only in 5 minutes
+    mark = await station.start(wait=False)
+    await wait_call(csms, "BootNotification", after=mark)
+    csms.boot_status = "Accepted"
+    status, after = await trigger(csms, "BootNotification")
+    assert status == "Accepted"
+    await wait_call(csms, "BootNotification", after=after)
+    await station.wait_statuses_reported(after=after)
