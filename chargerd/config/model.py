@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import connectors, csms, host, ocpp, sim, station
+from . import auth, connectors, csms, host, ocpp, sim, station
+from .auth import AuthConfig
 from .connectors import ConnectorConfig
 from .csms import CsmsConfig
 from .host import StorageConfig
@@ -29,6 +30,7 @@ SECTIONS: tuple[Section, ...] = (
     sim.SECTION,
     connectors.SECTION,
     ocpp.SECTION,
+    auth.SECTION,
     host.RESET,
     host.LOG,
 )
@@ -45,6 +47,7 @@ class Config:
     control_socket: Path = Path("/run/chargerd/control.sock")
     hal_driver: str = "sim"
     sim: SimConfig = field(default_factory=SimConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)  # free charging
     # first-start values of OCPP configuration: flat {Key: value} for 1.6,
     # nested {Component: {Variable: value}} for 2.0.1
     ocpp: dict[str, Any] = field(default_factory=dict)

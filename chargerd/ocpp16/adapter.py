@@ -69,6 +69,8 @@ class Ocpp16Adapter(CsmsConnection):
         self.keys = self._load_keys()
         self.local_list = LocalList(store)
         self._boot_now = asyncio.Event()  # a TriggerMessage asks for the next boot attempt
+        # MinimumStatusDuration: connector -> (status, error code) not yet reported, since
+        self._changing: dict[int, tuple[tuple[Status, str], float]] = {}
         self.settings = CoreSettings()
         self._apply_keys()
         self._timeout = config.csms.call_timeout_s
@@ -131,6 +133,8 @@ class Ocpp16Adapter(CsmsConnection):
         s.sample_interval_s = int(k["MeterValueSampleInterval"])
         s.aligned_interval_s = int(k["ClockAlignedDataInterval"])
         s.reserve_any_connector = bool(k["ReserveConnectorZeroSupported"])
+        # YAML auth.free: the EV's arrival authorizes auth.id_tag
+        s.free_id_tag = self.config.auth.id_tag if self.config.auth.free else None
 
     def _measurands(self, key: str) -> list[str]:
         return [m for m in str(self.keys[key]).split(",") if m]
@@ -177,9 +181,19 @@ class Ocpp16Adapter(CsmsConnection):
         current = {0: (Status.Unavailable if station_off else Status.Available, "NoError")}
         current.update({c.id: (c.status, c.error_code) for c in connectors})
         now = time.time()
+        hold = int(self.keys["MinimumStatusDuration"])
         for connector, (status, error) in current.items():
             if self._reported.get(connector) == (status, error):
+                self._changing.pop(connector, None)
                 continue
+            if hold > 0:  # reported once it has held that long (the ticker flushes again)
+                since = self._changing.get(connector)
+                if since is None or since[0] != (status, error):
+                    self._changing[connector] = ((status, error), now)
+                    continue
+                if now - since[1] < hold:
+                    continue
+            self._changing.pop(connector, None)
             self._reported[connector] = (status, error)
             payload = {
                 "connectorId": connector,

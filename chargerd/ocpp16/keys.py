@@ -44,6 +44,7 @@ KEYS: tuple[Key, ...] = (
     Key("MeterValuesSampledData", "csl", "Energy.Active.Import.Register,Power.Active.Import"),
     Key("MeterValuesSampledDataMaxLength", "int", MAX_MEASURANDS, writable=False),
     Key("MeterValueSampleInterval", "int", 60),
+    Key("MinimumStatusDuration", "int", 0),  # s a status must hold before it is reported
     Key("NumberOfConnectors", "int", 0, writable=False),  # set from the YAML connectors
     Key("ReserveConnectorZeroSupported", "bool", True, writable=False),
     Key("ResetRetries", "int", 1),
