@@ -8,9 +8,7 @@ from devcsms import Csms
 
 from .conftest import STATION_ID, Station
 
-RESERVE_NOW = (
-    '{"connectorId":1,"expiryDate":"2030-01-01T00:00:00Z","idTag":"TAG1","reservationId":7}'
-)
+GET_DIAGNOSTICS = '{"location":"ftp://example.com/logs"}'  # Firmware Management: not yet
 
 
 async def test_frame_that_is_not_json_is_dropped_and_station_keeps_serving(
@@ -28,7 +26,7 @@ async def test_frame_that_is_not_json_is_dropped_and_station_keeps_serving(
     ("frame", "code"),
     [
         ('[2,"x1","NoSuchAction",{}]', "NotImplemented"),
-        (f'[2,"x2","ReserveNow",{RESERVE_NOW}]', "NotSupported"),
+        (f'[2,"x2","GetDiagnostics",{GET_DIAGNOSTICS}]', "NotSupported"),
         (
             '[2,"x3","ChangeConfiguration",{"key":"HeartbeatInterval"}]',
             "OccurenceConstraintViolation",
