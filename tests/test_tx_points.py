@@ -323,3 +323,15 @@ def test_free_charging_authorizes_a_transaction_the_bay_began() -> None:
         TransactionAuthorized
     ]
     assert rig.tx.authorized
+
+
+def test_the_bay_ends_a_transaction_the_ev_already_left_with_reason_ev_departed() -> None:
+    bay = frozenset({P.BAY_OCCUPIED})
+    rig = Rig(tx_policy=TxPolicy(start=bay, stop=bay), stop_on_ev_disconnect=False)
+    rig.bay(True)
+    rig.pilot(PilotState.B)
+    rig.card()
+    rig.pilot(PilotState.A)
+    assert rig.tx is not None
+    (ended,) = [d for d in rig.bay(False) if isinstance(d, TransactionEnded)]
+    assert ended.reason is StopReason.EVDeparted

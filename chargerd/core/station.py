@@ -312,6 +312,19 @@ class Station(AuthorizationRules, ReservationRules, TransactionPoints):
             if c.transaction is not None:
                 self._stop(c, reason, now)
 
+    def reset_connector(self, connector: int, now: float, *, when_idle: bool) -> bool:
+        """Reset one connector (OCPP 2.0.1 EVSE reset): its transaction ends (reason
+        SoftReset) and a waiting authorization is dropped. False: `when_idle` and a
+        transaction runs; it happens when that ends, where there is nothing more to do."""
+        c = self.connectors[connector]
+        if c.transaction is not None:
+            if when_idle:
+                return False
+            self._stop(c, StopReason.SoftReset, now)
+        c.authorization = None
+        self._settle(c, now)
+        return True
+
     def end_interrupted(self, tx: Transaction, reason: StopReason, now: float) -> None:
         """End a transaction found open in storage at start-up (the daemon was killed).
 

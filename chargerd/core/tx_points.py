@@ -133,8 +133,9 @@ class TransactionPoints:
         memo.reached |= current
         for point, reason in LOST:
             if point in policy.stop and point in memo.reached and point not in current:
-                # the power path and the energy go with the EV when it leaves
-                self._stop(c, reason if c.plugged else StopReason.EVDisconnected, now)
+                if point in (P.POWER_PATH_CLOSED, P.ENERGY_FLOWING) and not c.plugged:
+                    reason = StopReason.EVDisconnected  # they went with the EV
+                self._stop(c, reason, now)
                 return
 
     def _grant(self, c: Connector, authorization: Authorization, now: float) -> None:

@@ -140,7 +140,8 @@ class Ocpp201Adapter(CsmsConnection):
         stop_points = set(str(v("TxCtrlr", "TxStopPoint")).split(","))
         s.tx_policy = tx_policy(str(v("TxCtrlr", "TxStartPoint")), str(v("TxCtrlr", "TxStopPoint")))
         # AuthCtrlr.Enabled false: the EV's arrival authorizes, idToken type NoAuthorization
-        s.free_id_tag = None if v("AuthCtrlr", "Enabled") else ""
+        free = not v("AuthCtrlr", "Enabled") or self.config.auth.free
+        s.free_id_tag = "" if free else None
         s.stop_on_ev_disconnect = "EVConnected" in stop_points or bool(
             v("TxCtrlr", "StopTxOnEVSideDisconnect")
         )

@@ -176,11 +176,17 @@ class Requests:
         return {"status": "Accepted"}
 
     async def _on_Reset(self, p: dict[str, Any]) -> dict[str, Any]:
-        if p.get("evseId") is not None:
-            return {
-                "status": "Rejected",
-                "statusInfo": info("UnsupportedRequest", "this station resets as a whole only"),
-            }
+        evse = p.get("evseId")
+        if evse is not None:  # B11/B12: one EVSE; the station goes on
+            station = self.h.rt.station
+            if evse not in station.connectors:
+                return {"status": "Rejected", "statusInfo": info("UnknownEvse", f"no EVSE {evse}")}
+            when_idle = p["type"] == "OnIdle"
+            done = await self.h.rt.feed(
+                lambda now: station.reset_connector(evse, now, when_idle=when_idle)
+            )
+            log.warning("Reset %s of EVSE %d: %s", p["type"], evse, "done" if done else "scheduled")
+            return {"status": "Accepted" if done else "Scheduled"}
         if p["type"] == "OnIdle" and self.h.rt.station.transactions():
             self.h.reset_when_idle()
             log.warning("Reset OnIdle: scheduled for when the last transaction ends")
