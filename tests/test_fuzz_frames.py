@@ -364,6 +364,16 @@ ACTED_ON: dict[str, st.SearchStrategy[dict]] = {
     ),
     "RemoteStopTransaction": st.fixed_dictionaries({"transactionId": st.integers(-5, 99)}),
     "UnlockConnector": st.fixed_dictionaries({"connectorId": st.integers(0, 3)}),
+    "ReserveNow": st.fixed_dictionaries(
+        {
+            "connectorId": st.integers(0, 3),
+            "expiryDate": st.just("2030-01-01T00:00:00Z"),
+            "idTag": st.text(max_size=20),
+            "reservationId": st.integers(0, 99),
+        },
+        optional={"parentIdTag": st.text(max_size=20)},
+    ),
+    "CancelReservation": st.fixed_dictionaries({"reservationId": st.integers(-5, 99)}),
     "ChangeAvailability": st.fixed_dictionaries(
         {
             "connectorId": st.integers(0, 3),
