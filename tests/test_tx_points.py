@@ -335,3 +335,20 @@ def test_the_bay_ends_a_transaction_the_ev_already_left_with_reason_ev_departed(
     assert rig.tx is not None
     (ended,) = [d for d in rig.bay(False) if isinstance(d, TransactionEnded)]
     assert ended.reason is StopReason.EVDeparted
+
+
+def test_a_csms_verdict_on_free_charging_s_empty_id_token_stops_nothing() -> None:
+    rig = Rig(free_id_tag="")
+    rig.pilot(PilotState.B)
+    assert rig.tx is not None
+    rig.station.transaction_confirmed(rig.tx.id, AuthInfo(AuthStatus.Invalid), rig.now)
+    assert not [d for d in rig.step() if isinstance(d, TransactionEnded)]
+    assert rig.tx is not None and rig.tx.authorized
+
+
+def test_a_verdict_on_the_card_that_deauthorized_a_transaction_does_not_end_it() -> None:
+    rig = session(frozenset({P.EV_CONNECTED}))
+    rig.card()
+    assert rig.tx is not None
+    rig.station.transaction_confirmed(rig.tx.id, AuthInfo(AuthStatus.Invalid), rig.now)
+    assert not [d for d in rig.step() if isinstance(d, TransactionEnded)]

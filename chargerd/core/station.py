@@ -250,6 +250,10 @@ class Station(AuthorizationRules, ReservationRules, TransactionPoints):
             return
         tx = c.transaction
         assert tx is not None
+        if not tx.authorized or tx.id_tag == "":
+            # a verdict on the card that deauthorized it, or on the empty idToken of free
+            # charging (2.0.1 NoAuthorization): nothing of this transaction's to judge
+            return
         self._remember(tx.id_tag, info)
         if info.parent_id:  # e.g. a remote start that was not authorized first
             tx.parent_id = info.parent_id
