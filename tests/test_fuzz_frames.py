@@ -65,7 +65,13 @@ CODES_16 = {
     "GenericError",
 }
 ACTIONS_16 = sorted(OCPP16.actions)
-HARMLESS = ("GetConfiguration", "ChangeConfiguration", "DataTransfer", "ClearCache")
+HARMLESS = (
+    "GetConfiguration",
+    "ChangeConfiguration",
+    "DataTransfer",
+    "ClearCache",
+    "GetLocalListVersion",
+)
 # Actions the station carries out: a valid payload of one of these is never sent.
 DANGEROUS = SUPPORTED - set(HARMLESS)
 PROBE = {"key": ["HeartbeatInterval"]}
@@ -354,6 +360,7 @@ VALID: dict[str, st.SearchStrategy[dict]] = {
         optional={"messageId": st.text(max_size=50), "data": st.text(max_size=200)},
     ),
     "ClearCache": st.just({}),
+    "GetLocalListVersion": st.just({}),
 }
 LIMITS = {"key": 50, "value": 500, "vendorId": 255, "messageId": 50, "idTag": 20}
 # Valid payloads of the actions the station carries out: only sent broken.
@@ -374,6 +381,36 @@ ACTED_ON: dict[str, st.SearchStrategy[dict]] = {
         optional={"parentIdTag": st.text(max_size=20)},
     ),
     "CancelReservation": st.fixed_dictionaries({"reservationId": st.integers(-5, 99)}),
+    "SendLocalList": st.fixed_dictionaries(
+        {
+            "listVersion": st.integers(-5, 99),
+            "updateType": st.sampled_from(["Differential", "Full"]),
+        },
+        optional={
+            "localAuthorizationList": st.lists(
+                st.fixed_dictionaries(
+                    {"idTag": st.text(max_size=20)},
+                    optional={"idTagInfo": st.just({"status": "Accepted"})},
+                ),
+                max_size=5,
+            )
+        },
+    ),
+    "TriggerMessage": st.fixed_dictionaries(
+        {
+            "requestedMessage": st.sampled_from(
+                [
+                    "BootNotification",
+                    "DiagnosticsStatusNotification",
+                    "FirmwareStatusNotification",
+                    "Heartbeat",
+                    "MeterValues",
+                    "StatusNotification",
+                ]
+            )
+        },
+        optional={"connectorId": st.integers(0, 3)},
+    ),
     "ChangeAvailability": st.fixed_dictionaries(
         {
             "connectorId": st.integers(0, 3),
