@@ -135,8 +135,10 @@ async def sim_command(daemon: Daemon, command: str, args: list[str]) -> str:
         "clear": daemon.sim.clear,
         "meter-fail": daemon.sim.meter_fail,
         "meter-restore": daemon.sim.meter_restore,
-        "bay": daemon.sim.bay,
     }
+    bay = getattr(daemon.sim, "bay", None)  # real drivers (sim.wire: true) have no bay sensor
+    if bay is not None:
+        actions["bay"] = bay
     if command not in actions:
         raise ValueError(f"unknown sim command {command!r}; known: tag, {', '.join(actions)}")
     second = {"fault": " CODE", "bay": " occupied|free"}.get(command, "")
