@@ -24,20 +24,18 @@ from hal.interfaces import (
 )
 
 from .authorization import AuthorizationRules, PendingAuth, tag_key
-from .connector import DRAWING, Connector, Status
+from .connector import Connector, Status
+from .controls import StationControls
 from .model import (
     AuthInfo,
     Authorization,
-    AvailabilityChanged,
     CoreSettings,
     Decision,
     MeterSampled,
-    OfferCurrent,
     Reservation,
     SetLock,
     StatusChanged,
     StopReason,
-    SwitchContactor,
     Transaction,
     TransactionEnded,
     TransactionStarted,
@@ -52,7 +50,6 @@ PILOT_FAULTS = {PilotState.E: "EVCommunicationError", PilotState.F: "InternalErr
 # with the status unchanged), but no Faulted, no stopped session. A dead card reader
 # leaves remote starts, and sessions already running, alone.
 USABLE_WITH = {FaultCode.ReaderFailure}
-MIN_OFFER_A = 6.0  # IEC 61851: below 6 A no PWM offer is possible
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,7 @@ class ConnectorSpec:
     phases: int
 
 
-class Station(AuthorizationRules, ReservationRules, TransactionPoints):
+class Station(AuthorizationRules, ReservationRules, TransactionPoints, StationControls):
     """All connectors of one charging station and the rules that drive them."""
 
     def __init__(
@@ -270,65 +267,6 @@ class Station(AuthorizationRules, ReservationRules, TransactionPoints):
         self._apply_power(c)
         self._settle(c, now)
 
-    def change_availability(self, connector: int, operative: bool, now: float) -> str:
-        """Accepted, Scheduled (after the running session) or Rejected (no such connector)."""
-        if connector == 0:
-            targets = list(self.connectors.values())
-        elif connector in self.connectors:
-            targets = [self.connectors[connector]]
-        else:
-            return "Rejected"
-        scheduled = False
-        for c in targets:
-            if c.transaction is not None and not operative:
-                c.scheduled_operative = False
-                scheduled = True
-                # persisted now: a restart that ends the session must still apply it
-                self._decisions.append(AvailabilityChanged(c.id, False))
-            else:
-                self._set_operative(c, operative, now)
-        return "Scheduled" if scheduled else "Accepted"
-
-    def local_stop(self, connector: int, now: float) -> bool:
-        """End the session on `connector` from the station itself (a technician): reason
-        Local. False: no session runs there."""
-        c = self.connectors.get(connector)
-        if c is None or c.transaction is None:
-            return False
-        self._stop(c, StopReason.Local, now)
-        return True
-
-    def unlock(self, connector: int, now: float) -> bool:
-        """Unlock the cable; a running transaction ends first. False: no such connector."""
-        c = self.connectors.get(connector)
-        if c is None:
-            return False
-        if c.transaction is not None:
-            self._stop(c, StopReason.UnlockCommand, now)  # which unlocks
-        else:
-            self._lock(c, False, force=True)  # try even if we think it is open
-        return True
-
-    def reset(self, hard: bool, now: float) -> None:
-        """End every transaction before the station restarts."""
-        reason = StopReason.HardReset if hard else StopReason.SoftReset
-        for c in self.connectors.values():
-            if c.transaction is not None:
-                self._stop(c, reason, now)
-
-    def reset_connector(self, connector: int, now: float, *, when_idle: bool) -> bool:
-        """Reset one connector (OCPP 2.0.1 EVSE reset): its transaction ends (reason
-        SoftReset) and a waiting authorization is dropped. False: `when_idle` and a
-        transaction runs; it happens when that ends, where there is nothing more to do."""
-        c = self.connectors[connector]
-        if c.transaction is not None:
-            if when_idle:
-                return False
-            self._stop(c, StopReason.SoftReset, now)
-        c.authorization = None
-        self._settle(c, now)
-        return True
-
     def end_interrupted(self, tx: Transaction, reason: StopReason, now: float) -> None:
         """End a transaction found open in storage at start-up (the daemon was killed).
 
@@ -429,36 +367,6 @@ class Station(AuthorizationRules, ReservationRules, TransactionPoints):
         if c.scheduled_operative is not None:
             self._set_operative(c, c.scheduled_operative, now)
         self._settle(c, now)
-
-    def _set_operative(self, c: Connector, operative: bool, now: float) -> None:
-        c.scheduled_operative = None
-        if c.operative != operative:
-            c.operative = operative
-            self._decisions.append(AvailabilityChanged(c.id, operative))
-        if not operative:
-            c.authorization = None
-            self._remove_reservations(c, now)
-        self._settle(c, now)
-
-    def _apply_power(self, c: Connector) -> None:
-        """Offer current and close the contactor only for a running, unsuspended session."""
-        tx = c.transaction
-        if tx is not None:
-            energised = tx.authorized and not tx.suspended_by_station and not c.faults
-        else:  # only when the transaction waits for the energy to flow
-            ready = c.authorization is not None and c.plugged
-            energised = ready and self.settings.tx_policy.powers_before_start and not c.faults
-        offer = max(c.max_current_a, MIN_OFFER_A) if energised else 0.0
-        closed = energised and c.pilot in DRAWING
-        if c.contactor_closed and not closed:  # open before withdrawing the offer
-            c.contactor_closed = False
-            self._decisions.append(SwitchContactor(c.id, False))
-        if offer != c.offered_a:
-            c.offered_a = offer
-            self._decisions.append(OfferCurrent(c.id, offer))
-        if closed and not c.contactor_closed and c.pilot in DRAWING:
-            c.contactor_closed = True
-            self._decisions.append(SwitchContactor(c.id, True))
 
     def _lock(self, c: Connector, locked: bool, *, force: bool = False) -> None:
         if c.locked != locked or force:

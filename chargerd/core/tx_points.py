@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from .connector import DRAWING, Connector
 from .model import (
     Authorization,
     CoreSettings,
     Decision,
+    OfferCurrent,
     StopReason,
+    SwitchContactor,
     TransactionAuthorized,
     TransactionDeauthorized,
 )
@@ -26,8 +28,7 @@ from .tx_policy import TxPoint, TxPolicy
 
 P = TxPoint
 
-if TYPE_CHECKING:
-    from .connector import Connector
+MIN_OFFER_A = 6.0  # IEC 61851: below 6 A no PWM offer is possible
 
 
 # the reason a transaction ends when it loses this stop point (most telling first)
@@ -41,8 +42,6 @@ LOST: list[tuple[TxPoint, StopReason]] = [
 
 def facts(c: Connector) -> frozenset[TxPoint]:
     """The connector's facts now."""
-    from .connector import DRAWING
-
     tx = c.transaction
     authorized = c.authorization is not None or (tx is not None and tx.authorized)
     found = set()
@@ -99,7 +98,6 @@ class TransactionPoints:
     _tx_facts: dict[int, TxFacts]
     _can_start: Callable[[Connector], bool]
     _start: Callable[[Connector, float, TxPoint], None]
-    _apply_power: Callable[[Connector], None]
     _lock: Callable[..., None]
 
     def _stop(self, c: Connector, reason: StopReason, now: float, **kwargs: object) -> None:
@@ -168,6 +166,27 @@ class TransactionPoints:
         self._apply_power(c)
         self._lock(c, False)
         self._settle(c, now)
+
+    def _apply_power(self, c: Connector) -> None:
+        """Offer current and close the contactor (the power path) only for an authorized,
+        unsuspended session, or for one that waits for the energy to flow."""
+        tx = c.transaction
+        if tx is not None:
+            energised = tx.authorized and not tx.suspended_by_station and not c.faults
+        else:  # only when the transaction waits for the energy to flow
+            ready = c.authorization is not None and c.plugged
+            energised = ready and self.settings.tx_policy.powers_before_start and not c.faults
+        offer = max(c.max_current_a, MIN_OFFER_A) if energised else 0.0
+        closed = energised and c.pilot in DRAWING
+        if c.contactor_closed and not closed:  # open before withdrawing the offer
+            c.contactor_closed = False
+            self._decisions.append(SwitchContactor(c.id, False))
+        if offer != c.offered_a:
+            c.offered_a = offer
+            self._decisions.append(OfferCurrent(c.id, offer))
+        if closed and not c.contactor_closed and c.pilot in DRAWING:
+            c.contactor_closed = True
+            self._decisions.append(SwitchContactor(c.id, True))
 
     def _connection_timed_out(self, c: Connector, now: float) -> None:
         """EVConnectionTimeOut for a transaction that began before the EV was connected."""
