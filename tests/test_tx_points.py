@@ -352,3 +352,31 @@ def test_a_verdict_on_the_card_that_deauthorized_a_transaction_does_not_end_it()
     assert rig.tx is not None
     rig.station.transaction_confirmed(rig.tx.id, AuthInfo(AuthStatus.Invalid), rig.now)
     assert not [d for d in rig.step() if isinstance(d, TransactionEnded)]
+
+
+def test_unplugging_deauthorizes_and_the_bay_then_ends_the_transaction() -> None:
+    """2.0.1 StopTxOnEVSideDisconnect with TxStopPoint ParkingBayOccupancy: the EV leaving
+    withdraws the authorization; the transaction ends when the bay is left."""
+    bay = frozenset({P.BAY_OCCUPIED})
+    rig = Rig(
+        tx_policy=TxPolicy(stop=bay), stop_on_ev_disconnect=False, deauthorize_on_ev_disconnect=True
+    )
+    rig.bay(True)
+    rig.pilot(PilotState.B)
+    rig.card()
+    decisions = rig.pilot(PilotState.A)
+    (deauthorized,) = [d for d in decisions if isinstance(d, TransactionDeauthorized)]
+    assert deauthorized.reason is StopReason.EVDisconnected
+    assert rig.tx is not None and not rig.tx.authorized
+    (ended,) = [d for d in rig.bay(False) if isinstance(d, TransactionEnded)]
+    assert ended.reason is StopReason.EVDeparted
+
+
+def test_unplugging_deauthorizes_which_ends_the_transaction_when_authorized_is_a_stop_point() -> (
+    None
+):
+    rig = Rig(stop_on_ev_disconnect=False, deauthorize_on_ev_disconnect=True)
+    rig.pilot(PilotState.B)
+    rig.card()
+    (ended,) = [d for d in rig.pilot(PilotState.A) if isinstance(d, TransactionEnded)]
+    assert ended.reason is StopReason.EVDisconnected

@@ -99,6 +99,9 @@ class CoreSettings:
 
     connection_timeout_s: float = 60
     stop_on_ev_disconnect: bool = True
+    # the EV leaving withdraws the authorization (2.0.1 StopTxOnEVSideDisconnect): the
+    # transaction ends if the policy ends it at deauthorization (tx_points.py)
+    deauthorize_on_ev_disconnect: bool = False
     unlock_on_ev_disconnect: bool = True
     local_pre_authorize: bool = False
     local_authorize_offline: bool = True

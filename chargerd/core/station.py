@@ -193,6 +193,8 @@ class Station(AuthorizationRules, ReservationRules, TransactionPoints, StationCo
             return
         if self.settings.stop_on_ev_disconnect:
             self._stop(c, StopReason.EVDisconnected, now)
+        elif self.settings.deauthorize_on_ev_disconnect and c.transaction.authorized:
+            self._deauthorize(c, StopReason.EVDisconnected, now)  # which unlocks
         elif self.settings.unlock_on_ev_disconnect:
             self._lock(c, False)
 

@@ -142,9 +142,10 @@ class Ocpp201Adapter(CsmsConnection):
         # AuthCtrlr.Enabled false: the EV's arrival authorizes, idToken type NoAuthorization
         free = not v("AuthCtrlr", "Enabled") or self.config.auth.free
         s.free_id_tag = "" if free else None
-        s.stop_on_ev_disconnect = "EVConnected" in stop_points or bool(
-            v("TxCtrlr", "StopTxOnEVSideDisconnect")
-        )
+        s.stop_on_ev_disconnect = "EVConnected" in stop_points
+        # "deauthorize the transaction when the cable is unplugged from the EV": it ends
+        # there only if Authorized (or the power path, the energy) is a stop point
+        s.deauthorize_on_ev_disconnect = bool(v("TxCtrlr", "StopTxOnEVSideDisconnect"))
         s.unlock_on_ev_disconnect = bool(v("OCPPCommCtrlr", "UnlockOnEVSideDisconnect"))
         pre_authorize = bool(v("AuthCtrlr", "LocalPreAuthorize"))
         offline_local = bool(v("AuthCtrlr", "LocalAuthorizeOffline"))

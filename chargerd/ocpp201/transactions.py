@@ -91,6 +91,7 @@ DEAUTHORIZED_BY = {
     StopReason.Local: "StopAuthorized",
     StopReason.Remote: "RemoteStop",
     StopReason.DeAuthorized: "Deauthorized",
+    StopReason.EVDisconnected: "EVCommunicationLost",  # StopTxOnEVSideDisconnect
 }
 NO_AUTHORIZATION = "NoAuthorization"  # IdTokenEnumType of free charging's empty idToken
 

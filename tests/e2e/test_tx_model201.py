@@ -59,8 +59,7 @@ async def test_the_parking_bay_starts_and_ends_the_transaction(
 ):
     station.set_ocpp("TxCtrlr", "TxStartPoint", "ParkingBayOccupancy")
     station.set_ocpp("TxCtrlr", "TxStopPoint", "ParkingBayOccupancy")
-    station.set_ocpp("TxCtrlr", "StopTxOnEVSideDisconnect", False)
-    await station.start()
+    await station.start()  # StopTxOnEVSideDisconnect true: unplugging deauthorizes
     await station.sim("bay", "1", "occupied")
     started = await wait_tx_event(csms, "Started")
     assert started.payload["triggerReason"] == "EVDetected"
@@ -68,7 +67,11 @@ async def test_the_parking_bay_starts_and_ends_the_transaction(
     await station.sim("plug", "1")
     await station.sim("tag", "TAG1")
     await station.wait_status(1, "Charging")
+    after = len(csms.ledger.entries)
     await station.sim("unplug", "1")  # the bay, not the cable, ends it
+    left = await wait_tx_event(csms, "Updated", after=after, chargingState="Idle")
+    assert left.payload["triggerReason"] == "EVCommunicationLost"
+    assert (await station.connector(1))["transaction"] is not None
     await station.sim("bay", "1", "free")
     ended = await wait_tx_event(csms, "Ended", transactionId=tx_id)
     assert ended.payload["triggerReason"] == "EVDeparted"
