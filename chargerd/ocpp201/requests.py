@@ -268,6 +268,9 @@ class Requests:
         )
         answer: dict[str, Any] = {"status": "Accepted" if accepted else "Rejected"}
         started = [t for t in station.transactions() if t.remote_start_id == remote_id]
+        running = station.connectors[evse].transaction if evse is not None else None
+        if running is not None:  # begun at the EV or the bay: this authorizes it (F02)
+            started = [running]
         if accepted and started:
             answer["transactionId"] = started[0].id
         return answer

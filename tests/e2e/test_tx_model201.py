@@ -35,6 +35,24 @@ async def test_a_transaction_starts_at_plug_in_and_is_authorized_by_the_card_lat
     await wait_tx_event(csms, "Updated", after=after, transactionId=tx_id, chargingState="Charging")
 
 
+async def test_a_remote_start_after_plug_in_answers_with_the_running_transaction(
+    csms: Csms201, station: Station201
+):
+    station.set_ocpp("TxCtrlr", "TxStartPoint", "EVConnected")
+    await station.start()
+    await station.sim("plug", "1")
+    started = await wait_tx_event(csms, "Started")
+    tx_id = started.payload["transactionInfo"]["transactionId"]
+    after = len(csms.ledger.entries)
+    request = {"idToken": token("REMOTE2"), "remoteStartId": 42, "evseId": 1}
+    answer = await csms.call(STATION_ID, "RequestStartTransaction", request)
+    assert answer == {"status": "Accepted", "transactionId": tx_id}
+    authorized = await wait_tx_event(csms, "Updated", after=after, remoteStartId=42)
+    assert authorized.payload["triggerReason"] == "RemoteStart"
+    assert authorized.payload["idToken"]["idToken"] == "REMOTE2"
+    await station.wait_status(1, "Charging")
+
+
 async def test_remote_start_first_is_a_started_event_at_once_and_times_out_without_an_ev(
     csms: Csms201, station: Station201
 ):
