@@ -226,6 +226,12 @@ async def test_delivered_events_are_gone_but_numbering_goes_on(rt: Runtime):
     assert seq_nos(rt.store, tx_id) == [2]
 
 
+async def send_local_list(rt: Runtime, entry: dict[str, Any]) -> dict[str, Any]:
+    """A full list of one entry, as the CSMS installs it (SendLocalList)."""
+    request = {"versionNumber": 1, "updateType": "Full", "localAuthorizationList": [entry]}
+    return await rt.adapter._handle("SendLocalList", request)
+
+
 def _outbox(store: Store):
     while (head := store.outbox_head()) is not None:
         yield head
@@ -365,7 +371,7 @@ async def test_local_list_authorizes_offline_and_its_type_travels(rt: Runtime):
         "idToken": {"idToken": "CARD9", "type": "ISO15693"},
         "idTokenInfo": {"status": "Accepted"},
     }
-    assert rt.adapter.local_list.update(1, "Full", [entry]) == "Accepted"
+    assert (await send_local_list(rt, entry))["status"] == "Accepted"
     await rt.meter(1)
     await rt.event(PilotChanged(1, PilotState.B))
     await rt.event(TagPresented("card9", 1))  # offline: the core asks the adapter
@@ -410,7 +416,7 @@ async def test_online_pre_authorization_from_the_local_list_asks_no_one(tmp_path
             "idToken": {"idToken": "FLEET1", "type": "KeyCode"},
             "idTokenInfo": {"status": "Accepted"},
         }
-        rt.adapter.local_list.update(1, "Full", [entry])
+        assert (await send_local_list(rt, entry))["status"] == "Accepted"
         await rt.meter(1)
         await rt.event(PilotChanged(1, PilotState.B))
         await rt.event(TagPresented("FLEET1", 1))
