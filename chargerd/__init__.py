@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _installed_version
 
@@ -10,6 +11,7 @@ from importlib.metadata import version as _installed_version
 __version__ = "0.1.0"
 
 
+@cache  # reading the package metadata parses a file: once per process
 def version() -> str:
     """The running version: the installed package's, else `__version__`."""
     try:

@@ -98,9 +98,10 @@ class Store:
         self._finished: list[str] = []  # transactions whose last message is among them
         self._unsynced = False  # a durable confirmation is committed but not yet on disk
         self._wal: int | None = None  # the write-ahead log, for sync()
-        # The next messages in order, read ahead in one query during a replay; any write
-        # may change them (retries, thinning), so every transaction forgets them.
-        self._ahead: deque[OutboxMessage] = deque()
+        # The next queued rows in order, read ahead in one query during a replay and parsed
+        # one at a time; forgotten by every write that changes queued rows (a retry, a
+        # merge, thinning). New rows come after them, and deleted ones are dropped.
+        self._ahead: deque[tuple[Any, ...]] = deque()
 
     def close(self) -> None:
         self.flush_confirmed()
@@ -115,7 +116,6 @@ class Store:
         if not durable:
             self.db.execute("PRAGMA synchronous=NORMAL")
         try:
-            self._ahead.clear()
             with self.db:  # BEGIN ... COMMIT, ROLLBACK on error
                 self.db.execute("BEGIN IMMEDIATE")
                 if self._confirmed:  # they ride along with whatever commits next
@@ -306,7 +306,7 @@ class Store:
 
     def outbox_head(self) -> OutboxMessage | None:
         """The next message to send: the oldest one not confirmed yet."""
-        while self._ahead and self._ahead[0].seq in self._confirmed:
+        while self._ahead and self._ahead[0][0] in self._confirmed:
             self._ahead.popleft()
         if not self._ahead:
             # not "after the last confirmed": a combined message skips other transactions'
@@ -316,8 +316,8 @@ class Store:
                 f" ({','.join('?' * len(confirmed))}) ORDER BY seq LIMIT ?",
                 (*confirmed, READ_AHEAD),
             )
-            self._ahead.extend(map(_message, rows))
-        return self._ahead[0] if self._ahead else None
+            self._ahead.extend(rows)
+        return _message(self._ahead[0]) if self._ahead else None
 
     def outbox_followers(self, head: OutboxMessage, limit: int) -> list[OutboxMessage]:
         """The messages of `head`'s transaction queued after it, in order, at most `limit`."""
@@ -331,6 +331,7 @@ class Store:
         """`head` becomes one message with `payload`, replacing itself and the `folded` ones
         (not durably: a power cut brings back the messages as they were, all of them)."""
         text = json.dumps(payload)
+        self._ahead.clear()
         with self._transaction(durable=False):
             (old,) = self.db.execute(
                 "SELECT LENGTH(payload) FROM outbox WHERE seq=?", (head.seq,)
@@ -357,6 +358,7 @@ class Store:
         return self.db.execute("SELECT COUNT(*) FROM outbox WHERE tx_id=?", (tx_id,)).fetchone()[0]
 
     def retry_later(self, seq: int, attempts: int, not_before: float) -> None:
+        self._ahead.clear()
         sql = "UPDATE outbox SET attempts=?, not_before=? WHERE seq=?"
         self._write([(sql, (attempts, not_before, seq))])
 
@@ -405,6 +407,8 @@ class Store:
 
     def _delete_confirmed(self) -> None:
         seqs, self._confirmed = self._confirmed, []
+        gone = set(seqs)
+        self._ahead = deque(row for row in self._ahead if row[0] not in gone)
         finished, self._finished = self._finished, []
         for tx_id in finished:
             self.db.execute("DELETE FROM transactions WHERE id=? AND ended=1", (tx_id,))
@@ -429,6 +433,7 @@ class Store:
         so old data loses resolution before new data does. The first and last queued sample
         of a transaction, the message being sent (the head), and every message that is not a
         sample (StartTransaction, StopTransaction, 2.0.1 Started/Ended) always stay."""
+        self._ahead.clear()
         freed = dropped = 0
         while freed < needed:
             victims = self.db.execute(THIN_CANDIDATES).fetchall()

@@ -89,6 +89,7 @@ def drop(store: Store, found: Leftovers) -> None:
         store.db.execute("BEGIN IMMEDIATE")
         store.db.execute("DELETE FROM outbox")
         store.db.execute("DELETE FROM transactions")
+    store.outbox_bytes = 0
     log.warning(
         "--drop-queue: discarded %s of OCPP %s; the CSMS will never receive them",
         found.describe(), found.version,
