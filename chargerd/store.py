@@ -127,12 +127,13 @@ class Store:
         if durable:
             self._unsynced = False
 
-    def _write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-        """Run statements as one atomic, durable transaction. Queued messages count against
-        `max_queue_bytes`, and the queue is thinned when they would pass it."""
+    def _write(self, statements: list[tuple[str, tuple[Any, ...]]], durable: bool = True) -> None:
+        """Run statements as one atomic transaction, on disk when this returns — or, not
+        `durable`, with the next durable commit or `sync()`. Queued messages count against `max_queue_bytes`,
+        and the queue is thinned when they would pass it."""
         added = sum(len(args[1]) + ROW_OVERHEAD for sql, args in statements if sql is ENQUEUE)
         freed = 0
-        with self._transaction():
+        with self._transaction(durable):
             for sql, args in statements:
                 self.db.execute(sql, args)
             excess = self.outbox_bytes + added - (self.max_queue_bytes or 0)
@@ -140,6 +141,7 @@ class Store:
                 # a tenth more than needed: thinning is a pass over the whole queue
                 freed = self._thin(excess + self.max_queue_bytes // 10)
         self.outbox_bytes += added - freed
+        self._unsynced = self._unsynced or not durable
 
     # --- meta ----------------------------------------------------------------------------
 
@@ -178,12 +180,16 @@ class Store:
         if id_tag is None:
             self._write([("DELETE FROM auth_cache", ())])
             return
+        # One entry changes with every answer about a tag: on disk with the next durable
+        # commit or sync, not at once — its own fsync doubled the cost of each replayed
+        # StartTransaction. A power cut may forget the newest answers; ClearCache is durable.
         forget = ("DELETE FROM auth_cache WHERE id_tag=? COLLATE NOCASE", (id_tag,))
         if info is None:
-            self._write([forget])
+            self._write([forget], durable=False)
             return
         sql = "INSERT INTO auth_cache VALUES (?, ?, ?, ?)"
-        self._write([forget, (sql, (id_tag, str(info.status), info.expires_at, info.parent_id))])
+        entry = (sql, (id_tag, str(info.status), info.expires_at, info.parent_id))
+        self._write([forget, entry], durable=False)
 
     def inoperative_connectors(self) -> list[int]:
         rows = self.db.execute("SELECT connector FROM availability WHERE operative=0")

@@ -125,7 +125,9 @@ async def test_no_answer_counts_as_an_attempt(csms: Csms, link: Link, store: Sto
     first = await csms.recv_call("MeterValues")
     sent_at = time.monotonic()
     second = await csms.recv_call("MeterValues")  # the first is never answered
-    assert time.monotonic() - sent_at >= 0.3 + 0.05 - 0.01
+    # the timeout (0.3 s) and the retry interval (0.05 s) passed between them; the first
+    # frame may have been read late on a busy machine, so only the timeout is sure
+    assert time.monotonic() - sent_at >= 0.3 - 0.05
     assert second[1] != first[1] and second[3] == first[3]
     head = store.outbox_head()
     assert head is not None and head.attempts == 1
