@@ -129,8 +129,8 @@ class Store:
 
     def _write(self, statements: list[tuple[str, tuple[Any, ...]]], durable: bool = True) -> None:
         """Run statements as one atomic transaction, on disk when this returns — or, not
-        `durable`, with the next durable commit or `sync()`. Queued messages count against `max_queue_bytes`,
-        and the queue is thinned when they would pass it."""
+        `durable`, with the next durable commit or `sync()`. Queued messages count against
+        `max_queue_bytes`, and the queue is thinned when they would pass it."""
         added = sum(len(args[1]) + ROW_OVERHEAD for sql, args in statements if sql is ENQUEUE)
         freed = 0
         with self._transaction(durable):
