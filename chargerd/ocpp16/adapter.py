@@ -371,14 +371,16 @@ class Ocpp16Adapter(CsmsConnection):
             self.store.delivered(message, csms_id=str(answer["transactionId"]))
             tx_id, info = message.tx_id, auth_info(answer["idTagInfo"])
             log.info("transaction %s is %s at the CSMS", tx_id, answer["transactionId"])
-            if tx_id is not None:
-                station = self.rt.station
+            station = self.rt.station
+            # the verdict matters only to a transaction still running (not to a replayed one)
+            if tx_id is not None and station.find_transaction(tx_id) is not None:
                 self._spawn(
                     self.rt.feed(lambda now: station.transaction_confirmed(tx_id, info, now))
                 )
         else:
             # a StartTransaction sent twice opens two transactions at the CSMS: its confirmation
-            # is on disk at once; anything else sent again after a power cut is recognised
+            # is synced before the next answer is looked at; anything else sent again after a
+            # power cut is recognised
             durable = message.action == "StartTransaction"
             self.store.delivered(message, last=message.action == "StopTransaction", durable=durable)
 
