@@ -53,6 +53,7 @@ class Pn532Device:
         self.sam_configured = False
         self._card: bytes | None = None
         self._silent = False
+        self.reads = 0  # how often the host wrote to the line
         self._corrupt_next = False
         self._last_reply = b""
         self._reader = FrameReader()
@@ -133,7 +134,9 @@ class Pn532Device:
         except OSError as exc:
             log.debug("pn532 device: read failed: %s", exc)
             return
+        self.reads += 1  # what the host sent, heard even while silent
         if self._silent:
+            asyncio.get_running_loop().create_task(self._notify())
             return
         if self.asleep:
             wake = data.find(bytes([WAKE_BYTE]))
