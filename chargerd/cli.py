@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(problems), file=sys.stderr)
         return EXIT_CONFIG
     from . import logs
-    from .daemon import run_station
+    from .runner import run_station
 
     secrets = []
     if config.csms.password:
