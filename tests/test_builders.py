@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import textwrap
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from station_files import station_yaml
 
 from chargerd.cli import main as chargerd_main
 from chargerd.config import Config, ConfigError, DeviceConfig, load_config
@@ -36,22 +36,6 @@ WAIT_S = 5.0
 RAPI = "controller: {driver: rapi, port: /dev/ttyAMA0, baudrate: 115200, timeout_s: 0.3}"
 RTU = "meter: {driver: modbus, model: sdm630, port: /dev/ttyUSB0, unit: 1, timeout_s: 0.3}"
 TCP = "meter: {driver: modbus, model: sdm630, host: 192.0.2.10, port: 502, unit: 2, timeout_s: 0.3}"
-
-
-def station_yaml(tmp_path: Path, connectors: str, top: str = "") -> Path:
-    """A station file with these connectors (YAML list items, indented by two)."""
-    text = textwrap.dedent(
-        f"""\
-        station: {{id: CP-BUILD}}
-        csms: {{url: "ws://127.0.0.1:9/ocpp"}}
-        storage: {{dir: {tmp_path / "state"}}}
-        control: {{socket: {tmp_path / "ctl.sock"}}}
-        """
-    )
-    text += top + "connectors:\n" + textwrap.indent(textwrap.dedent(connectors), "  ")
-    path = tmp_path / "station.yaml"
-    path.write_text(text)
-    return path
 
 
 def load(tmp_path: Path, connectors: str, top: str = "") -> Config:

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from station_files import station_yaml
 
 from chargerd.cli import main as chargerd_main
 from chargerd.config import ConfigError, ConnectorConfig, DeviceConfig, load_config
@@ -19,27 +20,14 @@ RTU = "meter: {driver: modbus, model: sdm630, port: /dev/ttyUSB0, unit: 1}"
 INFY = "power: {driver: infy, interface: socketcan, channel: can0, modules: [0, 1]}"
 
 
-def station_yaml(tmp_path: Path, connector: str) -> Path:
+def dc_station(tmp_path: Path, connector: str) -> Path:
     """A station with one connector, written as the YAML lines after `- id: 1`."""
-    text = textwrap.dedent(
-        f"""\
-        station: {{id: DC-TEST}}
-        csms: {{url: "ws://127.0.0.1:9/ocpp"}}
-        storage: {{dir: {tmp_path / "state"}}}
-        control: {{socket: {tmp_path / "ctl.sock"}}}
-        connectors:
-          - id: 1
-        """
-    )
-    text += textwrap.indent(textwrap.dedent(connector), "    ")
-    path = tmp_path / "station.yaml"
-    path.write_text(text)
-    return path
+    return station_yaml(tmp_path, "- id: 1\n" + textwrap.indent(textwrap.dedent(connector), "  "))
 
 
 def errors(tmp_path: Path, connector: str) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        load_config(station_yaml(tmp_path, connector))
+        load_config(dc_station(tmp_path, connector))
     return caught.value.errors
 
 
@@ -71,7 +59,7 @@ def test_the_shipped_dc60_example_loads_at_150_a_and_60_kw(capsys):
 
 
 def test_dc_current_above_the_80_a_of_ac_is_accepted(tmp_path: Path):
-    (c,) = load_config(station_yaml(tmp_path, dc("max_current_a: 180"))).connectors
+    (c,) = load_config(dc_station(tmp_path, dc("max_current_a: 180"))).connectors
     assert c.max_current_a == 180.0
 
 
@@ -133,7 +121,7 @@ def test_voltage_range_must_be_ordered(tmp_path: Path):
 
 
 def test_phases_on_a_dc_connector_is_ignored_with_a_warning_on_its_line(tmp_path: Path, capsys):
-    path = station_yaml(tmp_path, dc("phases: 3"))
+    path = dc_station(tmp_path, dc("phases: 3"))
     config = load_config(path)
     (warning,) = [w for w in config.warnings if "connectors[0].phases" in w]
     assert warning.startswith(at(path, "phases: 3") + "warning: connectors[0].phases: ignored")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 import pty
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from station_files import station_yaml
 
 from chargerd.cli import main as chargerd_main
 from chargerd.config import ConfigError, load_config
@@ -19,21 +19,6 @@ from hal.registry import DEVICE_DRIVERS
 
 RAPI0 = "controller: {driver: rapi, port: /dev/ttyAMA0}"
 RAPI1 = "controller: {driver: rapi, port: /dev/ttyAMA1}"
-
-
-def station_yaml(tmp_path: Path, connectors: str, top: str = "") -> Path:
-    text = textwrap.dedent(
-        f"""\
-        station: {{id: CP-DEV}}
-        csms: {{url: "ws://127.0.0.1:9/ocpp"}}
-        storage: {{dir: {tmp_path / "state"}}}
-        control: {{socket: {tmp_path / "ctl.sock"}}}
-        """
-    )
-    text += top + "connectors:\n" + textwrap.indent(textwrap.dedent(connectors), "  ")
-    path = tmp_path / "station.yaml"
-    path.write_text(text)
-    return path
 
 
 def errors(tmp_path: Path, connectors: str, top: str = "") -> list[str]:
