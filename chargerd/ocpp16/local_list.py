@@ -36,9 +36,7 @@ def send_local_list(local_list: LocalList, enabled: bool, p: dict[str, Any]) -> 
             for e in entries
         ]
         status = str(
-            local_list.update(
-                version, update_type == "Full", listed, LOCAL_AUTH_LIST_MAX_LENGTH
-            )
+            local_list.update(version, update_type == "Full", listed, LOCAL_AUTH_LIST_MAX_LENGTH)
         )
     log.info("SendLocalList %s version %d (%d entries): %s",
              update_type, version, len(entries), status)  # fmt: skip
