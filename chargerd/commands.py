@@ -45,7 +45,7 @@ def status(daemon: Daemon) -> dict[str, Any]:
                 - tx.meter_start_wh,
             }
         connectors.append(entry)
-    return {
+    result = {
         "station": daemon.config.station.id,
         "version": version(),
         "link": {
@@ -57,6 +57,9 @@ def status(daemon: Daemon) -> dict[str, Any]:
         "outbox_thinned": daemon.store.outbox_thinned,
         "connectors": connectors,
     }
+    for part in daemon.parts.values():
+        part.status(result)
+    return result
 
 
 def _dc_output(daemon: Daemon, connector: int) -> dict[str, float | None] | None:

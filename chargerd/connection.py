@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
@@ -22,6 +23,9 @@ from .rpc import CallError, ConnectionLost, Rpc, Version
 log = logging.getLogger("chargerd.ocpp")
 
 DEFAULT_BOOT_RETRY_S = 30  # when a failed or Pending/Rejected boot gives no interval
+
+# Answers one CSMS request (its payload) with the CALLRESULT payload.
+RequestHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class CsmsConnection:
@@ -37,6 +41,19 @@ class CsmsConnection:
         self._heartbeat_changed = asyncio.Event()
         self._rpc: Rpc | None = None
         self._reported: dict[int, Any] = {}  # status last reported per connector / EVSE
+        self._handlers: dict[str, RequestHandler] = {}  # from the feature blocks
+
+    def add_handlers(self, handlers: dict[str, RequestHandler]) -> None:
+        """Requests a feature block (smart charging, security, firmware, ...) answers, kept
+        in the block's own module rather than in the adapter."""
+        self._handlers.update(handlers)
+        self.supported = self.supported | set(handlers)
+
+    async def _dispatch(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        handler = self._handlers.get(action)
+        if handler is not None:
+            return await handler(payload)
+        return await self._handle(action, payload)
 
     # --- what an adapter provides ---------------------------------------------------------
 
@@ -71,7 +88,9 @@ class CsmsConnection:
     # --- the connection ---------------------------------------------------------------------
 
     async def serve(self, connection: ClientConnection) -> None:
-        rpc = Rpc(connection, self.version, self._handle, self.supported, on_traffic=self._traffic)
+        rpc = Rpc(
+            connection, self.version, self._dispatch, self.supported, on_traffic=self._traffic
+        )
         self._rpc = rpc
         session = asyncio.create_task(self._session(rpc))
         try:

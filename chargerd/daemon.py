@@ -44,6 +44,7 @@ from .core.model import (
 )
 from .core.station import ConnectorSpec, Station
 from .link import Link, LinkSettings, station_url
+from .parts import Part
 from .store import Store
 
 log = logging.getLogger("chargerd")
@@ -135,6 +136,8 @@ class Daemon:
         self._outcome = Outcome.STOPPED
         self._tasks: list[asyncio.Task[Any]] = []  # run as long as the daemon
         self._background: list[asyncio.Task[Any]] = []
+        # feature blocks beside the core, by name (parts.py); adapters reach them as rt.parts
+        self.parts: dict[str, Part] = {}
 
     # --- the Runtime interface used by adapters -----------------------------------------------
 
@@ -175,6 +178,8 @@ class Daemon:
                 for watcher in self.watchers:
                     watcher.see(decision)
                 await self._carry_out(decision)
+                for part in self.parts.values():
+                    part.see(decision)
             while self._events:
                 event = self._events.popleft()
                 log.debug("hardware: %s", event)
@@ -348,6 +353,7 @@ class Daemon:
             asyncio.create_task(self._pump_events()),
             asyncio.create_task(self._ticker()),
             asyncio.create_task(self.link.run()),
+            *(asyncio.create_task(part.run()) for part in self.parts.values()),
         ]
         for task in self._tasks:
             task.add_done_callback(self._task_ended)
