@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 
-from .server import CsmsServer
+from .server import CsmsServer, server_tls
 from .v16 import Csms
 from .v201 import Csms201
 
@@ -49,11 +49,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--unknown-tags-status", default="Accepted", help="status for other id tags (%(default)s)"
     )
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve wss:// with this chain (PEM)")
+    parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    parser.add_argument(
+        "--tls-client-ca",
+        metavar="PEM",
+        help="require station client certificates issued by this CA (security profile 3)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     for item in args.tag:
         if "=" not in item:
             parser.error(f"--tag wants ID=STATUS, got {item!r}")
+    if (args.tls_key or args.tls_client_ca) and not args.tls_cert:
+        parser.error("--tls-key and --tls-client-ca need --tls-cert")
     return args
 
 
@@ -65,6 +74,7 @@ async def _serve(args: argparse.Namespace) -> int:
         heartbeat_interval=args.heartbeat_interval,
         boot_status=args.boot_status,
         boot_interval=args.boot_interval,
+        ssl=server_tls(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None,
     )
     csms.auth = dict(item.split("=", 1) for item in args.tag)
     csms.unknown_tags_status = args.unknown_tags_status

@@ -25,6 +25,7 @@ class Handshake:
     status: int = 101  # HTTP status answered (101 = accepted)
     subprotocol: str | None = None  # negotiated; None = none (the CSMS then closes, 1002)
     remote: str | None = None
+    client_cert: dict | None = None  # TLS client certificate (ssl's getpeercert() form)
 
 
 def station_id_from_path(path: str) -> str:

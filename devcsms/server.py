@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+import ssl as ssl_module
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
@@ -34,6 +35,18 @@ FAIL_MODES = ("error", "silent", "drop_answer")
 MESSAGE_KINDS = ("call", "result", "error", "raw", "malformed")  # other kinds are events
 
 
+def server_tls(cert: str, key: str | None, client_ca: str | None) -> ssl_module.SSLContext:
+    """A TLS 1.2+ server context; with `client_ca` stations must present a certificate
+    it issued (mutual TLS, security profile 3)."""
+    context = ssl_module.SSLContext(ssl_module.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl_module.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    if client_ca:
+        context.verify_mode = ssl_module.CERT_REQUIRED
+        context.load_verify_locations(cafile=client_ca)
+    return context
+
+
 class CsmsServer:
     """OCPP Central System on one asyncio loop; see the module docstring."""
 
@@ -52,8 +65,10 @@ class CsmsServer:
         boot_interval: int = 300,
         on_message: Callable[[str, str, str, Any], None] | None = None,
         close_timeout: float = 2.0,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         self.host = host
+        self.ssl = ssl  # serve wss:// (security profiles 2 and 3) with this server context
         self.port = port
         self.password = password
         self.heartbeat_interval = heartbeat_interval
@@ -85,7 +100,8 @@ class CsmsServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}/ocpp"
+        scheme = "wss" if self.ssl is not None else "ws"
+        return f"{scheme}://{host}:{self.port}/ocpp"
 
     @property
     def connected(self) -> set[str]:
@@ -107,6 +123,7 @@ class CsmsServer:
             select_subprotocol=self._select_subprotocol,
             process_request=self._process_request,
             close_timeout=self.close_timeout,
+            ssl=self.ssl,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("CSMS listening on %s (stations connect to %s/<station-id>)", self.url, self.url)
@@ -347,6 +364,9 @@ class CsmsServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         hs, password = read_handshake(request, connection.remote_address)
+        if self.ssl is not None:
+            # profile 3: the client certificate the station presented (None without one)
+            hs.client_cert = connection.transport.get_extra_info("peercert") or None
         self.handshakes[hs.station_id] = hs
         self.handshake_log.append(hs)
         refused = refusal(hs, password, self.password)
