@@ -194,15 +194,15 @@ class Daemon:
         try:
             if isinstance(d, OfferCurrent) and hw:
                 await hw.controller.offer_current(d.amps)
+                if hw.power is not None and self.station.connectors[d.connector].contactor_closed:
+                    await self._dc_setpoint(hw, d.connector, d.amps)  # a new limit mid-session
             elif isinstance(d, SwitchContactor) and hw:
                 if not d.closed and hw.power is not None:
                     await hw.power.switch(False)  # DC: no current before the contactor opens
                 await hw.controller.set_contactor(d.closed)
                 if d.closed and hw.power is not None:
                     offered = self.station.connectors[d.connector].offered_a
-                    volts = hw.dc_target_voltage_v or 400.0
-                    limits = next(c for c in self.config.connectors if c.id == d.connector)
-                    await hw.power.set_output(volts, limits.dc_current_a(offered, volts))
+                    await self._dc_setpoint(hw, d.connector, offered)
                     await hw.power.switch(True)
             elif isinstance(d, SetLock) and hw:
                 self._lock_results[d.connector] = await hw.controller.set_lock(d.locked)
@@ -216,6 +216,13 @@ class Daemon:
                 self.adapter.on_decision(d)
         except DeviceError as exc:
             log.error("connector %s: %s failed: %s", getattr(d, "connector", "?"), d, exc)
+
+    async def _dc_setpoint(self, hw: ConnectorHardware, connector: int, amps: float) -> None:
+        """The power module's output for an offer, within the connector's DC limits."""
+        assert hw.power is not None
+        volts = hw.dc_target_voltage_v or 400.0
+        limits = next(c for c in self.config.connectors if c.id == connector)
+        await hw.power.set_output(volts, limits.dc_current_a(amps, volts))
 
     async def _final_reading(self, d: TransactionEnded, hw: ConnectorHardware) -> TransactionEnded:
         """meterStop from the register as it stands now that the power is off, rather than

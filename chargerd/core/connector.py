@@ -74,6 +74,7 @@ for _trigger, _sources, _dest in TRANSITIONS:
 
 PLUGGED = (PilotState.B, PilotState.C, PilotState.D)
 DRAWING = (PilotState.C, PilotState.D)
+MIN_OFFER_A = 6.0  # IEC 61851: below 6 A no PWM offer is possible
 
 
 @dataclass
@@ -96,6 +97,9 @@ class Connector:
     bay_occupied: bool = False  # the parking bay sensor, where there is one
     finishing: bool = False  # a transaction ended and the EV is still plugged
     offered_a: float = 0.0
+    # the smart-charging limit (None: none); below MIN_OFFER_A the station holds the EV off
+    limit_a: float | None = None
+    limit_source: str = "connector"  # which limit binds: csms, site, external, connector
     contactor_closed: bool = False
     locked: bool = False
     state: str = S.Available  # kept by the machine
@@ -118,6 +122,11 @@ class Connector:
         return self.pilot in PLUGGED
 
     @property
+    def held_off(self) -> bool:
+        """A limit below the smallest possible offer: no PWM, the session paused."""
+        return self.limit_a is not None and self.limit_a < MIN_OFFER_A
+
+    @property
     def error_code(self) -> str:
         """The fault to report: the first one raised, else the first warning, or NoError."""
         code = next(iter(self.faults), None) or next(iter(self.warnings), "NoError")
@@ -131,7 +140,7 @@ class Connector:
         if tx is not None:
             if not tx.authorized:  # never authorized yet: preparing; deauthorized: held off
                 return S.SuspendedEVSE if tx.deauthorized else S.Preparing
-            if tx.suspended_by_station:
+            if tx.suspended_by_station or self.held_off:
                 return S.SuspendedEVSE
             return S.Charging if self.pilot in DRAWING else S.SuspendedEV
         if not self.operative:

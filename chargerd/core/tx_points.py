@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .connector import DRAWING, Connector
+from .connector import DRAWING, MIN_OFFER_A, Connector
 from .model import (
     Authorization,
     CoreSettings,
@@ -27,8 +27,6 @@ from .model import (
 from .tx_policy import TxPoint, TxPolicy
 
 P = TxPoint
-
-MIN_OFFER_A = 6.0  # IEC 61851: below 6 A no PWM offer is possible
 
 
 # the reason a transaction ends when it loses this stop point (most telling first)
@@ -130,6 +128,8 @@ class TransactionPoints:
             return
         memo.reached |= current
         for point, reason in LOST:
+            if point is P.ENERGY_FLOWING and c.held_off:
+                continue  # a smart-charging pause suspends the transaction, never ends it
             if point in policy.stop and point in memo.reached and point not in current:
                 if point in (P.POWER_PATH_CLOSED, P.ENERGY_FLOWING) and not c.plugged:
                     reason = StopReason.EVDisconnected  # they went with the EV
@@ -176,7 +176,10 @@ class TransactionPoints:
         else:  # only when the transaction waits for the energy to flow
             ready = c.authorization is not None and c.plugged
             energised = ready and self.settings.tx_policy.powers_before_start and not c.faults
+        energised = energised and not c.held_off
         offer = max(c.max_current_a, MIN_OFFER_A) if energised else 0.0
+        if energised and c.limit_a is not None:
+            offer = min(offer, c.limit_a)
         closed = energised and c.pilot in DRAWING
         if c.contactor_closed and not closed:  # open before withdrawing the offer
             c.contactor_closed = False
@@ -187,6 +190,17 @@ class TransactionPoints:
         if closed and not c.contactor_closed and c.pilot in DRAWING:
             c.contactor_closed = True
             self._decisions.append(SwitchContactor(c.id, True))
+
+    def set_limit(self, connector: int, amps: float | None, source: str, now: float) -> None:
+        """The smart-charging limit of `connector` (None: none but its maximum): the offer
+        follows at once; below 6 A the EV is held off (SuspendedEVSE), the transaction
+        stays open, and it resumes when the limit rises again."""
+        c = self.connectors.get(connector)
+        if c is None or (c.limit_a, c.limit_source) == (amps, source):
+            return
+        c.limit_a, c.limit_source = amps, source
+        self._apply_power(c)
+        self._settle(c, now)
 
     def _connection_timed_out(self, c: Connector, now: float) -> None:
         """EVConnectionTimeOut for a transaction that began before the EV was connected."""
