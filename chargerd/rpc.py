@@ -13,6 +13,7 @@ validated against the JSON schemas shipped with the `ocpp` package.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import itertools
 import json
 import logging
@@ -65,7 +66,20 @@ class Version:
     def validator(self, action: str, response: bool) -> Draft4Validator:
         return get_validator(3 if response else 2, action, self.name)
 
+    def decimal_validator(self, action: str, response: bool) -> Draft4Validator | None:
+        """For the 1.6 schedules whose limits are `multipleOf 0.1`: a float check would
+        refuse 11.1 (11.1 / 0.1 is not whole in binary), so both sides are Decimals."""
+        if self.name != "1.6" or (action, response) not in DECIMAL_LIMITS_16:
+            return None
+        return get_validator(3 if response else 2, action, self.name, decimal.Decimal)
 
+
+# the 1.6 messages carrying charging-schedule limits (requests: False, answers: True)
+DECIMAL_LIMITS_16 = {
+    ("SetChargingProfile", False),
+    ("RemoteStartTransaction", False),
+    ("GetCompositeSchedule", True),
+}
 OCPP16 = Version(
     "1.6",
     {
@@ -118,7 +132,12 @@ def check_payload(version: Version, action: str, payload: Any, response: bool) -
     """Raise _Refusal with the kind of schema violation, if any."""
     if not isinstance(payload, dict):
         raise _Refusal("format", "payload is not a JSON object")
-    error = next(iter(version.validator(action, response).iter_errors(payload)), None)
+    validator = version.decimal_validator(action, response)
+    if validator is not None:
+        payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
+    else:
+        validator = version.validator(action, response)
+    error = next(iter(validator.iter_errors(payload)), None)
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "payload"
         raise _Refusal(_schema_error_kind(error), f"{where}: {error.message}"[:200])
