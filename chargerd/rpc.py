@@ -27,6 +27,8 @@ from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError
 from ocpp.messages import get_validator
 
+from . import frames
+
 log = logging.getLogger("chargerd.ocpp")
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -200,6 +202,7 @@ class Rpc:
     async def _send(self, frame: list[Any], action: str) -> None:
         text = json.dumps(frame, separators=(",", ":"))
         log.debug("→ %s %s", action, text)
+        frames.record("→", text)
         try:
             await self._socket.send(text)
         except Exception as exc:  # the socket is gone whatever the library calls it
@@ -229,6 +232,7 @@ class Rpc:
 
     def _receive(self, text: str | bytes) -> None:
         log.debug("← %s", text if isinstance(text, str) else repr(text))
+        frames.record("←", text)
         try:
             frame = json.loads(text)
         except (ValueError, UnicodeDecodeError, RecursionError):
