@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     if config.csms.password:
         token = f"{config.station.id}:{config.csms.password}".encode()
         secrets = [config.csms.password, base64.b64encode(token).decode()]
-    logs.setup(config.log_level, secrets, config.log_file)
+    logs.setup(config.log_level, secrets, config.log_file, keep_dir=config.storage_dir)
     for warning in config.warnings:
         logging.getLogger("chargerd").warning("%s", warning)
     try:

@@ -79,7 +79,10 @@ def _hide_values(node: Any) -> Any:
     return out
 
 
-class _UtcFormatter(logging.Formatter):
+class UtcFormatter(logging.Formatter):
+    """Lines that begin with an RFC 3339 UTC time (the frame log, the kept daemon log): a
+    bundle is cut to the CSMS's time window by comparing it."""
+
     converter = time.gmtime
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
@@ -97,7 +100,7 @@ def open_log(storage_dir: Path) -> Path:
         _log.removeHandler(handler)
         handler.close()
     handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
-    handler.setFormatter(_UtcFormatter("%(asctime)s %(message)s"))
+    handler.setFormatter(UtcFormatter("%(asctime)s %(message)s"))
     _log.addHandler(handler)
     _log.setLevel(logging.INFO)
     return path

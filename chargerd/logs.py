@@ -5,18 +5,27 @@
   same failures once, with the port, unit and reason (`DeviceProblems`).
 - SIGHUP calls `reopen()`: after logrotate moved `log.file` away, the daemon writes to a
   new file of that name. Logging to stderr there is nothing to re-open.
+- Beside it, the daemon keeps its own bounded log in storage.dir (`chargerd.log`, rotated:
+  three files of 1 MB, UTC timestamps) for the diagnostics bundle (GetDiagnostics, GetLog,
+  `chargerctl logs bundle`), whatever `log.file` says.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
+
+from . import frames
 
 log = logging.getLogger("chargerd")
 
 FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+KEPT_NAME = "chargerd.log"  # the bounded log in storage.dir
+KEPT_BYTES = 1_000_000
+KEPT_BACKUPS = 2
 
 # Loggers of libraries, and the least severe level of theirs that reaches the log.
 QUIET_LIBRARIES = {
@@ -30,19 +39,26 @@ QUIET_LIBRARIES = {
 
 
 class Redact(logging.Filter):
-    """Replace secrets (the CSMS password, its Basic-auth token) wherever they appear."""
+    """Replace secrets (the CSMS password, its Basic-auth token) wherever they appear, and
+    what the frame log hides (keys and passwords set by the CSMS, URL user info)."""
 
     def __init__(self, secrets: list[str]):
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "********")
-            record.msg, record.args = message, None
+        message = frames.redact(record.getMessage())
+        for secret in self.secrets:
+            message = message.replace(secret, "********")
+        record.msg, record.args = message, None
         return True
+
+
+def kept_files(storage_dir: Path) -> list[Path]:
+    """The kept log's files in storage.dir, oldest first."""
+    path = storage_dir / KEPT_NAME
+    older = [path.with_name(f"{KEPT_NAME}.{n}") for n in range(KEPT_BACKUPS, 0, -1)]
+    return [p for p in [*older, path] if p.exists()]
 
 
 class LogFile(logging.FileHandler):
@@ -58,8 +74,14 @@ class LogFile(logging.FileHandler):
             self.release()
 
 
-def setup(level: str = "info", secrets: list[str] | None = None, file: Path | None = None) -> None:
-    """Send the log to `file` (appended to) when given, else to stderr.
+def setup(
+    level: str = "info",
+    secrets: list[str] | None = None,
+    file: Path | None = None,
+    keep_dir: Path | None = None,
+) -> None:
+    """Send the log to `file` (appended to) when given, else to stderr; and, with
+    `keep_dir` (storage.dir), to the kept log there too.
 
     A file that cannot be opened is not worth a dead station: the log then goes to
     stderr, and says so first."""
@@ -70,14 +92,31 @@ def setup(level: str = "info", secrets: list[str] | None = None, file: Path | No
     except OSError as exc:
         handler, problem = _stderr(), exc
     handler.setFormatter(logging.Formatter(FORMAT, DATE_FORMAT))
-    handler.addFilter(Redact(secrets or []))
+    redact = Redact(secrets or [])
+    handler.addFilter(redact)
+    handlers: list[logging.Handler] = [handler]
+    kept_problem: OSError | None = None
+    if keep_dir is not None:
+        try:
+            kept = RotatingFileHandler(
+                keep_dir / KEPT_NAME, maxBytes=KEPT_BYTES, backupCount=KEPT_BACKUPS,
+                encoding="utf-8",
+            )  # fmt: skip
+        except OSError as exc:
+            kept_problem = exc
+        else:
+            kept.setFormatter(frames.UtcFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+            kept.addFilter(redact)
+            handlers.append(kept)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(level.upper())
     for name, least in QUIET_LIBRARIES.items():
         logging.getLogger(name).setLevel(least)
     if problem is not None:
         log.error("log.file %s cannot be opened (%s); logging to stderr", file, problem)
+    if kept_problem is not None:
+        log.error("%s cannot be opened (%s): no log in bundles", keep_dir, kept_problem)
 
 
 def _stderr() -> logging.Handler:
