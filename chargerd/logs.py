@@ -26,6 +26,7 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 KEPT_NAME = "chargerd.log"  # the bounded log in storage.dir
 KEPT_BYTES = 1_000_000
 KEPT_BACKUPS = 2
+KEPT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"  # asctime in UTC
 
 # Loggers of libraries, and the least severe level of theirs that reaches the log.
 QUIET_LIBRARIES = {
@@ -105,7 +106,7 @@ def setup(
         except OSError as exc:
             kept_problem = exc
         else:
-            kept.setFormatter(frames.UtcFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+            kept.setFormatter(frames.UtcFormatter(KEPT_FORMAT))
             kept.addFilter(redact)
             handlers.append(kept)
     root = logging.getLogger()
