@@ -1,14 +1,31 @@
-"""The firmware update as a state machine without I/O: requests, transfer results, the
-clock and the facts of the station come in; decisions come out (`take()`).
+"""The firmware update as a state machine without I/O.
 
-The states are the statuses OCPP reports (2.0.1 / 1.6 security extension names; the plain
-1.6 adapter maps them to its smaller enum). Work in progress (API first; filled in next).
+Inputs are methods taking `now` (epoch seconds) — a request, the clock and whether a
+transaction runs (`tick`), what became of a download, a signature check, an installation,
+and the version running after a restart (`booted`). Outputs are decisions, taken in order
+with `take()`; the daemon's part carries them out and feeds their results back.
+
+The states are the statuses OCPP reports, in the order the specs give them:
+
+    [DownloadScheduled] → Downloading → Downloaded | DownloadFailed
+    Downloaded → [SignatureVerified | InvalidSignature]        (signed requests only)
+    → [InstallScheduled] → Installing → InstallRebooting → (restart) → Installed
+                                      ↘ InstallationFailed      ↘ InstallationFailed (old version)
+
+Each state change is reported once (`Report`). The plain 1.6 adapter sends only the
+statuses its enum has (Downloading, Downloaded, DownloadFailed, Installing, Installed,
+InstallationFailed). `retries` is the number of download attempts; between two the status
+stays Downloading. Whatever state a restart finds (`booted`), the update goes on or ends
+with a failure status.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 
 class FirmwareStatus(StrEnum):
@@ -31,6 +48,14 @@ class FirmwareStatus(StrEnum):
     RevokedCertificate = "RevokedCertificate"
 
 
+S = FirmwareStatus
+# an update in one of these is over (its last status is kept for TriggerMessage)
+FINAL = {S.Idle, S.DownloadFailed, S.InvalidSignature, S.Installed, S.InstallationFailed,
+         S.InstallVerificationFailed}  # fmt: skip
+# these cannot be cancelled by a new request: the image is being written or booted
+UNSTOPPABLE = {S.Installing, S.InstallRebooting}
+
+
 @dataclass(frozen=True)
 class UpdateRequest:
     """One UpdateFirmware / SignedUpdateFirmware, version-neutral. Times are epoch seconds."""
@@ -44,3 +69,274 @@ class UpdateRequest:
     signing_certificate: str | None = None  # PEM
     signature: str | None = None  # base64
     signed: bool = False  # SignedUpdateFirmware / 2.0.1 with a certificate: must verify
+
+    @property
+    def attempts(self) -> int:
+        return max(1, self.retries)
+
+
+# --- decisions --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    """A status to send to the CSMS (FirmwareStatusNotification)."""
+
+    status: FirmwareStatus
+    request_id: int | None
+
+
+@dataclass(frozen=True)
+class StartDownload:
+    """Fetch the image (resuming a partial file of the same update); `attempt` from 1."""
+
+    location: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class CancelDownload:
+    """Stop a transfer in progress and forget its file (a new request replaced it)."""
+
+
+@dataclass(frozen=True)
+class VerifySignature:
+    """Check the downloaded file against the request's certificate and signature."""
+
+
+@dataclass(frozen=True)
+class HoldConnectors:
+    """Connectors not in use go Unavailable now, the others when their session ends."""
+
+
+@dataclass(frozen=True)
+class ReleaseConnectors:
+    """Give the connectors the availability they had before HoldConnectors."""
+
+
+@dataclass(frozen=True)
+class Install:
+    """Hand the image to the installer; `version` is the one expected after the restart."""
+
+    version: str
+
+
+@dataclass(frozen=True)
+class Restart:
+    """The image is written: restart into it."""
+
+
+@dataclass(frozen=True)
+class SecurityEvent:
+    kind: str  # InvalidFirmwareSignature, FirmwareUpdated
+    info: str
+
+
+Decision = (
+    Report | StartDownload | CancelDownload | VerifySignature | HoldConnectors
+    | ReleaseConnectors | Install | Restart | SecurityEvent
+)  # fmt: skip
+
+
+def version_of(location: str) -> str:
+    """The version an image carries in its name: the last `-`-separated part of the file
+    name without its extension (chargerd-fw-2.7.1.bin → 2.7.1)."""
+    name = PurePosixPath(unquote(urlsplit(location).path)).name or location
+    last = name.rsplit("-", 1)[-1]
+    for ext in (".tar.gz", ".tar.xz", ".raucb", ".swu", ".mender", ".bin", ".img", ".tar",
+                ".gz", ".zip", ".fw"):  # fmt: skip
+        if last.endswith(ext) and len(last) > len(ext):
+            return last[: -len(ext)]
+    return last
+
+
+# --- the machine ------------------------------------------------------------------------
+
+
+@dataclass
+class UpdateState:
+    """Everything the machine knows; persisted after every transition."""
+
+    status: FirmwareStatus = S.Idle
+    request: UpdateRequest | None = None
+    attempt: int = 0  # download attempts started
+    retry_at: float | None = None  # waiting between two attempts until then
+    version: str = ""  # expected after the restart
+    holding: bool = False  # connectors held Unavailable for the installation
+    last_reported: FirmwareStatus = S.Idle
+    last_request_id: int | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> UpdateState:
+        raw = json.loads(text)
+        request = raw.pop("request")
+        state = cls(**raw)
+        state.status = S(state.status)
+        state.last_reported = S(state.last_reported)
+        state.request = UpdateRequest(**request) if request else None
+        return state
+
+
+@dataclass
+class UpdateMachine:
+    state: UpdateState = field(default_factory=UpdateState)
+    _decisions: list[Decision] = field(default_factory=list)
+
+    def take(self) -> list[Decision]:
+        taken, self._decisions = self._decisions, []
+        return taken
+
+    @property
+    def status(self) -> FirmwareStatus:
+        return self.state.status
+
+    @property
+    def active(self) -> bool:
+        return self.state.status not in FINAL
+
+    # --- inputs ---------------------------------------------------------------------------
+
+    def request(self, req: UpdateRequest, now: float) -> str:
+        """A new update: Accepted, AcceptedCanceled (the running one was cancelled for it)
+        or Rejected (an image is being installed)."""
+        answer = "Accepted"
+        if self.active:
+            if self.state.status in UNSTOPPABLE:
+                return "Rejected"
+            self._cancel()
+            answer = "AcceptedCanceled"
+        self.state = UpdateState(
+            request=req, version=version_of(req.location),
+            last_reported=self.state.last_reported, last_request_id=self.state.last_request_id,
+        )  # fmt: skip
+        if req.retrieve_at > now:
+            self._report(S.DownloadScheduled)
+        else:
+            self._download(now)
+        return answer
+
+    def tick(self, now: float, busy: bool) -> None:
+        """The clock moved; `busy`: a transaction runs on some connector."""
+        s = self.state
+        if s.request is None:
+            return
+        if s.status is S.DownloadScheduled and now >= s.request.retrieve_at:
+            self._download(now)
+        elif s.status is S.Downloading and s.retry_at is not None and now >= s.retry_at:
+            self._download(now)
+        elif s.status is S.InstallScheduled:
+            self._towards_install(now, busy)
+
+    def downloaded(self, now: float, busy: bool) -> None:
+        if self.state.status is not S.Downloading or self.state.request is None:
+            return  # a result of a cancelled transfer
+        self._report(S.Downloaded)
+        if self.state.request.signed:
+            self._decisions.append(VerifySignature())
+        else:
+            self._towards_install(now, busy)
+
+    def download_failed(self, reason: str, now: float) -> None:
+        s = self.state
+        if s.status is not S.Downloading or s.request is None:
+            return
+        if s.attempt < s.request.attempts:
+            s.retry_at = now + s.request.retry_interval_s
+        else:
+            self._report(S.DownloadFailed)
+
+    def verified(self, ok: bool, reason: str, now: float, busy: bool) -> None:
+        if self.state.status is not S.Downloaded:
+            return
+        if ok:
+            self._report(S.SignatureVerified)
+            self._towards_install(now, busy)
+        else:
+            self._report(S.InvalidSignature)
+            self._decisions.append(SecurityEvent("InvalidFirmwareSignature", reason))
+
+    def installed(self, ok: bool, version: str | None, now: float) -> None:
+        """The installer finished: `ok` = the image is written; `version` if it said one."""
+        if self.state.status is not S.Installing:
+            return
+        if ok:
+            if version:
+                self.state.version = version
+            self._report(S.InstallRebooting)
+            self._decisions.append(Restart())
+        else:
+            self._report(S.InstallationFailed)
+            self._release()
+
+    def booted(self, running_version: str, now: float, busy: bool) -> None:
+        """The daemon (re)started with `running_version`; connectors held before the
+        restart were given back already (a temporary Unavailable is never kept)."""
+        s = self.state
+        s.holding = False
+        if s.status in FINAL or s.request is None:
+            return
+        if s.status in (S.Installing, S.InstallRebooting):
+            # the old version after the restart: the bootloader fell back (A/B rollback),
+            # or the installation was cut off
+            if running_version == s.version:
+                self._report(S.Installed)
+                self._decisions.append(SecurityEvent("FirmwareUpdated", running_version))
+            else:
+                self._report(S.InstallationFailed)
+        elif s.status is S.Downloading:
+            s.retry_at = None
+            self._decisions.append(StartDownload(s.request.location, s.attempt))
+        elif s.status is S.Downloaded:
+            if s.request.signed:
+                self._decisions.append(VerifySignature())
+            else:
+                self._towards_install(now, busy)
+        elif s.status in (S.SignatureVerified, S.InstallScheduled):
+            self._towards_install(now, busy)
+        # DownloadScheduled waits for its time (tick)
+
+    # --- transitions ----------------------------------------------------------------------
+
+    def _report(self, status: FirmwareStatus) -> None:
+        self.state.status = status
+        self.state.last_reported = status
+        self.state.last_request_id = self.state.request.request_id if self.state.request else None
+        self._decisions.append(Report(status, self.state.last_request_id))
+
+    def _download(self, now: float) -> None:
+        s = self.state
+        assert s.request is not None
+        s.attempt += 1
+        s.retry_at = None
+        if s.status is not S.Downloading:
+            self._report(S.Downloading)
+        self._decisions.append(StartDownload(s.request.location, s.attempt))
+
+    def _towards_install(self, now: float, busy: bool) -> None:
+        """Install now if the time has come and no transaction runs; otherwise wait in
+        InstallScheduled (holding the connectors once the time has come)."""
+        s = self.state
+        assert s.request is not None
+        due = s.request.install_at is None or now >= s.request.install_at
+        if due and not s.holding:
+            s.holding = True
+            self._decisions.append(HoldConnectors())
+        if not due or busy:
+            if s.status is not S.InstallScheduled:
+                self._report(S.InstallScheduled)
+            return
+        self._report(S.Installing)
+        self._decisions.append(Install(s.version))
+
+    def _cancel(self) -> None:
+        if self.state.status is S.Downloading:
+            self._decisions.append(CancelDownload())
+        self._release()
+
+    def _release(self) -> None:
+        if self.state.holding:
+            self.state.holding = False
+            self._decisions.append(ReleaseConnectors())
