@@ -139,12 +139,24 @@ async def sim_command(daemon: Daemon, command: str, args: list[str]) -> str:
         "meter-fail": daemon.sim.meter_fail,
         "meter-restore": daemon.sim.meter_restore,
     }
+    site: dict[str, Callable[..., None]] = {  # the simulated grid meter (site.meter: sim)
+        "house-load": daemon.sim.house_load,
+        "grid-meter-fail": daemon.sim.grid_meter_fail,
+        "grid-meter-restore": daemon.sim.grid_meter_restore,
+    }
+    if command in site:
+        if len(args) != (command == "house-load"):
+            raise ValueError(f"usage: {command}{' AMPS' if command == 'house-load' else ''}")
+        site[command](*args)
+        return f"{' '.join([command, *args])}: done"
+    actions["ev-max"] = daemon.sim.ev_max
     bay = getattr(daemon.sim, "bay", None)  # real drivers (sim.wire: true) have no bay sensor
     if bay is not None:
         actions["bay"] = bay
     if command not in actions:
-        raise ValueError(f"unknown sim command {command!r}; known: tag, {', '.join(actions)}")
-    second = {"fault": " CODE", "bay": " occupied|free"}.get(command, "")
+        known = ", ".join([*actions, *site])
+        raise ValueError(f"unknown sim command {command!r}; known: tag, {known}")
+    second = {"fault": " CODE", "bay": " occupied|free", "ev-max": " AMPS"}.get(command, "")
     usage = f"usage: {command} N{second}"
     if len(args) != (2 if second else 1) or not args[0].isdigit():
         raise ValueError(usage)

@@ -4,9 +4,13 @@ chargerctl [--socket PATH] status [--json]          exit 0 ok, 3 link down, 4 a 
 chargerctl [--socket PATH] unlock N | stop N | availability N|station operative|inoperative
                            | reset soft|hard | ocpp get KEY | ocpp set KEY VALUE
                            | log-level debug|info|warning|error
+                           | limit AMPS|clear [--connector N] [--source EMS|SO|Other]
+                           | schedule [--connector N] [--duration S] [--json]
 chargerctl [--socket PATH] sim plug N | unplug N | ev-pause N | ev-resume N
                                | tag ID [--connector N] | fault N CODE | clear N
                                | meter-fail N | meter-restore N | bay N occupied|free
+                               | ev-max N AMPS | house-load AMPS | grid-meter-fail
+                               | grid-meter-restore
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ def _print_status(status: dict[str, Any]) -> None:
         meter = f"{c['energy_wh']} Wh" if c["energy_wh"] is not None else "no reading"
         print(f"connector {c['id']}: {c['status']:<13} pilot {c['pilot']}  "
               f"offer {c['offered_a']:.0f} A  meter {meter}{error}")  # fmt: skip
+        if c.get("limit_a") is not None:
+            print(f"  limit {c['limit_a']:g} A ({c['limit_source']})")
         if dc := c.get("dc"):
             shown = {k: "?" if v is None else f"{v:g}" for k, v in dc.items()}
             print(f"  DC output {shown['voltage_v']} V  {shown['current_a']} A  "
@@ -83,6 +89,10 @@ SIM_COMMANDS = (
     ("meter-fail N", "the meter stops answering"),
     ("meter-restore N", "the meter answers again"),
     ("bay N occupied|free", "a vehicle enters / leaves the parking bay (bay sensor)"),
+    ("ev-max N AMPS", "the EV on connector N draws at most AMPS"),
+    ("house-load AMPS", "the building's other load at the grid meter (site.meter: sim)"),
+    ("grid-meter-fail", "the grid meter stops answering"),
+    ("grid-meter-restore", "the grid meter answers again"),
 )
 SIM_HELP = "\n".join(f"  {usage:<24} {what}" for usage, what in SIM_COMMANDS)
 
@@ -126,6 +136,18 @@ def _parser() -> argparse.ArgumentParser:
     put.add_argument("value", metavar="VALUE")
     level = commands.add_parser("log-level", help="the daemon's log level, until it restarts")
     level.add_argument("level", choices=["debug", "info", "warning", "error"])
+    limit = commands.add_parser(
+        "limit", help="an external limit (EMS, grid operator) in A per phase, or clear"
+    )
+    limit.add_argument("amps", metavar="AMPS|clear")
+    limit.add_argument("--connector", type=int, help="one connector (default: the station)")
+    limit.add_argument("--source", choices=["EMS", "SO", "Other"], help="default EMS")
+    schedule = commands.add_parser(
+        "schedule", help="the composite schedule the station applies (default connector 0)"
+    )
+    schedule.add_argument("--connector", type=int)
+    schedule.add_argument("--duration", type=int, metavar="S", help="seconds (default 86400)")
+    schedule.add_argument("--json", action="store_true", help="machine-readable output")
     sim = commands.add_parser(
         "sim",
         help="drive the simulated hardware: " + ", ".join(u.split()[0] for u, _ in SIM_COMMANDS),
@@ -143,7 +165,10 @@ ARGUMENTS = {
     "availability": ("target", "state"),
     "reset": ("kind",),
     "log-level": ("level",),
+    "limit": ("amps",),
 }
+# Options each command passes on as `--name value` (`--name` alone for a flag that is set).
+OPTIONS = {"limit": ("connector", "source"), "schedule": ("connector", "duration", "json")}
 
 
 def _message(args: argparse.Namespace) -> dict[str, Any]:
@@ -154,6 +179,10 @@ def _message(args: argparse.Namespace) -> dict[str, Any]:
         words = [args.ocpp_command, args.key] + ([args.value] if args.ocpp_command == "set" else [])
     else:
         words = [getattr(args, name) for name in ARGUMENTS.get(args.command, ())]
+        for name in OPTIONS.get(args.command, ()):
+            value = getattr(args, name)
+            if value is not None and value is not False:
+                words += [f"--{name}"] + ([] if value is True else [value])
     message: dict[str, Any] = {"cmd": args.command}
     if words:
         message["args"] = [str(word) for word in words]

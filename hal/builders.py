@@ -126,6 +126,18 @@ class WireSimulation:
     def meter_restore(self, n: int) -> None:
         self._meter_server(n, silent=False)
 
+    def ev_max(self, n: int, amps: str) -> None:
+        self.world.ev_max(n, amps)  # the RAPI device's EV is the world's controller
+
+    def house_load(self, amps: str) -> None:
+        self.world.house_load(amps)
+
+    def grid_meter_fail(self) -> None:
+        self.world.grid_meter_fail()
+
+    def grid_meter_restore(self) -> None:
+        self.world.grid_meter_restore()
+
     def _meter_server(self, n: int, silent: bool) -> None:
         if n in self.meter_servers:
             server, unit = self.meter_servers[n]
@@ -171,9 +183,55 @@ async def _build_into(hardware: Hardware, config: Any) -> None:
         target = power_cfg.options.get("target_voltage_v") if power_cfg else None
         reader_cfg = device_config(c, "reader", config.hal_driver)
         reader = await _reader(c, reader_cfg, wire) if reader_cfg else None
+        display_cfg = device_config(c, "display", config.hal_driver)
+        display = _display(c, display_cfg, controller) if display_cfg else None
         hardware.connectors.append(
-            ConnectorHardware(c.id, controller, meter, power, target, reader=reader)
+            ConnectorHardware(c.id, controller, meter, power, target, reader=reader,
+                              display=display)  # fmt: skip
         )
+
+    site = getattr(config, "site", None)
+    if site is not None and site.meter is not None:
+        hardware.site_meter = await _site_meter(site.meter, simulated, wire, hardware, config)
+
+
+async def _site_meter(
+    cfg: Any, simulated: Any, wire: WireSimulation | None, hardware: Hardware, config: Any
+) -> Any:
+    """The grid meter (`site.meter`): any meter driver; `sim` is the simulated grid meter
+    that sees the house load and the simulated EVs."""
+    from hal.sim.station import SimulatedStation
+
+    world = simulated or (wire.world if wire is not None else None)
+    if world is None and cfg.driver == "sim":
+        world = SimulatedStation.from_config(config)
+        hardware.sim = hardware.sim or world
+    if cfg.driver == "sim":
+        return world.grid_meter
+    from hal.drivers.modbus_meter import ModbusMeter
+
+    options = dict(cfg.options)
+    if wire is not None:  # a Modbus server in front of the simulated grid meter
+        from hal.sim.modbus_meter_server import ModbusMeterServer
+
+        server = ModbusMeterServer(transport="tcp")
+        server.add_meter(options["unit"], options["model"], wire.world.grid_meter)
+        await server.start()
+        wire.closers.append(server.stop)
+        options = {**options, "host": "127.0.0.1", "port": server.port}
+    bus = _bus(options)
+    hardware.closers.append(bus.close)
+    return ModbusMeter(0, model=options["model"], bus=bus, unit=options["unit"])
+
+
+def _display(c: Any, cfg: Any, controller: Any) -> Any:
+    if cfg.driver == "sim":
+        from hal.sim.display import SimDisplay
+
+        return SimDisplay(c.id)
+    from hal.drivers.rapi_display import RapiDisplay
+
+    return RapiDisplay(controller, page_s=cfg.options["page_s"])  # shares its serial line
 
 
 async def _reader(c: Any, cfg: Any, wire: WireSimulation | None) -> Any:

@@ -127,6 +127,11 @@ DEVICE_DRIVERS: dict[str, dict[str, DriverSpec]] = {
         # a USB reader that types the UID as a keyboard (Linux input events)
         "evdev": DriverSpec({"device": Option("text", required=True)}),
     },
+    "display": {
+        "sim": DriverSpec(),  # remembers its lines (chargerctl status shows them)
+        # the OpenEVSE 2x16 LCD, on the connector's RAPI controller line
+        "rapi": DriverSpec({"page_s": Option("number", 4.0, low=1, high=60)}),
+    },
 }
 
 # hal.driver: the default for every connector device not configured on its own.
@@ -143,9 +148,10 @@ def check_role_device(
 
 def device_config(connector: ConnectorSetup, role: str, default: str) -> DeviceConfig | None:
     """The connector's device for `role`; the station default driver when not configured
-    (except power, which only DC connectors have, and a card reader, which is optional)."""
+    (except power, which only DC connectors have, and a card reader or a display, which are
+    optional)."""
     device: DeviceConfig | None = getattr(connector, role, None)
-    if device is None and role not in ("power", "reader"):
+    if device is None and role not in ("power", "reader", "display"):
         return DeviceConfig(default)
     return device
 
@@ -163,6 +169,7 @@ class Hardware:
 
     connectors: list[ConnectorHardware]
     sim: Any = None  # the object `chargerctl sim` drives, or None on real hardware
+    site_meter: Any = None  # the grid meter (`site.meter`, a Meter), if configured
     closers: list[Callable[[], Any]] = field(default_factory=list)  # async cleanups
 
     async def close(self) -> None:

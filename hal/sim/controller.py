@@ -173,6 +173,13 @@ class SimController:
         self._paused = False
         self._update_pilot()
 
+    def set_ev_max(self, amps: float) -> None:
+        """The most the EV draws from now on (a car that takes only 10 A, a full battery)."""
+        if amps < 0:
+            raise ValueError(f"connector {self.connector}: the EV cannot draw {amps} A")
+        self._before_flow_change()
+        self.ev_max_current_a = float(amps)
+
     def ev_pause(self) -> None:
         self._before_flow_change()
         self._paused = True

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from hal.interfaces import ConnectorHardware, FaultCode
 from hal.sim.controller import SimController
+from hal.sim.grid_meter import SimGridMeter
 from hal.sim.meter import SimMeter
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class SimulatedStation:
             self.meters[c.id] = SimMeter(
                 controller, state_dir, voltage_v=sim.voltage_v, phases=c.phases, clock=clock
             )
+        # the meter at the grid connection (site.meter: {driver: sim}) sees every EV
+        self.grid_meter = SimGridMeter(self.controllers.values(), voltage_v=sim.voltage_v)
 
     @classmethod
     def from_config(
@@ -115,6 +118,18 @@ class SimulatedStation:
     def meter_restore(self, n: int) -> None:
         self.meter(n).meter_restore()
 
+    def ev_max(self, n: int, amps: str | float) -> None:
+        self.controller(n).set_ev_max(_amps(amps))
+
+    def house_load(self, amps: str | float) -> None:
+        self.grid_meter.set_house_load(_amps(amps))
+
+    def grid_meter_fail(self) -> None:
+        self.grid_meter.fail()
+
+    def grid_meter_restore(self) -> None:
+        self.grid_meter.restore()
+
     # --- internals -----------------------------------------------------------------------
 
     def _check(self, n: int) -> None:
@@ -126,3 +141,13 @@ class SimulatedStation:
         else:
             have = ", ".join(str(i) for i in ids)
         raise ValueError(f"no connector {n}; this station has {have}")
+
+
+def _amps(value: str | float) -> float:
+    try:
+        amps = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a current; give amperes, e.g. 10") from None
+    if not 0 <= amps <= 1000:
+        raise ValueError(f"{value} A: allowed 0..1000")
+    return amps
