@@ -1,0 +1,111 @@
+"""Is a firmware image signed by its maker? (OCPP secure firmware update.)
+
+Before the download: the signing certificate (PEM, possibly followed by intermediates) is
+in its validity period and chains to a trusted maker root. After the download: SHA-256 over
+the file, in chunks, and the base64 signature checked with the certificate's public key
+(RSA PKCS#1 v1.5 or ECDSA). Each check returns None when it holds, else a reason fit for a
+security event's techInfo. `cryptography` is imported here only, and this module only when
+an update needs it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+CHUNK = 1 << 20
+
+
+def load_certificates(pem: str | bytes) -> list[Any]:
+    """The certificates of a PEM text in order; ValueError when none or one is malformed."""
+    from cryptography import x509
+
+    data = pem.encode() if isinstance(pem, str) else pem
+    certs = x509.load_pem_x509_certificates(data)
+    if not certs:
+        raise ValueError("no certificate in the PEM text")
+    return certs
+
+
+def _name(cert: Any) -> str:
+    return cert.subject.rfc4514_string() or "(empty subject)"
+
+
+def _dates_problem(cert: Any, now: float) -> str | None:
+    moment = datetime.fromtimestamp(now, UTC)
+    if moment < cert.not_valid_before_utc:
+        return f"{_name(cert)} is not valid before {cert.not_valid_before_utc:%Y-%m-%d}"
+    if moment > cert.not_valid_after_utc:
+        return f"{_name(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d}"
+    return None
+
+
+def _issued_by(cert: Any, issuer: Any) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):  # names, key type, signature
+        return False
+    return True
+
+
+def certificate_problem(signing_pem: str, roots: list[Any], now: float) -> str | None:
+    """None when the signing certificate chains (through the intermediates sent with it)
+    to one of `roots` and every certificate on the way is in its validity period."""
+    try:
+        chain = load_certificates(signing_pem)
+    except ValueError as exc:
+        return f"signing certificate unreadable: {exc}"
+    if not roots:
+        return "no trusted manufacturer root certificate (firmware.trust_anchor or installed)"
+    for cert in chain:
+        if problem := _dates_problem(cert, now):
+            return problem
+    for cert, issuer in zip(chain, chain[1:], strict=False):
+        if not _issued_by(cert, issuer):
+            return f"{_name(cert)} is not issued by {_name(issuer)}"
+    top = chain[-1]
+    for root in roots:
+        if top == root or _issued_by(top, root):
+            return _dates_problem(root, now)
+    return f"{_name(top)} does not chain to a trusted manufacturer root"
+
+
+def file_digest(file: Path) -> bytes:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with file.open("rb") as f:
+        while block := f.read(CHUNK):
+            digest.update(block)
+    return digest.digest()
+
+
+def signature_problem(file: Path, signing_pem: str, signature_b64: str) -> str | None:
+    """None when `signature_b64` is the signing certificate's key's signature of the
+    SHA-256 of `file`."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+    try:
+        signature = base64.b64decode(signature_b64.strip(), validate=True)
+        key = load_certificates(signing_pem)[0].public_key()
+    except (ValueError, binascii.Error) as exc:
+        return f"signature or certificate unreadable: {exc}"
+    prehashed = utils.Prehashed(hashes.SHA256())
+    digest = file_digest(file)
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, digest, ec.ECDSA(prehashed))
+        else:
+            return f"unsupported key type {type(key).__name__} in the signing certificate"
+    except InvalidSignature:
+        return f"the signature does not match the image (SHA-256 {digest.hex()[:16]}...)"
+    return None
