@@ -26,9 +26,13 @@ BACKUPS = 1  # ocpp-frames.log and ocpp-frames.log.1
 SECRET_NAMES = {"AuthorizationKey", "BasicAuthPassword"}
 HIDDEN = "********"
 
+# a PEM private key, up to its END line, or as far as key material goes when cut short
 _PRIVATE_KEY = re.compile(
-    r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(-----END \1PRIVATE KEY-----|$)", re.S
+    r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----"
+    r"(?:.*?-----END \1PRIVATE KEY-----|(?:[A-Za-z0-9+/=:\s-]|\\n)*)",
+    re.S,
 )
+PRIVATE_KEY_HIDDEN = "[private key hidden]"
 _BASIC = re.compile(r"(Basic\s+)[A-Za-z0-9+/=]{4,}")
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s\"']+@")
 # a value in JSON text too cut short to parse (the daemon logs requests to 300 characters)
@@ -40,7 +44,7 @@ _log.propagate = False  # frames go to their own file, not into chargerd.log
 
 def redact(text: str) -> str:
     """`text` (a frame, a log line) with every secret this module knows replaced."""
-    text = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY-----{HIDDEN}", text)
+    text = _PRIVATE_KEY.sub(PRIVATE_KEY_HIDDEN, text)
     text = _BASIC.sub(rf"\g<1>{HIDDEN}", text)
     text = _USERINFO.sub(rf"\g<1>{HIDDEN}@", text)
     if not any(name in text for name in SECRET_NAMES):

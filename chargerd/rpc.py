@@ -287,7 +287,9 @@ class Rpc:
             if action not in self._supported:
                 raise _Refusal("not_supported", f"{action} is not supported by this station")
             check_payload(self.version, action, payload, response=False)
-            log.info("← %s %s", action, json.dumps(payload, separators=(",", ":"))[:300])
+            # hidden before it is cut short: a cut frame may no longer name its secret
+            text = frames.redact(json.dumps(payload, separators=(",", ":")))
+            log.info("← %s %s", action, text[:300])
             try:
                 result = await self._handler(action, payload)
                 check_payload(self.version, action, result, response=True)
