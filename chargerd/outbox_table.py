@@ -126,6 +126,14 @@ class OutboxTable:
         self.flush_confirmed()
         return self.db.execute("SELECT COUNT(*) FROM outbox WHERE tx_id=?", (tx_id,)).fetchone()[0]
 
+    def drop(self, seq: int) -> None:
+        """Remove one queued message (never the head): a feature block's bounded share of
+        the queue making room, e.g. the oldest waiting security event."""
+        self._ahead.clear()
+        sql = "DELETE FROM outbox WHERE seq=? RETURNING LENGTH(payload)"
+        for (size,) in self.db.execute(sql, (seq,)).fetchall():
+            self.outbox_bytes -= size + ROW_OVERHEAD
+
     def retry_later(self, seq: int, attempts: int, not_before: float) -> None:
         self._ahead.clear()
         sql = "UPDATE outbox SET attempts=?, not_before=? WHERE seq=?"

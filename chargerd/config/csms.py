@@ -20,6 +20,10 @@ class CsmsConfig:
     ocpp_version: str = "1.6"  # "1.6" or "2.0.1"
     password: str | None = None  # Basic auth (security profile 1) when set
     ca_file: str | None = None  # CA bundle to verify a wss:// server; system CAs when None
+    # 1: Basic auth; 2: TLS (server checked against the CSMS roots) + Basic auth; 3: mutual TLS
+    security_profile: int = 1
+    client_cert: str | None = None  # PEM, leaf first then sub-CAs (profile 3), from the maker
+    client_key: str | None = None  # its private key (PEM, unencrypted, mode 0600)
     call_timeout_s: float = 30.0  # how long to wait for a CALLRESULT
     reconnect_min_s: float = 1.0  # first reconnect wait; doubles after each failure
     reconnect_max_s: float = 60.0  # cap of the reconnect wait
@@ -67,6 +71,9 @@ KEYS: dict[str, Key] = {
     "ocpp_version": Key(ocpp_version_value),
     "password": Key(optional(text())),
     "ca_file": Key(optional(existing_file)),
+    "security_profile": Key(integer_in(1, 3)),
+    "client_cert": Key(optional(existing_file)),
+    "client_key": Key(optional(existing_file)),
     "call_timeout_s": Key(positive_number),
     "reconnect_min_s": Key(positive_number),
     "reconnect_max_s": Key(positive_number),  # ≥ reconnect_min_s, checked below

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import auth, connectors, csms, host, ocpp, sim, station
+from . import auth, connectors, csms, host, ocpp, security, sim, station
 from .auth import AuthConfig
 from .connectors import ConnectorConfig
 from .csms import CsmsConfig
 from .host import StorageConfig
 from .schema import Section
+from .security import SecurityConfig
 from .sim import SimConfig
 from .station import StationInfo
 
@@ -31,6 +32,7 @@ SECTIONS: tuple[Section, ...] = (
     connectors.SECTION,
     ocpp.SECTION,
     auth.SECTION,
+    security.SECTION,
     host.RESET,
     host.LOG,
 )
@@ -48,6 +50,7 @@ class Config:
     hal_driver: str = "sim"
     sim: SimConfig = field(default_factory=SimConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)  # free charging
+    security: SecurityConfig = field(default_factory=SecurityConfig)  # certificate renewal
     # first-start values of OCPP configuration: flat {Key: value} for 1.6,
     # nested {Component: {Variable: value}} for 2.0.1
     ocpp: dict[str, Any] = field(default_factory=dict)
