@@ -7,8 +7,9 @@ durations whole seconds; currents are amperes per phase, powers watts in total.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 
 MIN_OFFER_A = 6.0  # IEC 61851: the smallest current a PWM pilot can offer
 DEFAULT_PHASES = 3  # OCPP 1.6: a W limit without numberPhases means three phases
@@ -112,3 +113,46 @@ class Limit:
     limit_a: float  # the computed limit; may be below 6 A
     offered_a: float  # what the pilot offers: 0 when the limit is below 6 A, else the limit
     source: str  # which of csms, site, external, connector binds
+
+
+class Rejection(StrEnum):
+    """Why `SmartCharging.check` refuses a profile (the adapters map these to each version's
+    status and reasonCode)."""
+
+    UNKNOWN_CONNECTOR = "no such connector"
+    STATION_MAX_ON_CONNECTOR = "a station maximum belongs on connector 0"
+    TX_ON_STATION = "a TxProfile belongs on a connector > 0"
+    NO_TRANSACTION = "no transaction runs on the connector"
+    OTHER_TRANSACTION = "the transactionId is not the connector's running transaction"
+    EXTERNAL_FROM_CSMS = "external constraints come from local systems only"
+    ID_TAKEN = "the id belongs to an external constraint"
+    STACK_LEVEL = "stack level outside 0..the maximum"
+    NO_PERIODS = "the schedule has no periods"
+    TOO_MANY_PERIODS = "more periods than allowed"
+    FIRST_PERIOD = "the first period does not start at 0"
+    PERIOD_ORDER = "period starts are not ascending"
+    UNIT = "unit neither A nor W"
+    NEGATIVE_LIMIT = "a limit below 0"
+    PHASES = "numberPhases outside 1..3"
+    RECURRENCE = "Recurring needs a startSchedule and Daily or Weekly"
+    DURATION = "duration below 0"
+    VALIDITY = "validTo passed or before validFrom"
+    TOO_MANY_PROFILES = "more profiles than allowed"
+
+
+def profile_to_dict(profile: ChargingProfile) -> dict[str, Any]:
+    """Plain JSON-able form, for storage."""
+    return asdict(profile)
+
+
+def profile_from_dict(data: dict[str, Any]) -> ChargingProfile:
+    schedule = dict(data["schedule"])
+    periods = tuple(Period(**p) for p in schedule.pop("periods"))
+    return ChargingProfile(
+        **{
+            **data,
+            "purpose": Purpose(data["purpose"]),
+            "kind": Kind(data["kind"]),
+            "schedule": Schedule(periods=periods, **schedule),
+        }
+    )
