@@ -138,6 +138,24 @@ class Daemon:
         self._background: list[asyncio.Task[Any]] = []
         # feature blocks beside the core, by name (parts.py); adapters reach them as rt.parts
         self.parts: dict[str, Part] = {}
+        self._add_security()
+        from .smart.part import SmartPart  # imported here: a part's module loads with it
+
+        self.parts["smart"] = SmartPart(self, hardware.site_meter)
+        from .display.part import DisplayPart  # what the driver sees: messages, tariffs, costs
+
+        self.parts["display"] = DisplayPart(self)
+
+    def _add_security(self) -> None:
+        from .security.part import SecurityPart
+
+        security = SecurityPart(self.config, self.store, wake=lambda: self.adapter.outbox.wake())
+        self.parts[security.name] = security
+        self.link.security = security
+        # after a moment, so the answer that changed the credentials reaches the CSMS first
+        security.credentials.changed.append(
+            lambda: asyncio.get_running_loop().call_later(0.5, self.link.reconnect)
+        )
 
     # --- the Runtime interface used by adapters -----------------------------------------------
 
@@ -327,6 +345,9 @@ class Daemon:
     async def _reset(self, hard: bool, by: str) -> None:
         await asyncio.sleep(0.1)  # let the Reset answer reach the CSMS first
         log.warning("%s reset requested by %s", "hard" if hard else "soft", by)
+        self.parts["security"].events.record(  # type: ignore[attr-defined]
+            "ResetOrReboot", f"{'hard' if hard else 'soft'} reset requested by {by}"
+        )
         await self.feed(lambda now: self.station.reset(hard, now))
         deadline = time.monotonic() + DRAIN_BEFORE_RESET_S
         while self.store.outbox_depth() and self.link.state == "connected":

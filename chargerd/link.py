@@ -15,6 +15,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidMessage, InvalidStatus
@@ -33,6 +34,17 @@ class LinkSettings:
     open_timeout_s: float = 10
     reconnect_min_s: float = 1
     reconnect_max_s: float = 60
+
+
+class LinkSecurity(Protocol):
+    """Credentials and TLS of each attempt (chargerd.security.part.SecurityPart): a plan
+    has `.ssl` and `.headers`; the outcome of the attempt is reported back."""
+
+    def plan(self, url: str) -> Any: ...
+
+    def connected(self, plan: Any) -> None: ...
+
+    def failed(self, plan: Any | None, exc: BaseException) -> None: ...
 
 
 def station_url(base: str, station_id: str) -> str:
@@ -96,6 +108,15 @@ class Link:
         self.state = "connecting"  # connecting, connected, waiting
         self.last_error: str | None = None
         self.connected_since: float | None = None
+        self.security: LinkSecurity | None = None  # else settings.password and ca_file
+        self._ws: ClientConnection | None = None
+        self._now = asyncio.Event()  # reconnect without waiting
+
+    def reconnect(self) -> None:
+        """Close the connection (if any) and connect again at once: new credentials."""
+        self._now.set()
+        if self._ws is not None:
+            asyncio.get_running_loop().create_task(self._ws.close(1000, "reconnecting"))
 
     def _headers(self) -> dict[str, str]:
         s = self.settings
@@ -115,12 +136,16 @@ class Link:
         failures = 0
         while True:
             self.state = "connecting"
+            self._now.clear()
+            plan = None
             try:
+                # a new TLS context per attempt: installed roots and certificates apply
+                plan = self.security.plan(s.url) if self.security else None
                 async with connect(
                     s.url,
                     subprotocols=[s.subprotocol],  # type: ignore[list-item]
-                    additional_headers=self._headers(),
-                    ssl=self._ssl(),
+                    additional_headers=plan.headers if plan else self._headers(),
+                    ssl=plan.ssl if plan else self._ssl(),
                     open_timeout=s.open_timeout_s,
                     ping_interval=s.ping_interval_s() or None,
                     ping_timeout=s.ping_interval_s() or None,
@@ -142,7 +167,13 @@ class Link:
                         self.state = "connected"
                         self.connected_since = asyncio.get_running_loop().time()
                         log.info("connected to %s (%s)", s.url, s.subprotocol)
-                        await self._serve(ws)
+                        if self.security is not None:
+                            self.security.connected(plan)
+                        self._ws = ws
+                        try:
+                            await self._serve(ws)
+                        finally:
+                            self._ws = None
                         log.warning("connection to the CSMS closed")
             except asyncio.CancelledError:
                 raise
@@ -152,12 +183,18 @@ class Link:
                 level = logging.DEBUG if error == self.last_error else logging.WARNING
                 self.last_error = error
                 log.log(level, "cannot connect to %s: %s", s.url, error)
+                if self.security is not None:
+                    self.security.failed(plan, exc)
             self.connected_since = None
             failures += 1
             delay = backoff_delay(failures, s.reconnect_min_s, s.reconnect_max_s)
             self.state = "waiting"
             log.debug("reconnecting in %.1f s", delay)
-            await asyncio.sleep(delay)
+            try:  # new credentials do not wait for the back-off
+                async with asyncio.timeout(0 if self._now.is_set() else delay):
+                    await self._now.wait()
+            except TimeoutError:
+                pass
 
     async def _serve(self, ws: ClientConnection) -> None:
         try:

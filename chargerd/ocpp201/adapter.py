@@ -53,7 +53,9 @@ from .device_model import DeviceModel
 from .payloads import connector_status, problem_event, status_notification, timestamp
 from .requests import SUPPORTED, Requests
 from .reservations import status_update
+from .security import Security201
 from .sequencing import SeqNumbers
+from .smart import SmartMessages201
 from .transactions import TransactionEvents, tx_policy
 from .variables import catalogue
 
@@ -118,6 +120,9 @@ class Ocpp201Adapter(CsmsConnection):
             store, self.seq, self.dm, self.outbox, online, self.authorizer.token_type
         )
         self.requests = Requests(self)
+        self.add_handlers(Security201(self).handlers())  # blocks A and M (security.py)
+        self.smart = SmartMessages201(self)  # block K (smart.py)
+        self.add_handlers(self.smart.handlers())
 
     def bind(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -200,6 +205,8 @@ class Ocpp201Adapter(CsmsConnection):
             return timestamp(time.time())
         if comp.name == "LocalAuthListCtrlr" and name == "Entries":
             return len(self.local_list)
+        if comp.name == "SmartChargingCtrlr" and name == "Entries":
+            return self.smart.entries() if hasattr(self, "rt") else 0
         runtime = getattr(self, "rt", None)
         if runtime is None:
             return None
@@ -302,7 +309,6 @@ class Ocpp201Adapter(CsmsConnection):
 
     def reset(self, kind: str) -> None:
         self.store.set_meta(BOOT_REASON_KEY, "RemoteReset")
-        self.security_event("ResetOrReboot", f"Reset {kind} requested by the CSMS")
         self.rt.request_reset(hard=False)
 
     def reset_when_idle(self) -> None:
@@ -333,17 +339,15 @@ class Ocpp201Adapter(CsmsConnection):
                 self.outbox.post("NotifyEvent", problem_event(c, problem, event_id, now))
 
     def security_event(self, kind: str, info: str) -> None:
-        """SecurityEventNotification, kept in the outbox until the CSMS has it."""
-        now = time.time()
-        payload = {"type": kind, "timestamp": timestamp(now), "techInfo": info[:255]}
-        self.store.enqueue("SecurityEventNotification", payload, None, now)
-        self.outbox.wake()
+        """SecurityEventNotification and the security log (chargerd.security.events)."""
+        self.rt.parts["security"].events.record(kind, info)  # type: ignore[attr-defined]
 
     # --- decisions of the core ------------------------------------------------------------------
 
     def on_decision(self, d: Decision) -> None:
         if isinstance(d, TransactionStarted):
             self.events.started(d)
+            self.smart.transaction_started(d.transaction)  # a RequestStart TxProfile
         elif isinstance(d, TransactionAuthorized | TransactionDeauthorized):
             self.events.authorization_changed(d)
         elif isinstance(d, TransactionEnded):
