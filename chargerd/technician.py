@@ -113,6 +113,18 @@ async def log_level(daemon: Daemon, args: list[str]) -> str:
     return f"log level: {level} (until the daemon restarts; log.level in the YAML for good)"
 
 
+async def limit(daemon: Daemon, args: list[str]) -> str:
+    from .smart import commands  # smart charging's own commands, imported when used
+
+    return await commands.limit(daemon, args)
+
+
+async def schedule(daemon: Daemon, args: list[str]) -> str:
+    from .smart import commands
+
+    return await commands.schedule(daemon, args)
+
+
 COMMANDS: dict[str, Callable[[Daemon, list[str]], Awaitable[str]]] = {
     "unlock": unlock,
     "stop": stop,
@@ -120,6 +132,8 @@ COMMANDS: dict[str, Callable[[Daemon, list[str]], Awaitable[str]]] = {
     "reset": reset,
     "ocpp": ocpp,
     "log-level": log_level,
+    "limit": limit,
+    "schedule": schedule,
 }
 
 

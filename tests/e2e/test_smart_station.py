@@ -1,0 +1,263 @@
+"""Smart charging as the hardware obeys it: the real daemon with simulated hardware, the dev
+CSMS, `chargerctl limit`, the site's load balancing with a simulated grid meter.
+
+What is watched is what the EV gets: `chargerctl status` (offered_a, limit_a, limit_source)
+and the simulated EV's draw (the meter's power), plus the statuses the CSMS is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from chargerd.ctl import request
+from devcsms import Csms
+
+from .conftest import POLL_S, STATION_ID, WAIT_S, Station, wait_call, wait_until
+
+VOLTS = 230.0
+
+
+def configure(station: Station, **sections: Any) -> Station:
+    """Make `station` write a config with these extra top-level sections (e.g. site)."""
+    base = station.config
+
+    def config() -> dict[str, Any]:
+        return {**base(), **sections}
+
+    station.config = config  # type: ignore[method-assign]
+    return station
+
+
+async def ctl(station: Station, command: str, *args: str) -> dict[str, Any]:
+    message = {"cmd": command, "args": list(args)}
+    return await asyncio.to_thread(request, str(station.socket), message, 5)
+
+
+async def limit(station: Station, *args: str) -> str:
+    answer = await ctl(station, "limit", *args)
+    assert answer.get("ok"), answer
+    return answer["message"]
+
+
+async def wait_connector(
+    station: Station, n: int, what: str, timeout: float = WAIT_S, **fields: Any
+) -> dict[str, Any]:
+    """Poll chargerctl status until connector `n` shows every one of `fields`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c = await station.connector(n)
+        if all(c.get(k) == v for k, v in fields.items()):
+            return c
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"connector {n} not {what} after {timeout} s: {c}")
+        await asyncio.sleep(POLL_S)
+
+
+async def wait_draw(station: Station, n: int, amps: float, timeout: float = WAIT_S) -> None:
+    """The simulated EV on `n` draws `amps` per phase (its meter's power, 3 phases)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c = await station.connector(n)
+        drawn = (c["power_w"] or 0) / (3 * VOLTS)
+        if abs(drawn - amps) < 0.1:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"connector {n} draws {drawn:.1f} A, not {amps} A: {c}")
+        await asyncio.sleep(POLL_S)
+
+
+# --- a limit below 6 A -------------------------------------------------------------------
+
+
+async def test_a_limit_below_6_a_suspends_the_session_and_it_resumes(
+    csms: Csms, station: Station
+) -> None:
+    await station.start()
+    await station.start_session(1)
+    after = len(csms.ledger.entries)
+    await limit(station, "4", "--connector", "1")
+    c = await wait_connector(station, 1, "held off", status="SuspendedEVSE", offered_a=0)
+    assert c["limit_a"] == 4 and c["limit_source"] == "external"
+    assert c["transaction"] is not None
+    await wait_call(csms, "StatusNotification", after=after, connectorId=1, status="SuspendedEVSE")
+    await wait_draw(station, 1, 0)
+    assert not csms.ledger.transactions[next(iter(csms.ledger.transactions))].stop_timestamp
+
+    after = len(csms.ledger.entries)
+    await limit(station, "clear")
+    c = await wait_connector(station, 1, "charging again", status="Charging", offered_a=32)
+    assert c["limit_source"] == "connector"
+    await wait_call(csms, "StatusNotification", after=after, connectorId=1, status="Charging")
+    await wait_draw(station, 1, 32)
+
+
+# --- external limits ---------------------------------------------------------------------
+
+
+async def test_external_limits_combine_lowest_wins_and_survive_a_restart(
+    csms: Csms, station: Station
+) -> None:
+    await station.start()
+    await station.start_session(1)
+    await station.start_session(2, "TAG2")
+    await limit(station, "20")  # the whole station: a budget both sessions share
+    await limit(station, "8", "--connector", "1", "--source", "SO")
+    c1 = await wait_connector(station, 1, "at 8 A", offered_a=8)
+    assert c1["limit_source"] == "external"
+    c2 = await wait_connector(station, 2, "given the rest", offered_a=12)
+    assert c2["limit_source"] == "external"
+    await wait_draw(station, 1, 8)
+
+    station.kill()  # a power cut: the limits are on disk
+    await station.start()
+    status = await station.status()
+    assert status["smart"]["external"] == {
+        "0": {"limit_a": 20, "source": "EMS"},
+        "1": {"limit_a": 8, "source": "SO"},
+    }
+
+    await station.start_session(1)  # the killed sessions ended with PowerLoss; a new one
+    c1 = await wait_connector(station, 1, "at 8 A after the restart", offered_a=8)
+    assert c1["limit_source"] == "external"
+
+    await limit(station, "clear", "--connector", "1")
+    await wait_connector(station, 1, "at the station's 20 A", offered_a=20)
+    assert await limit(station, "clear") == "external limit cleared: the station"
+    await wait_connector(station, 1, "at its maximum", offered_a=32, limit_source="connector")
+
+
+async def test_a_limit_with_a_bad_source_or_connector_is_refused(
+    csms: Csms, station: Station
+) -> None:
+    await station.start()
+    answer = await ctl(station, "limit", "10", "--source", "CSO")
+    assert not answer["ok"] and "EMS, SO, Other" in answer["error"]
+    answer = await ctl(station, "limit", "10", "--connector", "7")
+    assert not answer["ok"] and "no connector 7" in answer["error"]
+    answer = await ctl(station, "limit", "lots")
+    assert not answer["ok"] and "not a current" in answer["error"]
+
+
+# --- CSMS profiles --------------------------------------------------------------------------
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def test_a_period_boundary_reaches_the_controller_within_a_second(
+    csms: Csms, station: Station
+) -> None:
+    await station.start()
+    await station.start_session(1)
+    start = time.time()
+    profile = {
+        "chargingProfileId": 7,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "startSchedule": _iso(start),
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 16},
+                {"startPeriod": 3, "limit": 10},
+            ],
+        },
+    }
+    answer = await csms.call(
+        STATION_ID, "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile}
+    )
+    assert answer == {"status": "Accepted"}
+    c = await wait_connector(station, 1, "at 16 A", timeout=1.0, offered_a=16)
+    assert c["limit_source"] == "csms" and time.time() < start + 3
+    boundary = start + 3
+    await wait_until(lambda: time.time() >= boundary, "the period boundary", timeout=4)
+    await wait_connector(station, 1, "at 10 A a second after the boundary", timeout=1.0,
+                         offered_a=10)  # fmt: skip
+    await wait_draw(station, 1, 10)
+
+    answer = await ctl(station, "schedule", "--connector", "1", "--duration", "60", "--json")
+    assert answer["ok"], answer
+
+
+# --- the site: local load balancing -----------------------------------------------------------
+
+
+async def test_two_sessions_under_a_site_limit_share_it(csms: Csms, station: Station) -> None:
+    configure(station, site={"max_current_a": 20})
+    await station.start()
+    await station.start_session(1)
+    c1 = await wait_connector(station, 1, "given the whole site", offered_a=20)
+    assert c1["limit_source"] == "site"
+    await station.start_session(2, "TAG2")
+    await wait_connector(station, 1, "at half", offered_a=10)
+    await wait_connector(station, 2, "at half", offered_a=10)
+    await wait_draw(station, 1, 10)
+    await wait_draw(station, 2, 10)
+
+    await station.sim("unplug", "1")  # the EV leaves: the other one gets it all at once
+    await wait_connector(station, 2, "given the whole site", offered_a=20)
+
+
+async def test_a_session_arriving_when_there_is_not_enough_waits_its_turn(
+    csms: Csms, station: Station
+) -> None:
+    configure(station, site={"max_current_a": 10})
+    await station.start()
+    await station.start_session(1)
+    await wait_connector(station, 1, "given the site", offered_a=10)
+    await station.sim("plug", "2")
+    await station.sim("tag", "TAG2")
+    c2 = await wait_connector(station, 2, "paused", status="SuspendedEVSE", offered_a=0)
+    assert c2["limit_a"] == 0 and c2["limit_source"] == "site"
+    assert c2["transaction"] is not None
+    c1 = await station.connector(1)
+    assert (c1["offered_a"], c1["status"]) == (10, "Charging")  # first come keeps it
+
+    await station.sim("unplug", "1")
+    await wait_connector(station, 2, "its turn", status="Charging", offered_a=10)
+
+
+async def test_an_ev_drawing_less_gives_the_rest_to_the_other(
+    csms: Csms, station: Station
+) -> None:
+    configure(station, site={"max_current_a": 30})
+    await station.start()
+    await station.sim("ev-max", "1", "10")
+    await station.start_session(1)
+    await station.start_session(2, "TAG2")
+    await wait_draw(station, 1, 10)
+
+    def shares(status: dict[str, Any]) -> tuple[float, float]:
+        c1, c2 = status["connectors"]
+        return c1["offered_a"], c2["offered_a"]
+
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        first, second = shares(await station.status())
+        if second >= 18 and first + second <= 30:
+            break
+        assert time.monotonic() < deadline, f"not reclaimed: offered {first} A and {second} A"
+        await asyncio.sleep(POLL_S)
+    assert first >= 10  # the EV that takes 10 A still gets what it draws
+
+
+async def test_the_house_load_reduces_the_budget_and_a_failed_grid_meter_falls_back(
+    csms: Csms, station: Station
+) -> None:
+    configure(station, site={"max_current_a": 32, "meter": {"driver": "sim"}})
+    await station.start()
+    await station.start_session(1)
+    await station.sim("house-load", "10")
+    c1 = await wait_connector(station, 1, "32 - 10 house - 1 margin", offered_a=21)
+    assert c1["limit_source"] == "site"
+    await wait_draw(station, 1, 21)
+
+    await station.sim("grid-meter-fail")
+    await wait_connector(station, 1, "at the fallback", offered_a=6)
+    await station.sim("grid-meter-restore")
+    await wait_connector(station, 1, "back to the measured budget", offered_a=21)
