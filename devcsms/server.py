@@ -369,7 +369,8 @@ class CsmsServer:
             hs.client_cert = connection.transport.get_extra_info("peercert") or None
         self.handshakes[hs.station_id] = hs
         self.handshake_log.append(hs)
-        refused = refusal(hs, password, self.password)
+        # profile 3: a client certificate the TLS handshake verified stands for the password
+        refused = refusal(hs, password, None if hs.client_cert else self.password)
         if refused is None:
             self._pending_handshakes[id(connection)] = hs
             return None
