@@ -10,10 +10,17 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from chargerd import technician
+from chargerd.config import load_config
 from chargerd.ctl import request
+from chargerd.daemon import Daemon
 from devcsms import Csms
+from hal.registry import build_hardware
 
 from .conftest import POLL_S, STATION_ID, WAIT_S, Station, wait_call, wait_until
 
@@ -261,3 +268,56 @@ async def test_the_house_load_reduces_the_budget_and_a_failed_grid_meter_falls_b
     await wait_connector(station, 1, "at the fallback", offered_a=6)
     await station.sim("grid-meter-restore")
     await wait_connector(station, 1, "back to the measured budget", offered_a=21)
+
+
+# --- on the wire: the RAPI controller hears the new limit -----------------------------------
+
+
+async def test_a_limit_change_is_an_sc_command_on_the_rapi_serial_line(tmp_path: Path) -> None:
+    """The daemon in this process (so the wire simulator's log can be read), its RAPI driver
+    on a pty to the simulated OpenEVSE; free charging, so no CSMS is needed."""
+    config_path = tmp_path / "station.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "station": {"id": STATION_ID, "vendor": "v", "model": "m"},
+        "csms": {"url": "ws://127.0.0.1:9/ocpp", "ocpp_version": "1.6"},
+        "storage": {"dir": str(tmp_path / "state")},
+        "control": {"socket": str(tmp_path / "ctl.sock")},
+        "hal": {"driver": "sim"},
+        "sim": {"wire": True},
+        "auth": {"free": True},
+        "connectors": [{"id": 1, "max_current_a": 32, "phases": 3,
+                        "controller": {"driver": "rapi", "port": "/dev/ttyAMA0"}}],
+    }))  # fmt: skip
+    config = load_config(config_path)
+    hardware = await build_hardware(config)
+    daemon = Daemon(config, hardware)
+    running = asyncio.create_task(daemon.run())
+    device = hardware.sim.rapi[1]
+
+    def heard() -> list[str]:
+        return [" ".join((f.command, *f.args)) for f in device.received]
+
+    try:
+        await wait_until(lambda: daemon.station.connectors[1].status.value == "Available",
+                         "the daemon up")  # fmt: skip
+        hardware.sim.plug(1)  # free charging: the session starts at once
+        await wait_until(lambda: device.controller.current_a == 32, "the EV drawing 32 A")
+        mark = len(device.received)
+        assert await technician.run(daemon, "limit", ["10", "--connector", "1"])
+        await wait_until(lambda: "SC 10 V" in heard()[mark:], "$SC 10 on the line")
+        await wait_until(lambda: device.controller.current_a == 10, "the EV drawing 10 A")
+
+        mark = len(device.received)
+        await technician.run(daemon, "limit", ["4", "--connector", "1"])
+        await wait_until(lambda: "FS" in heard()[mark:], "$FS (sleep) on the line")
+        assert not any(cmd.startswith("SC") for cmd in heard()[mark:])  # never SC 4
+        await wait_until(lambda: device.controller.current_a == 0, "the EV held off")
+
+        mark = len(device.received)
+        await technician.run(daemon, "limit", ["clear"])
+        await wait_until(lambda: "SC 32 V" in heard()[mark:], "$SC 32 on the line")
+        await wait_until(lambda: device.controller.current_a == 32, "the EV drawing again")
+    finally:
+        daemon.stop()
+        await running
+        await hardware.close()
