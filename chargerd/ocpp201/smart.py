@@ -1,0 +1,375 @@
+"""OCPP 2.0.1 functional block K (smart charging): SetChargingProfile (K01),
+GetCompositeSchedule (K08), GetChargingProfiles → ReportChargingProfiles (K09),
+ClearChargingProfile (K10), the TxProfile of RequestStartTransaction (K05), translated to and
+from the version-neutral engine that the daemon's "smart" part runs. External limits and
+offer changes are reported in smart_reports.py.
+
+The K01 rules the engine does not know are checked here, each Rejected with a
+`statusInfo.reasonCode`: external constraints cannot come from the CSMS;
+ChargingStationMaxProfile only on EVSE 0 and never Relative; Absolute/Recurring need
+startSchedule, Relative must not have one; the unit must be in SmartChargingCtrlr.RateUnit;
+the EVSE must exist; a TxProfile needs the transactionId of a transaction on that EVSE; a
+different id with the same stackLevel, purpose and EVSE (and transaction) is Rejected rather
+than replacing (1.6 replaced).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..connection import RequestHandler
+from ..core.model import Transaction
+from ..ocpp16.smart import Invalid, Limits, SmartPart, schedule_from_wire
+from ..smart.profiles import ChargingProfile, Kind, Purpose, Rejection
+from .host import after_answer, info
+from .payloads import parse_timestamp, timestamp
+from .smart_reports import SmartReports, wire_profile
+
+if TYPE_CHECKING:
+    from .adapter import Ocpp201Adapter
+
+log = logging.getLogger("chargerd.ocpp201")
+
+CTRLR = "SmartChargingCtrlr"
+PENDING_S = 600.0  # a RequestStart's TxProfile waits this long at most for its transaction
+
+
+# the engine's reasons (smart/profiles.py Rejection) -> statusInfo.reasonCode (CiString20)
+REASON_CODES = {
+    Rejection.UNKNOWN_CONNECTOR: "UnknownEvse",
+    Rejection.NO_TRANSACTION: "TxNotFound",
+    Rejection.OTHER_TRANSACTION: "TxNotFound",
+    Rejection.STACK_LEVEL: "InvalidStackLevel",
+    Rejection.NO_PERIODS: "InvalidSchedule",
+    Rejection.TOO_MANY_PERIODS: "InvalidSchedule",
+    Rejection.FIRST_PERIOD: "InvalidSchedule",
+    Rejection.PERIOD_ORDER: "InvalidSchedule",
+    Rejection.DURATION: "InvalidSchedule",
+    Rejection.UNIT: "UnsupportedRateUnit",
+    Rejection.TOO_MANY_PROFILES: "TooManyProfiles",
+    Rejection.VALIDITY: "InvalidValidity",
+}
+
+
+def reason_code(problem: str) -> str:
+    """A statusInfo.reasonCode for one of the engine's reasons, or of the wire checks."""
+    if problem in REASON_CODES:
+        return REASON_CODES[Rejection(problem)]
+    if "unit" in problem:
+        return "UnsupportedRateUnit"
+    if "period" in problem:
+        return "InvalidSchedule"
+    return "InvalidProfile"
+
+
+def _time(wire: dict[str, Any], key: str) -> float | None:
+    text = wire.get(key)
+    if text is None:
+        return None
+    at = parse_timestamp(text)
+    if at is None:
+        raise Invalid(f"{key} {text!r} is not a date and time")
+    return at
+
+
+def profile_from_wire(wire: dict[str, Any], evse: int, limits: Limits) -> ChargingProfile:
+    """A ChargingProfileType for `evse` as the engine's profile (its transactionId is the
+    station's own, as 2.0.1 uses it); Invalid (its args: reasonCode, text) says why not."""
+    try:
+        return _profile_from_wire(wire, evse, limits)
+    except Invalid as why:
+        if len(why.args) == 1:
+            raise Invalid(reason_code(str(why)), str(why)) from None
+        raise
+    except (KeyError, TypeError, ValueError) as exc:  # fields the schema lets through badly
+        raise Invalid("InvalidProfile", f"malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _profile_from_wire(wire: dict[str, Any], evse: int, limits: Limits) -> ChargingProfile:
+    purpose, kind = Purpose(wire["chargingProfilePurpose"]), Kind(wire["chargingProfileKind"])
+    if purpose is Purpose.EXTERNAL:
+        raise Invalid("InvalidProfile", "external constraints are set by local systems only")
+    if purpose is Purpose.STATION_MAX and (evse != 0 or kind is Kind.RELATIVE):
+        raise Invalid("InvalidProfile", "ChargingStationMaxProfile: EVSE 0, not Relative")
+    if purpose is Purpose.TX and (evse == 0 or "transactionId" not in wire):
+        raise Invalid("TxNotFound", "a TxProfile needs an EVSE and its transactionId")
+    if purpose is not Purpose.TX and "transactionId" in wire:
+        raise Invalid("InvalidProfile", "only a TxProfile has a transactionId")
+    stack_level = int(wire["stackLevel"])
+    if not 0 <= stack_level <= limits.max_stack_level:
+        raise Invalid("InvalidStackLevel", f"stack level beyond 0..{limits.max_stack_level}")
+    schedules = wire["chargingSchedule"]
+    if len(schedules) > 1:  # the others are alternatives for ISO 15118, not spoken here
+        log.info("profile %s: only the first of %d schedules is used", wire["id"], len(schedules))
+    schedule = schedule_from_wire(schedules[0], limits)
+    if kind is Kind.RELATIVE and schedule.start is not None:
+        raise Invalid("InvalidSchedule", "a Relative profile has no startSchedule")
+    if kind is not Kind.RELATIVE and schedule.start is None:
+        raise Invalid("InvalidSchedule", f"an {kind} profile needs startSchedule")
+    recurrency = wire.get("recurrencyKind")
+    if kind is Kind.RECURRING and recurrency not in ("Daily", "Weekly"):
+        raise Invalid("InvalidProfile", "a Recurring profile needs recurrencyKind")
+    valid_from, valid_to = _time(wire, "validFrom"), _time(wire, "validTo")
+    if valid_from is not None and valid_to is not None and valid_to <= valid_from:
+        raise Invalid("InvalidProfile", "validTo is not after validFrom")
+    return ChargingProfile(
+        id=int(wire["id"]),
+        stack_level=stack_level,
+        purpose=purpose,
+        kind=kind,
+        schedule=schedule,
+        connector=evse,
+        recurrency=recurrency if kind is Kind.RECURRING else None,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        transaction_id=wire.get("transactionId"),
+    )
+
+
+class SmartMessages201:
+    """The block K requests of one 2.0.1 adapter."""
+
+    def __init__(self, adapter: Ocpp201Adapter):
+        self.a = adapter
+        self.reports = SmartReports(adapter)
+        # RequestStartTransaction's TxProfile until its transaction starts:
+        # remoteStartId -> (ChargingProfileType, since)
+        self._pending: dict[int, tuple[dict[str, Any], float]] = {}
+        try:  # the daemon builds its parts after the adapter: follow them once they exist
+            asyncio.get_running_loop().call_soon(self._part)
+        except RuntimeError:  # no loop (a test building the adapter alone)
+            pass
+
+    def handlers(self) -> dict[str, RequestHandler]:
+        return {
+            "SetChargingProfile": self.set_charging_profile,
+            "GetCompositeSchedule": self.get_composite_schedule,
+            "GetChargingProfiles": self.get_charging_profiles,
+            "ClearChargingProfile": self.clear_charging_profile,
+        }
+
+    def _v(self, name: str, **where: Any) -> Any:
+        return self.a.dm.value(CTRLR, name, **where)
+
+    def _part(self) -> SmartPart | None:
+        runtime = getattr(self.a, "rt", None)
+        part = runtime.parts.get("smart") if runtime is not None else None
+        if part is not None:
+            self.reports.attach(part)  # type: ignore[arg-type]
+        return part if self._v("Enabled") else None  # type: ignore[return-value]
+
+    def _limits(self) -> Limits:
+        units = frozenset(u for u in str(self._v("RateUnit")).split(",") if u)
+        return Limits(int(self._v("ProfileStackLevel")), int(self._v("PeriodsPerSchedule")), units)
+
+    def entries(self) -> int:
+        """SmartChargingCtrlr.Entries[ChargingProfiles]: the profiles installed."""
+        part = self.a.rt.parts.get("smart")
+        return len(part.engine.profiles()) if part is not None else 0  # type: ignore[attr-defined]
+
+    # --- K01 ----------------------------------------------------------------------------
+
+    async def set_charging_profile(self, p: dict[str, Any]) -> dict[str, Any]:
+        part = self._part()
+        evse, wire = p["evseId"], p["chargingProfile"]
+        if part is None:
+            why = info("NotEnabled", "SmartChargingCtrlr.Enabled is false")
+            return {"status": "Rejected", "statusInfo": why}
+        now = time.time()
+        try:
+            profile = self._checked(part, wire, evse, now)
+        except Invalid as why:
+            code, text = why.args if len(why.args) == 2 else ("InvalidProfile", str(why))
+            log.info("SetChargingProfile %s on EVSE %d Rejected: %s", wire.get("id"), evse, text)
+            return {"status": "Rejected", "statusInfo": info(code, text)}
+        part.install(profile, now)
+        self.reports.remember(wire)
+        log.info(
+            "charging profile %d (%s, stack level %d) installed on EVSE %d",
+            profile.id,
+            profile.purpose,
+            profile.stack_level,
+            evse,
+        )
+        return {"status": "Accepted"}
+
+    def _checked(
+        self, part: SmartPart, wire: dict[str, Any], evse: int, now: float
+    ) -> ChargingProfile:
+        if evse != 0 and evse not in self.a.rt.station.connectors:
+            raise Invalid("UnknownEvse", f"no EVSE {evse}")
+        profile = profile_from_wire(wire, evse, self._limits())
+        running = part.transactions()
+        if profile.purpose is Purpose.TX and running.get(evse) != profile.transaction_id:
+            raise Invalid("TxNotFound", f"no transaction {profile.transaction_id} on EVSE {evse}")
+        # K01.FR.39: another id in the same slot is refused, not replaced (1.6 replaced)
+        clash = part.engine.same_slot(profile)
+        if clash:
+            text = f"profile {clash[0].id} has stack level {profile.stack_level} here"
+            raise Invalid("DuplicateProfile", text)
+        problem = part.engine.check(profile, now, running)
+        if problem:
+            raise Invalid(reason_code(problem), problem)
+        return profile
+
+    # --- K08 ----------------------------------------------------------------------------
+
+    async def get_composite_schedule(self, p: dict[str, Any]) -> dict[str, Any]:
+        part = self._part()
+        evse, unit = p["evseId"], p.get("chargingRateUnit", "A")
+        if part is None:
+            why = info("NotEnabled", "SmartChargingCtrlr.Enabled is false")
+            return {"status": "Rejected", "statusInfo": why}
+        if evse != 0 and evse not in self.a.rt.station.connectors:
+            return {"status": "Rejected", "statusInfo": info("UnknownEvse", f"no EVSE {evse}")}
+        if unit not in self._limits().units:
+            text = f"unit {unit} not in SmartChargingCtrlr.RateUnit"
+            return {"status": "Rejected", "statusInfo": info("UnsupportedRateUnit", text)}
+        now = time.time()
+        duration = max(0, int(p["duration"]))
+        periods = part.engine.composite(evse, now, duration, part.sessions(now), unit)
+        return {
+            "status": "Accepted",
+            "schedule": {
+                "evseId": evse,
+                "duration": duration,
+                "scheduleStart": timestamp(now),
+                "chargingRateUnit": unit,
+                "chargingSchedulePeriod": [
+                    {"startPeriod": x.start_s, "limit": round(x.limit_a, 1)} for x in periods
+                ],
+            },
+        }
+
+    # --- K09 ----------------------------------------------------------------------------
+
+    async def get_charging_profiles(self, p: dict[str, Any]) -> dict[str, Any]:
+        part = self._part()
+        if part is None:
+            return {"status": "NoProfiles"}
+        criteria, evse = p["chargingProfile"], p.get("evseId")
+        ids, sources = criteria.get("chargingProfileId"), criteria.get("chargingLimitSource")
+        profiles = part.engine.profiles()  # external limits are profiles there too
+        chosen = [
+            x
+            for x in profiles
+            if (evse is None or x.connector == evse)
+            and (ids is None or x.id in ids)
+            and (sources is None or x.source in sources)
+            and criteria.get("chargingProfilePurpose", x.purpose) == x.purpose
+            and criteria.get("stackLevel", x.stack_level) == x.stack_level
+        ]
+        if not chosen:
+            return {"status": "NoProfiles"}
+        groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        for x in sorted(chosen, key=lambda x: (x.connector, x.source, x.id)):
+            groups.setdefault((x.connector, x.source), []).append(self.reports.wire(x))
+        pages = [
+            {
+                "requestId": p["requestId"],
+                "chargingLimitSource": source,
+                "evseId": evse_id,
+                "chargingProfile": listed,
+                "tbc": n < len(groups) - 1,
+            }
+            for n, ((evse_id, source), listed) in enumerate(groups.items())
+        ]
+        after_answer(self.a, self._send_all(pages))
+        return {"status": "Accepted"}
+
+    async def _send_all(self, pages: list[dict[str, Any]]) -> None:
+        for page in pages:
+            await self.a.send("ReportChargingProfiles", page)
+
+    # --- K10 ----------------------------------------------------------------------------
+
+    async def clear_charging_profile(self, p: dict[str, Any]) -> dict[str, Any]:
+        part = self._part()
+        if part is None:
+            return {"status": "Unknown"}
+        profile_id, criteria = p.get("chargingProfileId"), p.get("chargingProfileCriteria")
+        if profile_id is not None:
+            found = part.engine.profiles(ids=[profile_id])
+            external = any(x.purpose is Purpose.EXTERNAL for x in found)
+            removed = [] if external or not found else part.clear(id=profile_id)
+        elif criteria and criteria.get("chargingProfilePurpose") == Purpose.EXTERNAL:
+            removed = []  # local systems' limits: the CSMS cannot clear them
+        else:
+            criteria = criteria or {}
+            purpose = criteria.get("chargingProfilePurpose")
+            removed = part.clear(
+                connector=criteria.get("evseId"),
+                purpose=Purpose(purpose) if purpose else None,
+                stack_level=criteria.get("stackLevel"),
+            )
+        self.reports.forget([x.id for x in removed])
+        log.info("ClearChargingProfile %s removed %s", p, [x.id for x in removed] or "nothing")
+        if removed:
+            return {"status": "Accepted"}
+        return {"status": "Unknown", "statusInfo": info("NoProfiles", "nothing matched")}
+
+    # --- K05: RequestStartTransaction with a TxProfile ----------------------------------
+
+    def remote_start_refused(self, p: dict[str, Any]) -> dict[str, Any] | None:
+        """Check the TxProfile of a RequestStartTransaction; kept until the transaction it
+        starts begins. A Rejected answer, or None."""
+        wire = p.get("chargingProfile")
+        if wire is None:
+            return None
+        part = self._part()
+        try:
+            if part is None:
+                raise Invalid("NotEnabled", "SmartChargingCtrlr.Enabled is false")
+            if wire["chargingProfilePurpose"] != Purpose.TX or "transactionId" in wire:
+                raise Invalid("InvalidProfile", "a TxProfile without transactionId is wanted")
+            probe = profile_from_wire(
+                {**wire, "transactionId": "remote start"}, p.get("evseId") or 1, self._limits()
+            )
+            problem = part.engine.check(probe, time.time(), {probe.connector: "remote start"})
+            if problem:
+                raise Invalid(reason_code(problem), problem)
+        except Invalid as why:
+            code, text = why.args if len(why.args) == 2 else ("InvalidProfile", str(why))
+            log.info("RequestStartTransaction Rejected: its charging profile: %s", text)
+            return {"status": "Rejected", "statusInfo": info(code, text)}
+        self._pending[p["remoteStartId"]] = (wire, time.time())
+        return None
+
+    def remote_start_answered(self, p: dict[str, Any], tx: Transaction | None) -> None:
+        """After the start: Rejected (tx None) forgets the profile; a transaction that was
+        already running (begun at the EV, authorized now) gets it at once."""
+        pending = self._pending.pop(p["remoteStartId"], None) if "chargingProfile" in p else None
+        if pending is not None and tx is not None:
+            self._bind(pending[0], tx)
+
+    def transaction_started(self, tx: Transaction) -> None:
+        """Bind a RequestStart's TxProfile to the transaction the station began for it,
+        before the part sees the start: it applies from the first moment."""
+        now = time.time()
+        for remote_id, (_, since) in list(self._pending.items()):
+            if now - since > PENDING_S:
+                del self._pending[remote_id]
+        if tx.remote_start_id is None or tx.remote_start_id not in self._pending:
+            return
+        wire, _ = self._pending.pop(tx.remote_start_id)
+        self._bind(wire, tx)
+
+    def _bind(self, wire: dict[str, Any], tx: Transaction) -> None:
+        part = self._part()
+        if part is None:
+            return
+        bound = {**wire, "transactionId": tx.id}  # visible so in GetChargingProfiles
+        try:
+            profile = profile_from_wire(bound, tx.connector, self._limits())
+        except Invalid as why:
+            log.warning("RequestStart TxProfile not installed: %s", why.args[-1])
+            return
+        part.install(profile, time.time())
+        self.reports.remember(bound)
+        log.info("RequestStart TxProfile %d bound to transaction %s", profile.id, tx.id)
+
+
+__all__ = ["SmartMessages201", "profile_from_wire", "reason_code", "wire_profile"]
