@@ -145,6 +145,9 @@ class Daemon:
         from .display.part import DisplayPart  # what the driver sees: messages, tariffs, costs
 
         self.parts["display"] = DisplayPart(self)
+        from .updates.logs import LogUploads  # GetDiagnostics / GetLog; reports "updates" too
+
+        self.parts["logs"] = LogUploads(self)
 
     def _add_security(self) -> None:
         from .security.part import SecurityPart

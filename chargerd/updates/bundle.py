@@ -104,7 +104,10 @@ def sources_of(daemon: Daemon) -> Sources:
 def write(dest: Path, src: Sources, window: Window = Window(), security_only: bool = False) -> Path:
     """Write the bundle to `dest` (a .tar.gz); `dest`."""
     members: dict[str, str] = {}
-    security = _lines([src.security_log] if src.security_log else [], window)
+    rotated = [] if src.security_log is None else [
+        src.security_log.with_name(src.security_log.name + ".1"), src.security_log
+    ]  # fmt: skip
+    security = _lines(rotated, window)
     members["security.log"] = security or "(no security events recorded in this window)\n"
     if not security_only:
         members["chargerd.log"] = _lines(logs.kept_files(src.storage_dir), window)

@@ -1,0 +1,115 @@
+"""OCPP 2.0.1 firmware update (L01 secure, L02 non-secure, L03 delayed retrieve, L04
+scheduled install) and log upload (N01 GetLog).
+
+The work is done by the firmware block (parts "updates" and "logs"); this module reads the
+requests and reports every status the block gives, each with its requestId, through the
+outbox's stored queue so that a status survives a lost connection and a restart (the final
+Installed or InstallationFailed comes after the reboot). A TriggerMessage gets the last
+status again, Idle when the last one was Installed or nothing is going on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Protocol
+
+from ..adapter import Runtime
+from ..outbox import Outbox
+from ..store import Store
+from ..updates import requests
+from ..updates.logs import LogRequest, LogUploads, UploadStatus
+from ..updates.machine import FirmwareStatus as F
+
+log = logging.getLogger("chargerd.ocpp201")
+
+# why an UpdateFirmware was not Accepted, for statusInfo
+WHY = {
+    "Rejected": "the update cannot be started now",
+    "InvalidCertificate": "the signing certificate does not chain to a trusted maker root",
+    "RevokedCertificate": "the signing certificate is revoked",
+}
+
+
+class Host(Protocol):
+    """What this module needs of the 2.0.1 adapter."""
+
+    rt: Runtime
+    outbox: Outbox
+    store: Store
+
+    def add_handlers(self, handlers: dict[str, Any]) -> None: ...
+
+
+class Firmware201:
+    """The adapter's firmware and log messages (`adapter.firmware`)."""
+
+    def __init__(self, host: Host) -> None:
+        self.h = host
+        host.add_handlers({"UpdateFirmware": self.update_firmware, "GetLog": self.get_log})
+
+    def attach(self, updates: Any, logs: LogUploads) -> None:
+        """Report the statuses of both parts (the log part calls it as it is made)."""
+        logs.status_listeners.append(self._log_status)
+        if updates is not None:
+            self.attach_updates(updates)
+
+    def attach_updates(self, updates: Any) -> None:
+        updates.status_listeners.append(self._firmware_status)
+
+    # --- requests --------------------------------------------------------------------------
+
+    async def update_firmware(self, p: dict[str, Any]) -> dict[str, Any]:
+        req = requests.update(p)
+        status = self.h.rt.parts["updates"].request(req, time.time())  # type: ignore[attr-defined]
+        answer: dict[str, Any] = {"status": status}
+        if status in WHY:
+            answer["statusInfo"] = {"reasonCode": status, "additionalInfo": WHY[status]}
+        return answer
+
+    async def get_log(self, p: dict[str, Any]) -> dict[str, Any]:
+        logs: LogUploads = self.h.rt.parts["logs"]  # type: ignore[assignment]
+        status, name = logs.request(requests.get_log(p), time.time())
+        return {"status": status, "filename": name}
+
+    # --- statuses --------------------------------------------------------------------------
+
+    def _firmware_status(self, status: F, request_id: int | None) -> None:
+        payload: dict[str, Any] = {"status": str(status)}
+        if request_id is not None:
+            payload["requestId"] = request_id
+        self._send("FirmwareStatusNotification", payload)
+
+    def _log_status(self, status: UploadStatus, req: LogRequest) -> None:
+        payload: dict[str, Any] = {"status": str(status)}
+        if req.request_id is not None:
+            payload["requestId"] = req.request_id
+        self._send("LogStatusNotification", payload)
+
+    def _send(self, action: str, payload: dict[str, Any]) -> None:
+        """Kept in the outbox until the CSMS has it, across restarts."""
+        self.h.store.enqueue(action, payload, None, time.time())
+        self.h.outbox.wake()
+
+    # --- TriggerMessage --------------------------------------------------------------------
+
+    def triggered(self, requested: str) -> tuple[str, dict[str, Any]]:
+        """The message a TriggerMessage for `requested` sends now (F06.FR.xx: the status of
+        the update or upload in progress, else Idle)."""
+        parts = self.h.rt.parts
+        status: str = "Idle"
+        request_id: int | None = None
+        if requested == "LogStatusNotification":
+            logs = parts.get("logs")
+            if isinstance(logs, LogUploads):
+                upload, request_id = logs.last_status()
+                status = str(upload)
+        else:
+            updates: Any = parts.get("updates")
+            if updates is not None:
+                firmware, request_id = updates.last_status()
+                status = str(firmware)
+        payload: dict[str, Any] = {"status": status}
+        if status != "Idle" and request_id is not None:
+            payload["requestId"] = request_id
+        return requested, payload
