@@ -88,6 +88,9 @@ class Ledger201(Ledger[Tx201]):
     events: list[dict] = field(default_factory=list)  # NotifyEvent eventData entries
     security_events: list[dict] = field(default_factory=list)
     reservation_updates: list[dict] = field(default_factory=list)  # ReservationStatusUpdate
+    # requestId -> ReportChargingProfiles pages; NotifyChargingLimit / ClearedChargingLimit
+    profile_reports: dict[int, list[dict]] = field(default_factory=dict)
+    charging_limits: list[tuple[str, dict]] = field(default_factory=list)
 
     def report(self, request_id: int) -> list[dict]:
         """All reportData of a finished (or unfinished) report, in page order."""
@@ -248,7 +251,24 @@ class Session201(Session, ChargePoint201):
 
     @on(Action.notify_charging_limit)
     def on_notify_charging_limit(self, **_: Any) -> call_result.NotifyChargingLimit:
+        self.csms.ledger.charging_limits.append(("NotifyChargingLimit", self.payload))
         return call_result.NotifyChargingLimit()
+
+    @on(Action.cleared_charging_limit)
+    def on_cleared_charging_limit(self, **_: Any) -> call_result.ClearedChargingLimit:
+        self.csms.ledger.charging_limits.append(("ClearedChargingLimit", self.payload))
+        return call_result.ClearedChargingLimit()
+
+    @on(Action.report_charging_profiles)
+    def on_report_charging_profiles(self, **_: Any) -> call_result.ReportChargingProfiles:
+        p = self.payload
+        pages = self.csms.ledger.profile_reports.setdefault(p["requestId"], [])
+        if pages and not pages[-1].get("tbc", False):
+            self.csms.violation(
+                self.id, f"ReportChargingProfiles {p['requestId']}: a report after the last"
+            )
+        pages.append(p)
+        return call_result.ReportChargingProfiles()
 
     @on(Action.notify_monitoring_report)
     def on_notify_monitoring_report(self, **_: Any) -> call_result.NotifyMonitoringReport:
