@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import auth, connectors, csms, host, ocpp, security, sim, station
+from . import auth, connectors, csms, firmware, host, ocpp, security, sim, station
 from .auth import AuthConfig
 from .connectors import ConnectorConfig
 from .csms import CsmsConfig
+from .firmware import FirmwareConfig
 from .host import StorageConfig
 from .schema import Section
 from .security import SecurityConfig
@@ -33,6 +34,7 @@ SECTIONS: tuple[Section, ...] = (
     ocpp.SECTION,
     auth.SECTION,
     security.SECTION,
+    firmware.SECTION,
     host.RESET,
     host.LOG,
 )
@@ -51,6 +53,7 @@ class Config:
     sim: SimConfig = field(default_factory=SimConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)  # free charging
     security: SecurityConfig = field(default_factory=SecurityConfig)  # certificate renewal
+    firmware: FirmwareConfig = field(default_factory=FirmwareConfig)  # installer, trust
     # first-start values of OCPP configuration: flat {Key: value} for 1.6,
     # nested {Component: {Variable: value}} for 2.0.1
     ocpp: dict[str, Any] = field(default_factory=dict)
