@@ -86,7 +86,7 @@ def share(budget_a: float, demands: list[Demand]) -> dict[int, float]:
     left = _fill(shares, left, {d.connector: max(MIN_OFFER_A, d.want_a) for d in admitted})
     _fill(shares, left, {d.connector: d.cap_a for d in admitted})
     # Rounded down to 10 mA: a float sum never exceeds the budget.
-    return {c: math.floor(a * 100 + 1e-6) / 100 for c, a in shares.items()}
+    return {c: min(a, math.floor(a * 100) / 100) for c, a in shares.items()}
 
 
 def _fill(shares: dict[int, float], left: float, targets: dict[int, float]) -> float:

@@ -336,9 +336,9 @@ class SmartCharging:
         left = max(0.0, budget_a - sum(shares.values()))
         for c, (cap, source) in caps.items():
             given = shares.get(c, min(cap, left))
-            found[c] = (
-                _limit(cap, source) if given >= cap - _TIE_A else _limit(given, budget_source)
-            )
+            # below 6 A of its own it pauses whatever its share: its own limit says why
+            own = given >= cap - _TIE_A or cap < MIN_OFFER_A
+            found[c] = _limit(cap, source) if own else _limit(given, budget_source)
         return found, station
 
 
