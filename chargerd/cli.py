@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
               + (" (wire simulators in-process)" if config.sim.wire else ""))  # fmt: skip
         for c in config.connectors:
             devices = []
-            for role in ("controller", "meter", "power", "reader"):
+            for role in ("controller", "meter", "power", "reader", "display"):
                 if device := device_config(c, role, config.hal_driver):
                     devices.append(f"{role} {device.driver} {device.options.get('model', '')}")
             devices = ", ".join(d.rstrip() for d in devices)

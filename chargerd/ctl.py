@@ -55,6 +55,8 @@ def _print_status(status: dict[str, Any]) -> None:
     print(line)
     if link.get("last_error"):
         print(f"  last link error: {link['last_error']}")
+    if shown := (status.get("display") or {}).get("lines"):
+        print("  display: " + " | ".join(shown))
     for c in status["connectors"]:
         error = "" if c["error_code"] == "NoError" else f"  error: {c['error_code']}"
         meter = f"{c['energy_wh']} Wh" if c["energy_wh"] is not None else "no reading"
@@ -74,8 +76,13 @@ def _print_status(status: dict[str, Any]) -> None:
         if tx:
             minutes = (time.time() - tx["started_at"]) / 60
             seq = f"  seqNo {tx['seq_no']}" if "seq_no" in tx else ""
+            cost = f"  cost {tx['cost']:.2f}" if tx.get("cost") is not None else ""
             print(f"  transaction {tx['id']}  tag {tx['id_tag']}  "
-                  f"{tx['energy_wh']} Wh in {minutes:.1f} min{seq}")  # fmt: skip
+                  f"{tx['energy_wh']} Wh in {minutes:.1f} min{seq}{cost}")  # fmt: skip
+        if (last := c.get("last_transaction")) and last.get("total_cost") is not None:
+            print(f"  last transaction {last['id']}: total cost {last['total_cost']:.2f}")
+        if shown := (c.get("display") or {}).get("lines"):
+            print("  display: " + " | ".join(shown))
 
 
 SIM_COMMANDS = (

@@ -97,6 +97,12 @@ def check_combinations(config: StationSetup) -> list[DeviceProblem]:
                 "a simulated meter measures a simulated EV; with controller driver "
                 f"{controller.driver!r} use a real meter (or set sim.wire: true)"
             )))  # fmt: skip
+        display = getattr(c, "display", None)
+        if display is not None and display.driver == "rapi" and controller.driver != "rapi":
+            problems.append(DeviceProblem(i, "display", "driver", (
+                "the RAPI display is the LCD of the connector's RAPI controller; allowed: "
+                "{driver: rapi} with controller {driver: rapi, port: ...}, or {driver: sim}"
+            )))  # fmt: skip
     return problems + _shared_lines(config)
 
 

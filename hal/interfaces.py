@@ -187,6 +187,25 @@ class CardReader(Protocol):
     async def stop(self) -> None: ...
 
 
+@runtime_checkable
+class Display(Protocol):
+    """A screen the driver reads (a connector's, or the station's): shows text lines.
+
+    The display decides how lines fit (wrapping, paging a small screen); `clear()` gives
+    the screen back to whatever showed there before (blank, or the firmware's own view)."""
+
+    async def start(self, emit: EventSink) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def show(self, lines: list[str]) -> None:
+        """Show these lines until the next show() or clear(); raises DeviceError when the
+        display cannot be reached."""
+        ...
+
+    async def clear(self) -> None: ...
+
+
 @dataclass
 class ConnectorHardware:
     """The devices behind one connector."""
@@ -197,3 +216,4 @@ class ConnectorHardware:
     power: PowerModule | None = None
     dc_target_voltage_v: float | None = None  # DC output voltage until ISO 15118 tells it
     reader: CardReader | None = None  # cards read here start and stop this connector's sessions
+    display: Display | None = None  # the driver-facing screen of this connector

@@ -1,5 +1,5 @@
 """`connectors:` the charging outlets, each with its devices (`controller`, `meter`,
-`power`, `reader`), and `hal:` the driver of every device not configured on its own.
+`power`, `reader`, `display`), and `hal:` the driver of every device not configured on its own.
 
 Which driver takes which options is hal's table (hal/registry.py); here its errors are
 put on the lines they were written on.
@@ -18,7 +18,7 @@ from .schema import Checked, Found, Key, Section, check_section, flat_section, m
 from .source import Node, Problem, index, join, plain, show
 from .values import integer_from, one_of
 
-DEVICE_ROLES = ("controller", "meter", "power", "reader")
+DEVICE_ROLES = ("controller", "meter", "power", "reader", "display")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class ConnectorConfig:
     meter: DeviceConfig | None = None
     power: DeviceConfig | None = None  # DC power electronics; None for AC connectors
     reader: DeviceConfig | None = None  # a card reader for this connector; None: none
+    display: DeviceConfig | None = None  # the driver-facing screen; None: none
     # DC only (None: as far as the power modules go)
     max_power_kw: float | None = None
     min_voltage_v: float | None = None

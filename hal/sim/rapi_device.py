@@ -32,6 +32,7 @@ from hal.drivers.rapi_protocol import (
 )
 from hal.interfaces import HalEvent, PilotChanged, PilotState
 from hal.sim.controller import SimController
+from hal.sim.rapi_lcd import Lcd, fp_text
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ class RapiDevice:
     Commands: SC (clamped to `min_current_a`..`max_current_a`, `$NK amps` when clamped;
     without V the value also becomes the boot value), FE / FS / FD / FR, SY (heartbeat
     supervision, with `heartbeat=True`), G5 / S5 (Mennekes lock, with `has_lock=True`: a
-    J1772 build has neither), GS G0 GC GE GG GU GV GY, F0, SK. Anything else, and every
+    J1772 build has neither), GS G0 GC GE GG GU GV GY, SK, F0 and FP (the LCD: `lcd`, as
+    the firmware reads FP, hal/sim/rapi_lcd.py). Anything else, and every
     command named in `refuse` (as if compiled out of this firmware build): `$NK`.
 
     `rapi_version` below 3.0.0 is firmware without sequence ids: it replies without one and
@@ -93,6 +95,8 @@ class RapiDevice:
         self.reply_delay_s = 0.0  # answer this much later (tests of late replies)
         self.received: list[RapiFrame] = []  # every command understood, in order
         self.lines_heard = 0  # every line that reached the device, also while silent
+        self.lcd = Lcd()
+        self._line = b""  # the command line being handled, as it came (FP keeps its spaces)
         self._boot_amps = max_current_a  # the EEPROM value
         self._amps = max_current_a
         self._mode: Mode = "enabled"
@@ -292,7 +296,14 @@ class RapiDevice:
         self._reply(f, True, f"{self.firmware} {self.rapi_version}")
 
     def _cmd_f0(self, f: RapiFrame) -> None:
+        self.lcd.updates(f.args[0] != "0")
         self._reply(f, True)
+
+    def _cmd_fp(self, f: RapiFrame) -> None:
+        printed = fp_text(self._line)
+        if printed is not None:
+            self.lcd.print(*printed)
+        self._reply(f, printed is not None)
 
     def _cmd_sk(self, f: RapiFrame) -> None:
         self._reply(f, True)
@@ -459,6 +470,7 @@ class RapiDevice:
             if line is not None:
                 start = line.rfind(b"$")  # the firmware waits for '$': noise before is lost
                 if start >= 0:
+                    self._line = line[start:]
                     try:
                         command = parse(line[start:])
                     except FrameError as exc:
