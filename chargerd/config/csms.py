@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .schema import Checked, Found, Key, Section, check_section
+from .security import check_csms
 from .source import Node, Problem, join, show
 from .values import Invalid, integer_in, one_of, optional, positive_number, text
 
@@ -122,6 +123,7 @@ def read(node: Node | None, found: Found, problems: list[Problem]) -> dict[str, 
     csms = check_section(node, "csms", KEYS, problems)
     check_reconnect(csms, problems)
     check_station_not_in_url(csms, found.station_id, problems)
+    check_csms(csms, node, problems)  # security profile, TLS files (security.py)
     # the shape of the ocpp section depends on the version; unknown when it is invalid
     found.ocpp_version = (
         None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from .schema import Key, dataclass_section
+from .schema import Checked, Key, dataclass_section
+from .source import Node, Problem, join
 from .values import integer_in
 
 
@@ -20,3 +22,79 @@ KEYS: dict[str, Key] = {
 }
 
 SECTION = dataclass_section("security", KEYS, SecurityConfig)
+
+
+# --- csms: security_profile, ca_file, client_cert, client_key taken together ------------------
+# (`chargerd check-config`; `cryptography` is imported only for a file that is configured)
+
+
+def check_csms(csms: Checked, section: Node | None, problems: list[Problem]) -> None:
+    """Profile 2/3 need wss:// and a CA; profile 3 a client certificate and its key, which
+    must belong together and be within their dates."""
+    values, nodes = csms.values, csms.nodes
+    fallback = section.line if section is not None else None
+
+    def add(key: str, message: str, line_of: str | None = None) -> None:
+        node = nodes.get(line_of or key) or nodes.get("security_profile")
+        problems.append(Problem(node.line if node else fallback, join("csms", key), message))
+
+    profile = values.get("security_profile", 1)
+    if profile >= 2:
+        url = values.get("url")
+        if url is not None and not url.startswith("wss://"):
+            add("url", f"security profile {profile} needs TLS; allowed: a wss:// URL")
+        if "ca_file" not in values and not csms.invalid("ca_file"):
+            add("ca_file", f"security profile {profile} checks the CSMS's certificate; allowed: "
+                "the path of the CSMS root certificate(s) (PEM)", "security_profile")  # fmt: skip
+    cert, key = values.get("client_cert"), values.get("client_key")
+    if profile == 3 and not cert and not csms.invalid("client_cert"):
+        add("client_cert", "security profile 3 authenticates with a client certificate; "
+            "allowed: the path of the station's certificate (PEM)", "security_profile")  # fmt: skip
+    if profile == 3 and not key and not csms.invalid("client_key"):
+        add("client_key", "security profile 3 needs the client certificate's private key; "
+            "allowed: the path of its key (PEM)", "security_profile")  # fmt: skip
+    if (cert is None) != (key is None):
+        missing = "client_key" if key is None else "client_cert"
+        add(missing, "client_cert and client_key go together; allowed: both or neither",
+            "client_cert" if key is None else "client_key")  # fmt: skip
+    if values.get("ca_file") and profile >= 2:
+        problem = _pem_problem(values["ca_file"], "certificate")
+        if problem:
+            add("ca_file", problem)
+    if cert and key:
+        for name, problem in _client_problems(cert, key):
+            add(name, problem)
+
+
+def _pem_problem(path: str, what: str) -> str | None:
+    from ..security.chain import load_chain
+
+    try:
+        load_chain(Path(path).read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        return f"{path} holds no readable PEM {what} ({exc}); allowed: a PEM file"
+    return None
+
+
+def _client_problems(cert: str, key: str) -> list[tuple[str, str]]:
+    import time
+
+    from ..security.chain import dates_problem, load_chain
+    from ..security.keys import key_matches
+
+    try:
+        leaf = load_chain(Path(cert).read_text())[0]
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        return [("client_cert", f"{cert} holds no readable PEM certificate ({exc})")]
+    dates = dates_problem(leaf, time.time())
+    found = []
+    if dates:
+        found.append(("client_cert", f"{dates}; allowed: a certificate valid today (renew it)"))
+    try:
+        if not key_matches(cert, key):
+            found.append(("client_key", f"{key} is not the private key of {cert}; allowed: "
+                          "the key the certificate was issued for"))  # fmt: skip
+    except (OSError, ValueError, TypeError, UnicodeDecodeError) as exc:
+        found.append(("client_key", f"{key} holds no readable unencrypted PEM private key "
+                      f"({exc})"))  # fmt: skip
+    return found
