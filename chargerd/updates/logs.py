@@ -246,6 +246,7 @@ class LogUploads:
 
     async def run(self) -> None:
         self._attach()
+        await asyncio.Event().wait()  # the daemon takes a part's run that ends for a death
 
     def see(self, decision: Any) -> None:
         return
