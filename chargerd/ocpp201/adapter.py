@@ -50,6 +50,7 @@ from . import technician
 from .authorization import Authorizer
 from .components import ACTUAL, Value, Variable
 from .device_model import DeviceModel
+from .firmware import Firmware201
 from .payloads import connector_status, problem_event, status_notification, timestamp
 from .requests import SUPPORTED, Requests
 from .reservations import status_update
@@ -120,6 +121,7 @@ class Ocpp201Adapter(CsmsConnection):
             store, self.seq, self.dm, self.outbox, online, self.authorizer.token_type
         )
         self.requests = Requests(self)
+        self.firmware = Firmware201(self)  # blocks L and N01 (firmware.py)
         self.add_handlers(Security201(self).handlers())  # blocks A and M (security.py)
         self.smart = SmartMessages201(self)  # block K (smart.py)
         self.add_handlers(self.smart.handlers())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .firmware import Firmware201
 from .host import Host, after_answer, info, unknown_evse
 from .payloads import connector_status, meter_value, status_notification
 from .transactions import measurands
@@ -39,6 +40,9 @@ class Triggers:
             after_answer(self.h, self._send_statuses(targets))
         elif requested == "MeterValues":
             after_answer(self.h, self._send_meter_values(targets))
+        elif requested in ("FirmwareStatusNotification", "LogStatusNotification"):
+            firmware: Firmware201 = self.h.firmware  # type: ignore[attr-defined]
+            after_answer(self.h, self.h.send(*firmware.triggered(requested)))
         elif requested == "TransactionEvent":
             with_tx = [n for n in targets if station.connectors[n].transaction is not None]
             if not with_tx:
