@@ -40,6 +40,7 @@ log: {{level: warning}}
 """
 TAG = "04A2B3C4D5"
 CHARGE_S = 8
+HALF_A = 16  # the smart-charging step: the CSMS halves the 32 A mid-session
 ENERGY = "Energy.Active.Import.Register"
 
 
@@ -90,7 +91,21 @@ def _values(meter_values: list[dict]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- OCPP 1.6J
 
 
+def _profile(p: dict[str, Any]) -> str | None:
+    """A SetChargingProfile request in one line (either version), None for anything else."""
+    profile = p.get("csChargingProfiles") or p.get("chargingProfile")
+    if profile is None:
+        return None
+    schedule = profile["chargingSchedule"]
+    schedule = schedule[0] if isinstance(schedule, list) else schedule
+    limits = ", ".join(f"{q['limit']:g} {schedule['chargingRateUnit']}"
+                       for q in schedule["chargingSchedulePeriod"])  # fmt: skip
+    return f"{profile['chargingProfilePurpose']} {limits}"
+
+
 def answer16(p: dict[str, Any]) -> str:
+    if (profile := _profile(p)) is not None:
+        return profile
     if "transactionId" in p:
         return f"transaction id {p['transactionId']}"
     if "idTagInfo" in p:
@@ -119,7 +134,43 @@ def summarise16(action: str, p: dict[str, Any]) -> str:
         return f"{p.get('chargePointVendor')} {p.get('chargePointModel')}"
     if action == "Authorize":
         return f"card {p.get('idTag')}"
+    if action == "SetChargingProfile":
+        return str(p.get("status"))
     return ""
+
+
+async def _limit_mid_session(
+    csms: CsmsServer, daemon: Daemon, narrator: Narrator, request: dict[str, Any]
+) -> bool:
+    """The CSMS sends SetChargingProfile; True once the EV's draw has followed."""
+    answer = await csms.call(daemon.config.station.id, "SetChargingProfile", request)
+    if answer.get("status") != "Accepted":
+        print(f"\ndemo failed: SetChargingProfile answered {answer}")
+        return False
+    await _ev_follows(daemon, narrator, HALF_A)
+    return True
+
+
+async def _ev_follows(daemon: Daemon, narrator: Narrator, amps: float) -> None:
+    """Wait until the simulated EV on connector 1 draws `amps` (its meter says so)."""
+    deadline = time.monotonic() + 5
+    while True:
+        reading = daemon.station.readings.get(1)
+        drawn = max(reading.current_a) if reading and reading.current_a else 0.0
+        if abs(drawn - amps) < 0.1:
+            kw = reading.power_w / 1000 if reading else 0.0
+            narrator.say(f"The station offers {amps:g} A; the EV now draws {drawn:.1f} A per "
+                         f"phase ({kw:.1f} kW)")  # fmt: skip
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the EV draws {drawn:.1f} A, not {amps:g} A")
+        await asyncio.sleep(0.1)
+
+
+def _tx_profile(tx_id: Any, schedule: Any) -> dict[str, Any]:
+    """A TxProfile for the running transaction (the id key: 1.6 chargingProfileId, 2.0.1 id)."""
+    return {"transactionId": tx_id, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative", "chargingSchedule": schedule}  # fmt: skip
 
 
 def _status16(connector: int, status: str) -> Callable[[LedgerEntry], bool]:
@@ -144,7 +195,16 @@ async def session16(csms: Csms, daemon: Daemon, sim: Any, narrator: Narrator) ->
     await daemon.sim_command("tag", [TAG])
     await csms.wait_for(_status16(1, "Charging"), after=mark)
     narrator.say(f"Charging at 32 A on 3 phases for {CHARGE_S} s (meter values every 2 s)")
-    await asyncio.sleep(CHARGE_S)
+    await asyncio.sleep(CHARGE_S / 2)
+    narrator.say(f"Smart charging: the CSMS limits this transaction to {HALF_A} A (TxProfile)")
+    schedule = {"chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": HALF_A}]}  # fmt: skip
+    profile = {"chargingProfileId": 1,
+               **_tx_profile(next(iter(csms.ledger.transactions)), schedule)}  # fmt: skip
+    request = {"connectorId": 1, "csChargingProfiles": profile}
+    if not await _limit_mid_session(csms, daemon, narrator, request):
+        return 1
+    await asyncio.sleep(CHARGE_S / 2)
     narrator.say("The driver holds the card to the reader again to stop")
     await daemon.sim_command("tag", [TAG])
     stop = await csms.wait_for("StopTransaction", after=mark)
@@ -170,6 +230,8 @@ async def session16(csms: Csms, daemon: Daemon, sim: Any, narrator: Narrator) ->
 
 
 def answer201(p: dict[str, Any]) -> str:
+    if (profile := _profile(p)) is not None:
+        return profile
     if "idTokenInfo" in p:
         return f"card {p['idTokenInfo'].get('status')}"
     if "status" in p:
@@ -203,6 +265,8 @@ def summarise201(action: str, p: dict[str, Any]) -> str:
     if action == "NotifyEvent":
         data = p.get("eventData", [{}])[0]
         return f"{data.get('component', {}).get('name')} {data.get('variable', {}).get('name')}"
+    if action == "SetChargingProfile":
+        return str(p.get("status"))
     return ""
 
 
@@ -241,7 +305,15 @@ async def session201(csms: Csms201, daemon: Daemon, sim: Any, narrator: Narrator
     started = await csms.wait_for(_event201("Started"), after=mark)
     await csms.wait_for(_event201("Updated", chargingState="Charging"), after=mark)
     narrator.say(f"Charging at 32 A on 3 phases for {CHARGE_S:.0f} s (meter values every 2 s)")
-    await asyncio.sleep(CHARGE_S)
+    await asyncio.sleep(CHARGE_S / 2)
+    narrator.say(f"Smart charging: the CSMS limits this transaction to {HALF_A} A (TxProfile)")
+    schedule = [{"id": 1, "chargingRateUnit": "A",
+                 "chargingSchedulePeriod": [{"startPeriod": 0, "limit": HALF_A}]}]  # fmt: skip
+    tx_id = started.payload["transactionInfo"]["transactionId"]
+    request = {"evseId": 1, "chargingProfile": {"id": 1, **_tx_profile(tx_id, schedule)}}
+    if not await _limit_mid_session(csms, daemon, narrator, request):
+        return 1
+    await asyncio.sleep(CHARGE_S / 2)
     narrator.say("The driver holds the card to the reader again to stop")
     await daemon.sim_command("tag", [TAG])
     await csms.wait_for(_event201("Ended"), after=mark)
