@@ -89,7 +89,8 @@ class CsmsConnection:
 
     async def serve(self, connection: ClientConnection) -> None:
         rpc = Rpc(
-            connection, self.version, self._dispatch, self.supported, on_traffic=self._traffic
+            connection, self.version, self._dispatch, self.supported, on_traffic=self._traffic,
+            on_invalid=self._invalid_message,
         )
         self._rpc = rpc
         session = asyncio.create_task(self._session(rpc))
@@ -125,6 +126,11 @@ class CsmsConnection:
             wait = interval if interval > 0 else DEFAULT_BOOT_RETRY_S
             log.warning("BootNotification %s; next attempt in %d s", self.registration, wait)
             await self._wait_boot(wait)
+
+    def _invalid_message(self, what: str) -> None:
+        security = self.rt.parts.get("security")
+        if security is not None:
+            security.invalid_message(what)  # type: ignore[attr-defined]
 
     def _traffic(self) -> None:
         self._last_traffic = time.monotonic()

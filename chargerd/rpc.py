@@ -156,12 +156,14 @@ class Rpc:
         supported: set[str],
         *,
         on_traffic: Callable[[], None] = lambda: None,
+        on_invalid: Callable[[str], None] = lambda what: None,
     ):
         self._socket = socket
         self.version = version
         self._handler = handler
         self._supported = supported  # actions we answer; others known to OCPP: NotSupported
         self._on_traffic = on_traffic
+        self._on_invalid = on_invalid  # a malformed CALL: the InvalidMessages security event
         self._turn = asyncio.Lock()
         self._waiting: tuple[str, str, asyncio.Future[dict[str, Any]]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -266,6 +268,8 @@ class Rpc:
         code = self.version.errors[kind]
         log.warning("answering %s with %s: %s", message_id, code, description)
         frame = [4, message_id, code, description[:255], {}]
+        if kind not in ("not_implemented", "not_supported", "internal"):
+            self._on_invalid(f"{code}: {description}")
         self._spawn(self._send_quietly(frame, "CALLERROR"))
 
     async def _send_quietly(self, frame: list[Any], action: str) -> None:

@@ -22,6 +22,7 @@ log = logging.getLogger("chargerd.security")
 
 RENEWAL_CHECK_S = 24 * 3600  # the client certificate's expiry is looked at daily
 DAY_S = 86400
+INVALID_MESSAGES_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class SecurityPart:
         # SEC-B's adapters register here: each sends a SignCertificate for a new key pair
         self.renew_wanted: list[Callable[[], None]] = []
         self._episode: set[str] = set()  # TLS events recorded since the last connection
+        self._last_invalid = -INVALID_MESSAGES_EVERY_S
+        self._invalid_suppressed = 0
         self.events.record("StartupOfTheDevice", "chargerd started")
 
     # --- the Part protocol --------------------------------------------------------------
@@ -90,7 +93,15 @@ class SecurityPart:
         self.events.record("TamperDetectionActivated", f"tamper switch of {where}")
 
     def invalid_message(self, info: str) -> None:
-        self.events.record("InvalidMessages", info)
+        """A CALL from the CSMS that breaks OCPP-J or the schema; at most one event a
+        minute, so a misbehaving CSMS cannot flood the queue and the log."""
+        now = time.monotonic()
+        if now - self._last_invalid < INVALID_MESSAGES_EVERY_S:
+            self._invalid_suppressed += 1
+            return
+        more = f" (+{self._invalid_suppressed} more)" if self._invalid_suppressed else ""
+        self._last_invalid, self._invalid_suppressed = now, 0
+        self.events.record("InvalidMessages", info[: 255 - len(more)] + more)
 
     def check_renewal(self, now: float) -> bool:
         """Ask for a new station certificate when the current one expires within
