@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import auth, connectors, csms, firmware, host, ocpp, security, sim, station
+from . import auth, connectors, csms, firmware, host, ocpp, security, sim, site, station
 from .auth import AuthConfig
 from .connectors import ConnectorConfig
 from .csms import CsmsConfig
@@ -19,6 +19,7 @@ from .host import StorageConfig
 from .schema import Section
 from .security import SecurityConfig
 from .sim import SimConfig
+from .site import SiteConfig
 from .station import StationInfo
 
 # Read in this order: a section may use what earlier ones found (`schema.Found`):
@@ -31,6 +32,7 @@ SECTIONS: tuple[Section, ...] = (
     connectors.HAL,
     sim.SECTION,
     connectors.SECTION,
+    site.SECTION,
     ocpp.SECTION,
     auth.SECTION,
     security.SECTION,
@@ -54,6 +56,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)  # free charging
     security: SecurityConfig = field(default_factory=SecurityConfig)  # certificate renewal
     firmware: FirmwareConfig = field(default_factory=FirmwareConfig)  # installer, trust
+    site: SiteConfig | None = None  # the grid connection shared by all connectors
     # first-start values of OCPP configuration: flat {Key: value} for 1.6,
     # nested {Component: {Variable: value}} for 2.0.1
     ocpp: dict[str, Any] = field(default_factory=dict)
