@@ -6,6 +6,7 @@ chargerctl [--socket PATH] unlock N | stop N | availability N|station operative|
                            | log-level debug|info|warning|error
                            | limit AMPS|clear [--connector N] [--source EMS|SO|Other]
                            | schedule [--connector N] [--duration S] [--json]
+                           | logs bundle FILE
 chargerctl [--socket PATH] sim plug N | unplug N | ev-pause N | ev-resume N
                                | tag ID [--connector N] | fault N CODE | clear N
                                | meter-fail N | meter-restore N | bay N occupied|free
@@ -155,6 +156,10 @@ def _parser() -> argparse.ArgumentParser:
     schedule.add_argument("--connector", type=int)
     schedule.add_argument("--duration", type=int, metavar="S", help="seconds (default 86400)")
     schedule.add_argument("--json", action="store_true", help="machine-readable output")
+    logs = commands.add_parser("logs", help="the diagnostics bundle a CSMS would get")
+    logs_commands = logs.add_subparsers(dest="logs_command", required=True)
+    bundle = logs_commands.add_parser("bundle", help="write it to FILE (a .tar.gz)")
+    bundle.add_argument("file", metavar="FILE", type=os.path.abspath)  # the daemon writes it
     sim = commands.add_parser(
         "sim",
         help="drive the simulated hardware: " + ", ".join(u.split()[0] for u, _ in SIM_COMMANDS),
@@ -173,6 +178,7 @@ ARGUMENTS = {
     "reset": ("kind",),
     "log-level": ("level",),
     "limit": ("amps",),
+    "logs": ("logs_command", "file"),
 }
 # Options each command passes on as `--name value` (`--name` alone for a flag that is set).
 OPTIONS = {"limit": ("connector", "source"), "schedule": ("connector", "duration", "json")}

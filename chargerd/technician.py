@@ -125,6 +125,12 @@ async def schedule(daemon: Daemon, args: list[str]) -> str:
     return await commands.schedule(daemon, args)
 
 
+async def logs(daemon: Daemon, args: list[str]) -> str:
+    from .updates import bundle  # the diagnostics bundle, imported when used
+
+    return await bundle.command(daemon, args)
+
+
 COMMANDS: dict[str, Callable[[Daemon, list[str]], Awaitable[str]]] = {
     "unlock": unlock,
     "stop": stop,
@@ -134,6 +140,7 @@ COMMANDS: dict[str, Callable[[Daemon, list[str]], Awaitable[str]]] = {
     "log-level": log_level,
     "limit": limit,
     "schedule": schedule,
+    "logs": logs,
 }
 
 

@@ -15,6 +15,7 @@ keys) wherever they would still appear. A SecurityLog request gets security.log 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -183,3 +184,20 @@ def _hide_config(node: Any, key: str = "") -> Any:
     if isinstance(node, str):
         return frames.redact(node)
     return node
+
+
+async def command(daemon: Daemon, args: list[str]) -> str:
+    """`chargerctl logs bundle FILE`: the bundle a CSMS would get, written by the daemon to
+    FILE (an absolute path: chargerctl resolves it), the whole log without a time window."""
+    if len(args) != 2 or args[0] != "bundle" or not Path(args[1]).is_absolute():
+        raise ValueError("usage: logs bundle FILE")
+    dest = Path(args[1])
+    sources = sources_of(daemon)
+    try:
+        await asyncio.to_thread(write, dest, sources)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot write {dest}: {exc.strerror or exc} (the daemon writes it, as its own "
+            "user: give a directory it may write, e.g. /tmp)"
+        ) from None
+    return f"diagnostics bundle written to {dest} ({dest.stat().st_size} bytes)"

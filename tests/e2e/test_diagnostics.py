@@ -4,6 +4,7 @@ checked for the five files, the time window and the absence of every secret."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import math
@@ -17,7 +18,7 @@ from pathlib import Path
 from devcsms import Csms
 from tests.updates.servers import Site, ftp_server, http_server
 
-from .conftest import STATION_ID, Station, calls, wait_call, wait_until
+from .conftest import STATION_ID, Station, calls, run_cli, wait_call, wait_until
 
 PASSWORD = "Csms-Pa55word-e2e"
 FTP_PASSWORD = "Ftp-Pa55-e2e"
@@ -190,3 +191,22 @@ async def test_triggered_diagnostics_status_is_uploading_during_an_upload_then_i
         STATION_ID, "TriggerMessage", {"requestedMessage": "DiagnosticsStatusNotification"}
     )
     await wait_call(csms, "DiagnosticsStatusNotification", after=mark, status="Idle")
+
+
+async def test_chargerctl_logs_bundle_writes_the_same_bundle(
+    csms: Csms, station: Station, tmp_path: Path
+):
+    station.password = PASSWORD
+    await station.start()
+    out = tmp_path / "here" / "bundle.tar.gz"
+    done = await asyncio.to_thread(
+        run_cli, "--socket", str(station.socket), "logs", "bundle", str(out),
+        module="chargerd.ctl",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert str(out) in done.stdout
+    files = unpack(out.read_bytes())
+    assert set(files) == FILES
+    assert "starting: station" in files["chargerd.log"]  # the whole log: no window
+    assert "BootNotification" in files["ocpp-frames.log"]
+    assert_no_secret(files, secrets_of(station))
