@@ -101,6 +101,9 @@ class Daemon:
         self.sim = hardware.sim
         self.store = Store(config.storage_dir, int(config.storage.max_queue_mb * 1e6))
         self.adapter = make_adapter(config, self.store)
+        from .updates.part import Updates  # firmware; before the Station: it gives back
+
+        updates = Updates(self)  # connectors it held for an installation in the last run
         self.station = Station(
             [ConnectorSpec(c.id, c.max_current_a, c.phases) for c in config.connectors],
             self.adapter.settings,
@@ -137,7 +140,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[Any]] = []  # run as long as the daemon
         self._background: list[asyncio.Task[Any]] = []
         # feature blocks beside the core, by name (parts.py); adapters reach them as rt.parts
-        self.parts: dict[str, Part] = {}
+        self.parts: dict[str, Part] = {"updates": updates}
         self._add_security()
         from .smart.part import SmartPart  # imported here: a part's module loads with it
 

@@ -46,7 +46,8 @@ from ..local_list import LocalList
 from ..outbox import Outbox, RetryPolicy
 from ..rpc import OCPP201, CallError, ConnectionLost
 from ..store import OutboxMessage, Store
-from . import technician
+from ..updates.version import running_version
+from . import display, technician
 from .authorization import Authorizer
 from .components import ACTUAL, Value, Variable
 from .device_model import DeviceModel
@@ -125,6 +126,7 @@ class Ocpp201Adapter(CsmsConnection):
         self.add_handlers(Security201(self).handlers())  # blocks A and M (security.py)
         self.smart = SmartMessages201(self)  # block K (smart.py)
         self.add_handlers(self.smart.handlers())
+        self.add_handlers(display.handlers(self))  # blocks O and I (display.py)
 
     def bind(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -207,6 +209,8 @@ class Ocpp201Adapter(CsmsConnection):
             return timestamp(time.time())
         if comp.name == "LocalAuthListCtrlr" and name == "Entries":
             return len(self.local_list)
+        if comp.name == "DisplayMessageCtrlr":
+            return display.dynamic(self, name)
         if comp.name == "SmartChargingCtrlr" and name == "Entries":
             return self.smart.entries() if hasattr(self, "rt") else 0
         runtime = getattr(self, "rt", None)
@@ -254,7 +258,7 @@ class Ocpp201Adapter(CsmsConnection):
         station: dict[str, Any] = {
             "model": info.model,
             "vendorName": info.vendor,
-            "firmwareVersion": info.firmware_version,
+            "firmwareVersion": running_version(self.config),  # an update's wins
         }
         if info.serial:
             station["serialNumber"] = info.serial
@@ -397,6 +401,7 @@ class Ocpp201Adapter(CsmsConnection):
         ended = message.payload.get("eventType") == "Ended"
         # a TransactionEvent sent again carries the same seqNo: the CSMS recognises it
         self.store.delivered(message, last=ended, durable=False)
+        display.transaction_answered(self, message.payload, answer)  # tariff and cost (I)
         tx_id = message.tx_id
         if answer is None or ended or tx_id is None or "idTokenInfo" not in answer:
             return

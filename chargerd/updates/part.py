@@ -1,45 +1,383 @@
-"""The daemon's firmware part (daemon.parts["updates"]). Work in progress: API first."""
+"""The daemon's firmware part (daemon.parts["updates"]): carries out the decisions of the
+update machine (machine.py) — downloads, the signature check, holding connectors, the
+installer, the restart — and feeds their results back.
+
+Durability: the machine's state and the statuses it reported are written in one SQLite
+transaction (synchronous FULL) after every input and before any effect starts, so kill -9
+or a power cut at any step finds the update where it was (`booted` says how it goes on).
+Statuses wait in `firmware_reports` until a listener (the adapter's firmware messages,
+which queue them in the stored outbox) has taken them. Connectors held Unavailable for an
+installation are written down before they are taken, and given back at the next start
+before the station reads its availability: the temporary Unavailable never outlives a run.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
+import re
+import shutil
+import time
 from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from .machine import FirmwareStatus, UpdateRequest
+from .holding import ConnectorHold
+from .machine import (
+    CancelDownload,
+    Decision,
+    FirmwareStatus,
+    HoldConnectors,
+    Install,
+    ReleaseConnectors,
+    Report,
+    Restart,
+    SecurityEvent,
+    StartDownload,
+    UpdateMachine,
+    UpdateRequest,
+    UpdateState,
+    VerifySignature,
+)
+from .version import running_version
+
+log = logging.getLogger("chargerd.updates")
 
 StatusListener = Callable[[FirmwareStatus, "int | None"], None]
 
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS firmware_update (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    state TEXT NOT NULL                 -- UpdateState as JSON
+);
+CREATE TABLE IF NOT EXISTS firmware_reports (   -- statuses not yet handed to the listeners
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    status TEXT NOT NULL,
+    request_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS firmware_history (   -- finished updates, for chargerctl firmware
+    finished_at REAL NOT NULL,
+    request_id INTEGER,
+    location TEXT NOT NULL,                     -- safe_url: no credentials
+    version TEXT NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+TICK_S = 1.0  # how often dates and running sessions are looked at
+HISTORY_KEPT = 20
+DOWNLOAD_TIMEOUT_S = 30.0  # per network operation, not for the whole file
+TICK = object()  # a queue item: look at the clock and the sessions now
+
 
 class Updates:
+    """Firmware updates of one daemon run; one update at a time."""
+
     name = "updates"
 
     def __init__(self, daemon: Any) -> None:
+        """Made before the Station: it gives back connectors a previous run held."""
         self.daemon = daemon
+        self.config = daemon.config
+        self.db = daemon.store.db
+        self.dir = Path(self.config.storage_dir) / "firmware"
         # every status change in order (request id beside it), also the final one after the
-        # restart; FW-B posts them as (Signed)FirmwareStatusNotification
+        # restart; the adapter's firmware messages send them
         self.status_listeners: list[StatusListener] = []
+        self.db.executescript(SCHEMA)
+        row = self.db.execute("SELECT state FROM firmware_update").fetchone()
+        self.machine = UpdateMachine(UpdateState.from_json(row[0]) if row else UpdateState())
+        self.connectors = ConnectorHold(daemon)
+        self.connectors.give_back_at_start()
+        self._effects: asyncio.Queue[Any] = asyncio.Queue()
+        self._transfer: asyncio.Task[None] | None = None
+        self._work: set[asyncio.Task[None]] = set()
+        self.detail = ""  # why the last step failed, for chargerctl firmware
+
+    # --- the API of the OCPP messages -----------------------------------------------------
 
     def request(self, req: UpdateRequest, now: float) -> str:
-        """Accepted | AcceptedCanceled | Rejected | InvalidCertificate | RevokedCertificate."""
-        raise NotImplementedError
+        """Accepted | AcceptedCanceled | Rejected | InvalidCertificate. A signed request whose
+        certificate does not chain to a trusted maker root is refused before anything is
+        downloaded (security event InvalidFirmwareSigningCertificate)."""
+        if req.signed:
+            problem = self._certificate_problem(req, now)
+            if problem is not None:
+                log.warning("firmware update %s refused: %s", req.request_id, problem)
+                self.detail = problem
+                self._security_event("InvalidFirmwareSigningCertificate", problem)
+                return FirmwareStatus.InvalidCertificate.value
+        from .transfer import safe_url
+
+        answer: str = self._input(lambda m: m.request(req, now))
+        log.info("firmware update %s from %s: %s", req.request_id, safe_url(req.location), answer)
+        return answer
 
     def last_status(self) -> tuple[FirmwareStatus, int | None]:
-        """For TriggerMessage: Idle when the last status sent was Installed or nothing
-        ever happened, else the last status and its request id."""
-        raise NotImplementedError
+        """For TriggerMessage: Idle when the last status sent was Installed or nothing ever
+        happened, else the last status and its request id."""
+        s = self.machine.state
+        if s.last_reported in (FirmwareStatus.Installed, FirmwareStatus.Idle):
+            return FirmwareStatus.Idle, None
+        return s.last_reported, s.last_request_id
 
     def active(self) -> bool:
-        """An update is in progress (1.6 plain answers a trigger with Idle otherwise)."""
-        raise NotImplementedError
+        """An update is in progress."""
+        return self.machine.active
 
     def running_version(self) -> str:
-        raise NotImplementedError
+        return running_version(self.config)
+
+    # --- Part -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        return
+        await asyncio.sleep(0)  # the other parts attach their listeners first
+        self._input(lambda m: m.booted(self.running_version(), time.time(), self.connectors.busy()))
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(self._effects.get(), TICK_S)
+                except TimeoutError:
+                    item = TICK
+                if item is TICK:
+                    self._input(lambda m: m.tick(time.time(), self.connectors.busy()))
+                else:
+                    await self._carry_out(item)
+        finally:
+            for task in [*self._work, *([self._transfer] if self._transfer else [])]:
+                task.cancel()
 
     def see(self, decision: Any) -> None:
-        return
+        from ..core.model import TransactionEnded
+
+        if isinstance(decision, TransactionEnded) and self.machine.active:
+            self._effects.put_nowait(TICK)  # an installation may be waiting for it
 
     def status(self, into: dict[str, Any]) -> None:
-        return
+        into["firmware"] = self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        """The version, the update in progress and the last results (chargerctl firmware)."""
+        from .transfer import safe_url
+
+        s = self.machine.state
+        current = None
+        if s.request is not None and self.machine.active:
+            current = {
+                "request_id": s.request.request_id, "status": str(s.status),
+                "location": safe_url(s.request.location), "version": s.version,
+                "attempt": s.attempt, "attempts": s.request.attempts,
+                "retrieve_at": s.request.retrieve_at, "install_at": s.request.install_at,
+                "signed": s.request.signed, "detail": self.detail,
+            }  # fmt: skip
+        rows = self.db.execute(
+            "SELECT finished_at, request_id, location, version, status, detail "
+            "FROM firmware_history ORDER BY rowid DESC LIMIT 5"
+        ).fetchall()
+        keys = ("finished_at", "request_id", "location", "version", "status", "detail")
+        return {
+            "version": self.running_version(),
+            "update": current,
+            "last": [dict(zip(keys, row, strict=True)) for row in rows],
+        }
+
+    # --- inputs and persistence -----------------------------------------------------------
+
+    def _input(self, change: Callable[[UpdateMachine], Any]) -> Any:
+        """One input to the machine: its new state and reports on disk, then its effects
+        queued in order, then the reports handed out."""
+        was_active = self.machine.active
+        result = change(self.machine)
+        decisions = self.machine.take()
+        if decisions or was_active != self.machine.active:
+            self._save(decisions, finished=was_active and not self.machine.active)
+        for d in decisions:
+            if not isinstance(d, Report):
+                self._effects.put_nowait(d)
+            else:
+                log.info("firmware status: %s (request %s)", d.status, d.request_id)
+        self._deliver()
+        return result
+
+    def _save(self, decisions: list[Decision], finished: bool) -> None:
+        s = self.machine.state
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(
+                "INSERT INTO firmware_update (id, state) VALUES (1, ?) "
+                "ON CONFLICT(id) DO UPDATE SET state = excluded.state", (s.to_json(),)
+            )  # fmt: skip
+            self.db.executemany(
+                "INSERT INTO firmware_reports (status, request_id) VALUES (?, ?)",
+                [(str(d.status), d.request_id) for d in decisions if isinstance(d, Report)],
+            )
+            if finished and s.request is not None:
+                from .transfer import safe_url
+
+                self.db.execute(
+                    "INSERT INTO firmware_history VALUES (?, ?, ?, ?, ?, ?)",
+                    (time.time(), s.request.request_id, safe_url(s.request.location), s.version,
+                     str(s.status), self.detail),
+                )  # fmt: skip
+                self.db.execute(
+                    "DELETE FROM firmware_history WHERE rowid NOT IN "
+                    "(SELECT rowid FROM firmware_history ORDER BY rowid DESC LIMIT ?)",
+                    (HISTORY_KEPT,),
+                )
+        if finished:
+            shutil.rmtree(self.dir, ignore_errors=True)  # the image is of no more use
+
+    def _deliver(self) -> None:
+        """Hand the waiting statuses, oldest first, to the listeners (none yet: later)."""
+        if not self.status_listeners:
+            return
+        rows = self.db.execute(
+            "SELECT seq, status, request_id FROM firmware_reports ORDER BY seq"
+        ).fetchall()
+        for seq, status, request_id in rows:
+            for listener in self.status_listeners:
+                try:
+                    listener(FirmwareStatus(status), request_id)
+                except Exception:  # one listener's bug must not stop the update
+                    log.exception("firmware status listener failed on %s", status)
+            with self.db:
+                self.db.execute("DELETE FROM firmware_reports WHERE seq = ?", (seq,))
+
+    # --- effects ----------------------------------------------------------------------------
+
+    async def _carry_out(self, d: Any) -> None:
+        if isinstance(d, StartDownload):
+            self._stop_transfer()
+            self._transfer = asyncio.create_task(self._download(d))
+        elif isinstance(d, CancelDownload):
+            self._stop_transfer()
+            self._forget_other_images()
+        elif isinstance(d, VerifySignature):
+            self._spawn(self._verify())
+        elif isinstance(d, HoldConnectors):
+            await self.connectors.hold()
+        elif isinstance(d, ReleaseConnectors):
+            await self.connectors.release()
+        elif isinstance(d, Install):
+            self._spawn(self._install(d.version))
+        elif isinstance(d, Restart):
+            self._restart()
+        elif isinstance(d, SecurityEvent):
+            self._security_event(d.kind, d.info)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
+
+    def _stop_transfer(self) -> None:
+        if self._transfer is not None and not self._transfer.done():
+            self._transfer.cancel()
+        self._transfer = None
+
+    def image(self) -> Path:
+        """Where the current update's image is downloaded to: a folder per request (a
+        partial file is resumed only by the same update), the file named as on the server
+        (the sim installer and `{file}` see that name)."""
+        req = self.machine.state.request
+        assert req is not None
+        key = hashlib.sha256(f"{req.request_id}|{req.location}".encode()).hexdigest()[:16]
+        name = PurePosixPath(unquote(urlsplit(req.location).path)).name
+        name = re.sub(r"[^A-Za-z0-9._+-]", "_", name).lstrip(".") or "firmware.img"
+        return self.dir / key / name
+
+    def _forget_other_images(self) -> None:
+        keep = self.image().parent if self.machine.state.request else None
+        for folder in self.dir.glob("*") if self.dir.exists() else []:
+            if folder != keep:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _still(self, req: UpdateRequest | None) -> bool:
+        """The update a result belongs to is still the current one."""
+        return req is not None and self.machine.state.request == req
+
+    async def _download(self, d: StartDownload) -> None:
+        from .transfer import TransferError, download, safe_url
+
+        req = self.machine.state.request
+        assert req is not None
+        where = safe_url(d.location)
+        log.info("downloading %s (attempt %d of %d)", where, d.attempt, req.attempts)
+        try:
+            await download(d.location, self.image(), self.config.firmware.max_size_mb * 1_000_000,
+                           DOWNLOAD_TIMEOUT_S)  # fmt: skip
+        except TransferError as exc:
+            reason = exc.reason
+            log.warning("download of %s, attempt %d of %d, failed: %s",
+                        where, d.attempt, req.attempts, reason)  # fmt: skip
+            if self._still(req):
+                self.detail = reason
+                self._input(lambda m: m.download_failed(reason, time.time()))
+            return
+        log.info("downloaded %s (%d bytes)", where, self.image().stat().st_size)
+        if self._still(req):
+            self._input(lambda m: m.downloaded(time.time(), self.connectors.busy()))
+
+    async def _verify(self) -> None:
+        from .verify import signature_problem
+
+        req = self.machine.state.request
+        assert req is not None
+        problem: str | None
+        if not req.signing_certificate or not req.signature:
+            problem = "no signing certificate or no signature with the request"
+        else:
+            problem = await asyncio.to_thread(
+                signature_problem, self.image(), req.signing_certificate, req.signature
+            )
+        if problem:
+            log.error("firmware %s refused: %s", self.machine.state.version, problem)
+            self.detail = problem
+        if self._still(req):
+            self._input(lambda m: m.verified(problem is None, problem or "", time.time(),
+                                             self.connectors.busy()))  # fmt: skip
+
+    async def _install(self, version: str) -> None:
+        from .installer import install
+
+        req = self.machine.state.request
+        try:
+            result = await install(self.config, self.image(), version)
+        except OSError as exc:  # the version could not be written (disk?)
+            log.error("firmware installation failed: %s", exc)
+            self.detail = str(exc)
+            ok, named = False, None
+        else:
+            self.detail = result.detail
+            ok, named = result.ok, result.version
+        if self._still(req):
+            self._input(lambda m: m.installed(ok, named, time.time()))
+
+    def _restart(self) -> None:
+        """Into the new image: in-process for the simulator, else exit 75 (systemd)."""
+        if self.config.csms.ocpp_version == "2.0.1":
+            from ..ocpp201.adapter import BOOT_REASON_KEY
+
+            self.daemon.store.set_meta(BOOT_REASON_KEY, "FirmwareUpdate")
+        hard = self.config.firmware.installer != "sim"
+        self.daemon.request_reset(hard, by="the firmware update")
+
+    # --- trust ------------------------------------------------------------------------------
+
+    def _certificate_problem(self, req: UpdateRequest, now: float) -> str | None:
+        from .verify import certificate_problem, trusted_roots
+
+        if not req.signing_certificate:
+            return "no signing certificate with the request"
+        roots = trusted_roots(self.config.firmware.trust_anchor, self.daemon.parts.get("security"))
+        return certificate_problem(req.signing_certificate, roots, now)
+
+    def _security_event(self, kind: str, info: str) -> None:
+        parts = getattr(self.daemon, "parts", {})
+        security = parts.get("security")
+        if security is None:
+            log.warning("security event %s: %s", kind, info)
+            return
+        security.events.record(kind, info)

@@ -75,6 +75,20 @@ def certificate_problem(signing_pem: str, roots: list[Any], now: float) -> str |
     return f"{_name(top)} does not chain to a trusted manufacturer root"
 
 
+def trusted_roots(trust_anchor: Path | None, security: Any) -> list[Any]:
+    """The maker roots firmware must chain to: `firmware.trust_anchor` and the
+    ManufacturerRootCertificates the CSMS installed (the security part's store, if any)."""
+    roots: list[Any] = []
+    if trust_anchor is not None:
+        try:
+            roots += load_certificates(Path(trust_anchor).read_bytes())
+        except (OSError, ValueError):
+            pass  # checked when the configuration was loaded; gone since: not trusted
+    if security is not None:
+        roots += security.certs.roots("ManufacturerRootCertificate")
+    return roots
+
+
 def file_digest(file: Path) -> bytes:
     import hashlib
 
