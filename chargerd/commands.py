@@ -149,6 +149,11 @@ async def sim_command(daemon: Daemon, command: str, args: list[str]) -> str:
             raise ValueError(f"usage: {command}{' AMPS' if command == 'house-load' else ''}")
         site[command](*args)
         return f"{' '.join([command, *args])}: done"
+    if command == "tamper":  # the enclosure's tamper switch, a HAL input on a real board
+        if args:
+            raise ValueError("usage: tamper")
+        daemon.parts["security"].tamper("the simulated enclosure")  # type: ignore[attr-defined]
+        return "tamper: done (TamperDetectionActivated recorded)"
     actions["ev-max"] = daemon.sim.ev_max
     bay = getattr(daemon.sim, "bay", None)  # real drivers (sim.wire: true) have no bay sensor
     if bay is not None:

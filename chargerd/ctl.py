@@ -6,12 +6,12 @@ chargerctl [--socket PATH] unlock N | stop N | availability N|station operative|
                            | log-level debug|info|warning|error
                            | limit AMPS|clear [--connector N] [--source EMS|SO|Other]
                            | schedule [--connector N] [--duration S] [--json]
-                           | logs bundle FILE
+                           | logs bundle FILE | certs [--json]
 chargerctl [--socket PATH] sim plug N | unplug N | ev-pause N | ev-resume N
                                | tag ID [--connector N] | fault N CODE | clear N
                                | meter-fail N | meter-restore N | bay N occupied|free
                                | ev-max N AMPS | house-load AMPS | grid-meter-fail
-                               | grid-meter-restore
+                               | grid-meter-restore | tamper
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ SIM_COMMANDS = (
     ("house-load AMPS", "the building's other load at the grid meter (site.meter: sim)"),
     ("grid-meter-fail", "the grid meter stops answering"),
     ("grid-meter-restore", "the grid meter answers again"),
+    ("tamper", "the enclosure's tamper switch trips (a security event)"),
 )
 SIM_HELP = "\n".join(f"  {usage:<24} {what}" for usage, what in SIM_COMMANDS)
 
@@ -160,6 +161,10 @@ def _parser() -> argparse.ArgumentParser:
     logs_commands = logs.add_subparsers(dest="logs_command", required=True)
     bundle = logs_commands.add_parser("bundle", help="write it to FILE (a .tar.gz)")
     bundle.add_argument("file", metavar="FILE", type=os.path.abspath)  # the daemon writes it
+    certs = commands.add_parser(
+        "certs", help="the certificate store: type, subject, expiry, OCPP hash data"
+    )
+    certs.add_argument("--json", action="store_true", help="machine-readable output")
     sim = commands.add_parser(
         "sim",
         help="drive the simulated hardware: " + ", ".join(u.split()[0] for u, _ in SIM_COMMANDS),
@@ -181,7 +186,8 @@ ARGUMENTS = {
     "logs": ("logs_command", "file"),
 }
 # Options each command passes on as `--name value` (`--name` alone for a flag that is set).
-OPTIONS = {"limit": ("connector", "source"), "schedule": ("connector", "duration", "json")}
+OPTIONS = {"limit": ("connector", "source"), "schedule": ("connector", "duration", "json"),
+           "certs": ("json",)}
 
 
 def _message(args: argparse.Namespace) -> dict[str, Any]:

@@ -131,6 +131,12 @@ async def logs(daemon: Daemon, args: list[str]) -> str:
     return await bundle.command(daemon, args)
 
 
+async def certs(daemon: Daemon, args: list[str]) -> str:
+    from .security import commands  # the certificate store, imported when used
+
+    return await commands.certs(daemon, args)
+
+
 COMMANDS: dict[str, Callable[[Daemon, list[str]], Awaitable[str]]] = {
     "unlock": unlock,
     "stop": stop,
@@ -141,6 +147,7 @@ COMMANDS: dict[str, Callable[[Daemon, list[str]], Awaitable[str]]] = {
     "limit": limit,
     "schedule": schedule,
     "logs": logs,
+    "certs": certs,
 }
 
 
