@@ -229,11 +229,7 @@ class SmartCharging:
         """Each connector's limit now. `grid_a`: the grid meter's reading (None: no meter);
         `grid_ok` False: the meter failed, the fallback current applies."""
         self._grid = (grid_a, grid_ok)
-        found, _ = self._evaluate(now, sessions, now)
-        self._paused = {
-            c for c, limit in found.items() if c in sessions and limit.offered_a == 0
-            and limit.source != "csms" and limit.source != "connector"
-        }  # fmt: skip
+        found, _, self._paused = self._evaluate(now, sessions, now)
         self._offered = {c: limit.offered_a for c, limit in found.items()}
         return found
 
@@ -248,15 +244,16 @@ class SmartCharging:
         instants = {start} | self._changes(start, end, sessions, start)
         periods: list[LimitPeriod] = []
         for t in sorted(instants):
-            found, station = self._evaluate(t, sessions, start)
+            found, station, _ = self._evaluate(t, sessions, start)
             limit_a, source = (
                 station if connector == 0 else (found[connector].limit_a, found[connector].source)
             )
             value = limit_a * facts.phases * facts.voltage_v if unit == "W" else limit_a
-            value = round(value, 6)
-            if periods and periods[-1].limit_a == value:
-                continue
-            periods.append(LimitPeriod(int(round(t - start)), value, source))
+            offset = int(round(t - start))
+            if periods and periods[-1].start_s == offset:  # a change within the same second
+                periods.pop()
+            if not periods or periods[-1].limit_a != round(value, 6):
+                periods.append(LimitPeriod(offset, round(value, 6), source))
         return periods
 
     def next_change(self, now: float, sessions: dict[int, Session]) -> float | None:
@@ -281,8 +278,9 @@ class SmartCharging:
 
     def _evaluate(
         self, t: float, sessions: dict[int, Session], default: float
-    ) -> tuple[dict[int, Limit], tuple[float, str]]:
-        """Every connector's limit at `t`, and the grid connection's (limit, source)."""
+    ) -> tuple[dict[int, Limit], tuple[float, str], set[int]]:
+        """Every connector's limit at `t`, the grid connection's (limit, source), and the
+        sessions the balancer pauses."""
         profiles = [p for p in self._profiles.values() if p.purpose is not Purpose.EXTERNAL]
         external = [p for p in self._profiles.values() if p.purpose is Purpose.EXTERNAL]
 
@@ -320,7 +318,7 @@ class SmartCharging:
         if not shared:
             for c, (cap, source) in caps.items():
                 found[c] = _limit(cap, source)
-            return found, station
+            return found, station, set()
         budget_a, budget_source = _least(*shared)
         demands = [
             balancer.Demand(
@@ -339,7 +337,8 @@ class SmartCharging:
             # below 6 A of its own it pauses whatever its share: its own limit says why
             own = given >= cap - _TIE_A or cap < MIN_OFFER_A
             found[c] = _limit(cap, source) if own else _limit(given, budget_source)
-        return found, station
+        paused = {c for c in charging if shares[c] == 0 and caps[c][0] >= MIN_OFFER_A}
+        return found, station, paused
 
 
 def _least(*candidates: tuple[float | None, str]) -> tuple[float, str]:

@@ -223,3 +223,11 @@ def test_the_grid_connection_composite_is_the_station_maximum():
     got = engine.composite(0, T, 1200, {})
     assert [(p.start_s, p.limit_a, p.source) for p in got] == [(0, 40, "csms"), (600, 20, "csms")]
     assert table(engine, T, 60, {}, connector=0, unit="W") == [(0, 40 * 690)]
+
+
+def test_asked_within_a_second_of_a_boundary_each_period_start_appears_once():
+    engine = SmartCharging([CONNECTOR], None, [
+        profile(1, Purpose.TX_DEFAULT, (0, 10), (60, 20), start=T),
+    ])  # fmt: skip
+    assert table(engine, T + 59.6, 120, session()) == [(0, 20)]
+    assert table(engine, T + 59.2, 120, session()) == [(0, 10), (1, 20)]
