@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,12 +60,16 @@ def ws_url(value: object) -> str:
     return url
 
 
-def existing_file(value: object) -> str:
-    allowed = "the path of an existing CA bundle (PEM) file, or null for the system CAs"
+def existing_file(value: object, allowed: str = "the path of an existing CA bundle (PEM) "
+                  "file, or null for the system CAs") -> str:  # fmt: skip
     name = text()(value)
     if not os.path.isfile(name):
         raise Invalid(f"{show(name)} is not an existing file; allowed: {allowed}")
     return name
+
+
+def client_file(what: str) -> Callable[[object], str]:
+    return lambda value: existing_file(value, f"the path of the station's {what} (PEM), or null")
 
 
 KEYS: dict[str, Key] = {
@@ -73,8 +78,8 @@ KEYS: dict[str, Key] = {
     "password": Key(optional(text())),
     "ca_file": Key(optional(existing_file)),
     "security_profile": Key(integer_in(1, 3)),
-    "client_cert": Key(optional(existing_file)),
-    "client_key": Key(optional(existing_file)),
+    "client_cert": Key(optional(client_file("certificate"))),
+    "client_key": Key(optional(client_file("private key"))),
     "call_timeout_s": Key(positive_number),
     "reconnect_min_s": Key(positive_number),
     "reconnect_max_s": Key(positive_number),  # ≥ reconnect_min_s, checked below
