@@ -26,7 +26,7 @@ Typical test use::
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,7 @@ class Ledger201(Ledger[Tx201]):
     events: list[dict] = field(default_factory=list)  # NotifyEvent eventData entries
     security_events: list[dict] = field(default_factory=list)
     reservation_updates: list[dict] = field(default_factory=list)  # ReservationStatusUpdate
+    display_messages: dict[int, list[dict]] = field(default_factory=dict)  # requestId -> pages
     # requestId -> ReportChargingProfiles pages; NotifyChargingLimit / ClearedChargingLimit
     profile_reports: dict[int, list[dict]] = field(default_factory=dict)
     charging_limits: list[tuple[str, dict]] = field(default_factory=list)
@@ -165,17 +166,24 @@ class Session201(Session, ChargePoint201):
 
     @on(Action.authorize)
     def on_authorize(self, **_: Any) -> call_result.Authorize:
-        status = self.csms.id_tag_status(self.payload["idToken"]["idToken"])
-        return call_result.Authorize(id_token_info={"status": status})
+        return call_result.Authorize(id_token_info=self._token_info(self.payload["idToken"]))
+
+    def _token_info(self, token: dict) -> dict:
+        """idTokenInfo: the token's status, and its personalMessage when the test set one."""
+        info: dict[str, Any] = {"status": self.csms.id_tag_status(token["idToken"])}
+        if token["idToken"] in self.csms.personal_messages:
+            info["personalMessage"] = self.csms.personal_messages[token["idToken"]]
+        return info
 
     @on(Action.transaction_event)
     def on_transaction_event(self, **_: Any) -> call_result.TransactionEvent:
         p = self.payload
         self._record_event(p)
+        extra = self.csms.transaction_answer(p) if self.csms.transaction_answer else {}
         if "idToken" in p:
-            status = self.csms.id_tag_status(p["idToken"]["idToken"])
-            return call_result.TransactionEvent(id_token_info={"status": status})
-        return call_result.TransactionEvent()
+            info = self._token_info(p["idToken"])
+            return call_result.TransactionEvent(id_token_info=info, **extra)
+        return call_result.TransactionEvent(**extra)
 
     def _record_event(self, p: dict) -> None:
         ledger, violation = self.csms.ledger, self.csms.violation
@@ -270,6 +278,12 @@ class Session201(Session, ChargePoint201):
         pages.append(p)
         return call_result.ReportChargingProfiles()
 
+    @on(Action.notify_display_messages)
+    def on_notify_display_messages(self, **_: Any) -> call_result.NotifyDisplayMessages:
+        pages = self.csms.ledger.display_messages.setdefault(self.payload["requestId"], [])
+        pages.append(self.payload)
+        return call_result.NotifyDisplayMessages()
+
     @on(Action.notify_monitoring_report)
     def on_notify_monitoring_report(self, **_: Any) -> call_result.NotifyMonitoringReport:
         return call_result.NotifyMonitoringReport()
@@ -284,6 +298,10 @@ class Csms201(CsmsServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.open_reports: dict[str, set[int]] = {}  # station -> requestIds not finished
+        # idToken -> personalMessage (MessageContentType) in its idTokenInfo (tariffs, I01)
+        self.personal_messages: dict[str, dict] = {}
+        # TransactionEvent payload -> more of the answer (total_cost, updated_personal_message)
+        self.transaction_answer: Callable[[dict], dict] | None = None
 
     def new_ledger(self) -> Ledger201:
         return Ledger201()

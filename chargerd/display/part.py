@@ -11,6 +11,7 @@ ocpp16/cost.py: the OCA cost extension): `put`/`clear` messages, `tariff` for an
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import time
@@ -35,7 +36,18 @@ COSTS_KEY = "display.costs"  # store meta: running costs and the last totals (JS
 TARIFF_WAIT_S = 120.0  # a tariff shown at authorization waits this long for the session
 TOTAL_SHOWN_S = 300.0  # the final cost stays on the screen this long (or until the next)
 RECENT = 16  # ended transactions remembered for a late final cost
+# The module of each OCPP version that says the station's own texts (`driver_texts`).
+TEXTS_OF_VERSION = {"1.6": "chargerd.ocpp16.cost", "2.0.1": "chargerd.ocpp201.display"}
 REFRESH_S = 1.0  # the screens are looked at least this often (windows, cycling)
+
+
+@dataclass(frozen=True)
+class DriverTexts:
+    """What the station shows when the CSMS said nothing (empty: nothing)."""
+
+    tariff_fallback: str = ""  # a session starts without a tariff of its own
+    total_fallback: str = ""  # a session ended; its final cost is not known (yet)
+    default_price: str = ""  # on every free screen
 
 
 @dataclass
@@ -58,9 +70,6 @@ class DisplayPart:
         self.ended: dict[str, Ended] = {}  # tx id -> the recently ended transactions
         self.last: dict[int, str] = {}  # connector -> its last ended transaction
         self.tariffs: dict[str, str] = {}  # casefolded id token -> tariff text, not yet used
-        # texts the versions give when the CSMS gave none: (tariff, total cost)
-        self.fallbacks: Callable[[], tuple[str, str]] = lambda: ("", "")
-        self.default_price: Callable[[bool], str] = lambda online: ""
         self.listeners: list[Callable[[list[int]], None]] = []  # messages removed by time
         self._changed = asyncio.Event()
         self._shown: dict[int, list[str]] = {}
@@ -90,6 +99,8 @@ class DisplayPart:
         return True
 
     def messages(self) -> list[DisplayMessage]:
+        """The messages set now (those that ended are removed first)."""
+        self._expire(time.time())
         return sorted(self.board.messages.values(), key=lambda m: m.id)
 
     def _delete(self, ids: list[int]) -> None:
@@ -118,10 +129,27 @@ class DisplayPart:
                 return tx_id
         return None
 
-    def tariff(self, id_token: str, text: str, now: float) -> None:
+    def texts(self) -> DriverTexts:
+        """The version's texts for when the CSMS says nothing (its configuration)."""
+        module = TEXTS_OF_VERSION.get(self.daemon.config.csms.ocpp_version)
+        if module is None:
+            return DriverTexts()
+        online = self.daemon.link.state == "connected"
+        texts: DriverTexts = importlib.import_module(module).driver_texts(
+            self.daemon.adapter, online
+        )
+        return texts
+
+    def tariff(
+        self, id_token: str, text: str, now: float, transaction_id: str | None = None
+    ) -> None:
         """The driver's tariff (shown at authorization): on every free screen until the
         session starts, then on its connector for the whole session."""
         if not text:
+            return
+        if transaction_id is not None and (connector := self.connector_of(transaction_id)):
+            self.board.notice(Notice("tariff", text, connector, transaction_id=transaction_id))
+            self.changed()
             return
         for connector, tx in self.board.transactions.items():
             if self._tx_tag(tx) == id_token.casefold():
@@ -179,7 +207,7 @@ class DisplayPart:
         self.board.transaction_started(tx.connector, tx.id)
         tariff = self.tariffs.pop(tx.id_tag.casefold(), None)
         if tariff is None:
-            tariff = self.fallbacks()[0]
+            tariff = self.texts().tariff_fallback
         else:
             self.board.drop_notice("tariff", None)
         if tariff:
@@ -197,7 +225,7 @@ class DisplayPart:
         gone = self.board.transaction_ended(tx.id)
         if gone:
             self._delete(gone)
-        total_fallback = self.fallbacks()[1]
+        total_fallback = self.texts().total_fallback
         if total_fallback:  # until the CSMS's final cost replaces it
             until = d.at + TOTAL_SHOWN_S
             self.board.notice(Notice("total", total_fallback, tx.connector, until, tx.id))
@@ -242,14 +270,16 @@ class DisplayPart:
                 except (DeviceError, OSError):
                     pass
 
-    def _tick(self, now: float) -> None:
+    def _expire(self, now: float) -> None:
         gone = self.board.expire(now)
         if gone:
             self._delete(gone)
             for listener in self.listeners:
                 listener(gone)
-        online = self.daemon.link.state == "connected"
-        price = self.default_price(online)
+
+    def _tick(self, now: float) -> None:
+        self._expire(now)
+        price = self.texts().default_price
         if price:
             self.board.notice(Notice("price", price, None))
         else:

@@ -62,6 +62,12 @@ class Authorizer:
         lifetime = float(self.dm.value("AuthCacheCtrlr", "LifeTime"))
         return auth_info(id_token_info, time.time(), lifetime)
 
+    def answered(self, token: str, id_token_info: dict[str, Any]) -> None:
+        """The CSMS's answer about `token` may carry the driver's tariff (I01)."""
+        from .display import token_answered  # display.py needs what needs this module
+
+        token_answered(self.rt, self.dm, token, id_token_info)
+
     async def authorize(self, token: str) -> None:
         """Answer the core's RequestAuthorization for `token`: the CSMS's answer, or the
         core's own rules (local list, cache, offline rules) when it cannot be asked."""
@@ -81,6 +87,7 @@ class Authorizer:
                 log.warning("Authorize %s got no answer (%s); offline rules apply", token, exc)
             else:
                 info = self.info_from_csms(answer["idTokenInfo"])
+                self.answered(token, answer["idTokenInfo"])
                 await self.rt.feed(lambda now: station.authorization_answered(token, info, now))
                 return
         await self.rt.feed(lambda now: station.authorization_failed(token, now))

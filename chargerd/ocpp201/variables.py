@@ -14,7 +14,16 @@ from collections.abc import Iterable
 
 from ..config import Config
 from ..measurands import MEASURANDS  # shared with 1.6: what the hardware can give
-from .components import MAX_SET, READ_ONLY, READ_WRITE, Attribute, Component, Value, Variable
+from .components import (
+    MAX_SET,
+    READ_ONLY,
+    READ_WRITE,
+    WRITE_ONLY,
+    Attribute,
+    Component,
+    Value,
+    Variable,
+)
 from .device_model import resolve_initial
 from .values import parse
 
@@ -34,6 +43,9 @@ ITEMS_PER_MESSAGE = {"GetReport": 20, "GetVariables": 50, "SetVariables": 50}
 BYTES_PER_MESSAGE = 65000
 LOCAL_LIST_ITEMS_PER_MESSAGE = 100
 LOCAL_LIST_BYTES_PER_MESSAGE = 65000
+CERTIFICATE_ENTRIES = 20  # installed root certificates at most (CertificateStoreMaxLength)
+PERIODS_PER_SCHEDULE = 24  # SmartChargingCtrlr maxima, as the engine's defaults
+PROFILE_STACK_LEVEL = 8
 
 
 def _tx_points(value: Value) -> str | None:
@@ -57,11 +69,15 @@ def _dyn(c: Component, name: str, kind: str, **kw) -> Variable:
     return Variable(c, name, kind, (Attribute(mutability=READ_ONLY),), **kw)
 
 
-def security_profile(config: Config) -> int:
-    """0: no security profile (plain ws, no password); 1: Basic auth; 2: TLS + Basic auth."""
-    if not config.csms.password:
-        return 0
-    return 2 if config.csms.url.startswith("wss://") else 1
+def _slots(value: Value) -> str | None:
+    items = str(value).split(",")
+    return None if all(i.strip().isdigit() for i in items) else "configuration slot numbers"
+
+
+def _credentials_only(value: Value) -> str | None:
+    # SetVariables from the CSMS reaches it through network.py (the credentials); any other
+    # way to write it would store a secret in the device model
+    return "set by the CSMS with SetVariables only"
 
 
 def catalogue(config: Config) -> list[Variable]:
@@ -125,7 +141,8 @@ def catalogue(config: Config) -> list[Variable]:
             instance="Default",
             unit="s",
         ),
-        _ro(comm, "NetworkConfigurationPriority", "SequenceList", "0"),
+        # A05: set through network.py, which checks the slots (SetNetworkProfile)
+        _rw(comm, "NetworkConfigurationPriority", "SequenceList", "0", check=_slots),
         _rw(comm, "NetworkProfileConnectionAttempts", "integer", 3, min_limit=1),
         _rw(comm, "OfflineThreshold", "integer", 60, unit="s", min_limit=0),
         _rw(comm, "ResetRetries", "integer", 1, min_limit=0),
@@ -238,11 +255,26 @@ def catalogue(config: Config) -> list[Variable]:
         _ro(local, "ItemsPerMessage", "integer", LOCAL_LIST_ITEMS_PER_MESSAGE),
         _ro(local, "BytesPerMessage", "integer", LOCAL_LIST_BYTES_PER_MESSAGE),
     ]
+    # A and M (ocpp201/security.py, network.py): SecurityProfile and CertificateEntries come
+    # from the security part; BasicAuthPassword goes to its credentials, never stored here
     security = Component("SecurityCtrlr")
     out += [
-        _ro(security, "SecurityProfile", "integer", security_profile(config)),
+        _dyn(security, "SecurityProfile", "integer"),
         _rw(security, "OrganizationName", "string", st.vendor, max_limit=50),
         _ro(security, "Identity", "string", st.id),
+        Variable(
+            security,
+            "BasicAuthPassword",
+            "string",
+            (Attribute(mutability=WRITE_ONLY),),
+            max_limit=40,
+            check=_credentials_only,
+        ),
+        _dyn(security, "CertificateEntries", "integer", max_limit=CERTIFICATE_ENTRIES),
+        _ro(security, "AdditionalRootCertificateCheck", "boolean", False),
+        _ro(security, "MaxCertificateChainSize", "integer", 10000),
+        _rw(security, "CertSigningWaitMinimum", "integer", 60, unit="s", min_limit=1),
+        _rw(security, "CertSigningRepeatTimes", "integer", 3, min_limit=0),
     ]
     data = Component("DeviceDataCtrlr")
     for message, items in ITEMS_PER_MESSAGE.items():
@@ -256,12 +288,29 @@ def catalogue(config: Config) -> list[Variable]:
         # reservations without an evseId (H01.FR.04..06)
         _rw(reservation, "NonEvseSpecific", "boolean", True),
     ]
+    smart = Component("SmartChargingCtrlr")  # K: ocpp201/smart.py
+    out += [
+        _ro(smart, "Available", "boolean", True),
+        _rw(smart, "Enabled", "boolean", True),
+        _dyn(smart, "Entries", "integer", instance="ChargingProfiles"),
+        # % change of an external limit worth a NotifyChargingLimit
+        _rw(smart, "LimitChangeSignificance", "decimal", 10.0, min_limit=0, max_limit=100),
+        _ro(smart, "PeriodsPerSchedule", "integer", PERIODS_PER_SCHEDULE),
+        _ro(smart, "ProfileStackLevel", "integer", PROFILE_STACK_LEVEL),
+        _ro(smart, "RateUnit", "MemberList", "A,W", values_list=("A", "W")),
+        _rw(smart, "ExternalControlSignalsEnabled", "boolean", True),
+        _rw(smart, "NotifyChargingLimitWithSchedules", "boolean", False),
+        _ro(smart, "Phases3to1", "boolean", False),
+    ]
     clock = Component("ClockCtrlr")
     out += [
         _dyn(clock, "DateTime", "dateTime"),
         _ro(clock, "TimeSource", "SequenceList", "Heartbeat"),
     ]
-    assert all(v.attributes[0].mutability in (READ_ONLY, READ_WRITE) for v in out)
+    from .display import variables as display_variables  # here: display.py needs host.py
+
+    out += display_variables()  # DisplayMessageCtrlr, TariffCostCtrlr
+    assert all(v.attributes[0].mutability in (READ_ONLY, READ_WRITE, WRITE_ONLY) for v in out)
     return out
 
 
