@@ -6,7 +6,7 @@ chargerctl [--socket PATH] unlock N | stop N | availability N|station operative|
                            | log-level debug|info|warning|error
                            | limit AMPS|clear [--connector N] [--source EMS|SO|Other]
                            | schedule [--connector N] [--duration S] [--json]
-                           | logs bundle FILE | certs [--json]
+                           | logs bundle FILE | certs [--json] | firmware [--json]
 chargerctl [--socket PATH] sim plug N | unplug N | ev-pause N | ev-resume N
                                | tag ID [--connector N] | fault N CODE | clear N
                                | meter-fail N | meter-restore N | bay N occupied|free
@@ -161,6 +161,10 @@ def _parser() -> argparse.ArgumentParser:
     logs_commands = logs.add_subparsers(dest="logs_command", required=True)
     bundle = logs_commands.add_parser("bundle", help="write it to FILE (a .tar.gz)")
     bundle.add_argument("file", metavar="FILE", type=os.path.abspath)  # the daemon writes it
+    firmware = commands.add_parser(
+        "firmware", help="the firmware version, the update in progress, the last results"
+    )
+    firmware.add_argument("--json", action="store_true", help="machine-readable output")
     certs = commands.add_parser(
         "certs", help="the certificate store: type, subject, expiry, OCPP hash data"
     )
@@ -187,7 +191,7 @@ ARGUMENTS = {
 }
 # Options each command passes on as `--name value` (`--name` alone for a flag that is set).
 OPTIONS = {"limit": ("connector", "source"), "schedule": ("connector", "duration", "json"),
-           "certs": ("json",)}
+           "certs": ("json",), "firmware": ("json",)}
 
 
 def _message(args: argparse.Namespace) -> dict[str, Any]:

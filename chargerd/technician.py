@@ -137,6 +137,12 @@ async def certs(daemon: Daemon, args: list[str]) -> str:
     return await commands.certs(daemon, args)
 
 
+async def firmware(daemon: Daemon, args: list[str]) -> str:
+    from .updates import commands  # the firmware block's own command, imported when used
+
+    return await commands.firmware(daemon, args)
+
+
 COMMANDS: dict[str, Callable[[Daemon, list[str]], Awaitable[str]]] = {
     "unlock": unlock,
     "stop": stop,
@@ -148,6 +154,7 @@ COMMANDS: dict[str, Callable[[Daemon, list[str]], Awaitable[str]]] = {
     "schedule": schedule,
     "logs": logs,
     "certs": certs,
+    "firmware": firmware,
 }
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from ..config import Config
 from ..measurands import MEASURANDS  # shared with 1.6: what the hardware can give
+from ..updates.version import running_version
 from .components import (
     MAX_SET,
     READ_ONLY,
@@ -91,7 +92,7 @@ def catalogue(config: Config) -> list[Variable]:
         _dyn(cs, "Problem", "boolean", summary=True),
         _ro(cs, "Model", "string", st.model),
         _ro(cs, "VendorName", "string", st.vendor),
-        _ro(cs, "FirmwareVersion", "string", st.firmware_version),
+        _ro(cs, "FirmwareVersion", "string", running_version(config)),  # an update's wins
         _ro(cs, "SupplyPhases", "integer", max_phases),
     ]
     if st.serial:
