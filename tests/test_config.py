@@ -169,7 +169,8 @@ def test_unknown_key_lists_the_allowed_ones_and_suggests_the_closest() -> None:
     text = MINIMAL.replace("  url:", "  pasword: x\n  url:")
     assert errors(text) == [
         "station.yaml:4: csms.pasword: unknown key; allowed: url, ocpp_version, password, "
-        "ca_file, call_timeout_s, reconnect_min_s, reconnect_max_s, replay_batch "
+        "ca_file, security_profile, client_cert, client_key, call_timeout_s, reconnect_min_s, "
+        "reconnect_max_s, replay_batch "
         "(did you mean 'password'?)",
     ]
 
@@ -177,7 +178,7 @@ def test_unknown_key_lists_the_allowed_ones_and_suggests_the_closest() -> None:
 def test_unknown_top_level_key() -> None:
     assert errors(MINIMAL + "logging: {level: info}\n") == [
         "station.yaml:7: logging: unknown key; allowed: station, csms, storage, control, hal, "
-        "sim, connectors, ocpp, auth, reset, log (did you mean 'log'?)",
+        "sim, connectors, site, ocpp, auth, security, firmware, reset, log (did you mean 'log'?)",
     ]
 
 
@@ -423,7 +424,7 @@ def test_unclosed_quote_names_where_it_started() -> None:
 def test_top_level_list() -> None:
     assert errors("- station\n- csms\n") == [
         "station.yaml:1: a list is not a mapping; allowed: a mapping with keys station, csms, "
-        "storage, control, hal, sim, connectors, ocpp, auth, reset, log",
+        "storage, control, hal, sim, connectors, site, ocpp, auth, security, firmware, reset, log",
     ]
 
 
@@ -498,7 +499,8 @@ def test_override_fixes_an_error_in_the_file() -> None:
 def test_override_with_an_unknown_key() -> None:
     assert errors(MINIMAL, ("csms.pasword=x",)) == [
         "--set csms.pasword: unknown key; allowed: url, ocpp_version, password, ca_file, "
-        "call_timeout_s, reconnect_min_s, reconnect_max_s, replay_batch (did you mean 'password'?)",
+        "security_profile, client_cert, client_key, call_timeout_s, reconnect_min_s, "
+        "reconnect_max_s, replay_batch (did you mean 'password'?)",
     ]
 
 
