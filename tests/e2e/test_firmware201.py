@@ -1,0 +1,208 @@
+"""OCPP 2.0.1 firmware updates (L01-L04) through the real daemon with `installer: sim`,
+against local HTTP servers: every status in order with its requestId, the new version in the
+BootNotification after the in-process restart, and what goes wrong."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from devcsms import Csms201
+from tests.updates.maker import make_maker
+from tests.updates.servers import Site, http_server
+
+from .conftest import STATION_ID, calls, wait_call, wait_until
+from .conftest201 import Station201, csms, station
+from .firmware_rig import FINAL, image, iso, with_firmware
+
+__all__ = ["csms", "station"]  # the 2.0.1 fixtures, not conftest.py's 1.6 ones
+
+
+def update(location: str, request_id: int = 1, **firmware) -> dict:
+    return {
+        "requestId": request_id, "retries": 2, "retryInterval": 1,
+        "firmware": {"location": location, "retrieveDateTime": iso(time.time()), **firmware},
+    }  # fmt: skip
+
+
+def firmware_statuses(server: Csms201, after: int, request_id: int | None = None) -> list[str]:
+    return [
+        e.payload["status"]
+        for e in calls(server, "FirmwareStatusNotification", after)
+        if request_id is None or e.payload.get("requestId") == request_id
+    ]
+
+
+async def until_final(server: Csms201, after: int, timeout: float = 20) -> list[str]:
+    await wait_until(lambda: bool(set(firmware_statuses(server, after)) & FINAL),
+                     "a final firmware status", timeout)  # fmt: skip
+    return firmware_statuses(server, after)
+
+
+async def test_a_signed_image_is_installed_and_the_station_boots_with_it(
+    csms: Csms201, station: Station201, tmp_path: Path
+):
+    maker = with_firmware(station)
+    fw = image(tmp_path)
+    site = Site(files={"/fw/chargerd-fw-2.7.1.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        answer = await csms.call(STATION_ID, "UpdateFirmware", update(
+            site.url(port, "/fw/chargerd-fw-2.7.1.bin"),
+            signingCertificate=maker.signer_pem, signature=maker.sign(fw),
+        ))  # fmt: skip
+        assert answer["status"] == "Accepted"
+        statuses = await until_final(csms, mark)
+    assert statuses == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
+                        "InstallRebooting", "Installed"]  # fmt: skip
+    assert all(e.payload["requestId"] == 1 for e in calls(csms, "FirmwareStatusNotification", mark))
+    boot = await wait_call(csms, "BootNotification", after=mark)
+    assert boot.payload["reason"] == "FirmwareUpdate"
+    assert boot.payload["chargingStation"]["firmwareVersion"] == "2.7.1"
+    installed = next(e for e in calls(csms, "FirmwareStatusNotification", mark)
+                     if e.payload["status"] == "Installed")  # fmt: skip
+    assert installed.index > boot.index  # after the new image's boot
+    await wait_call(csms, "SecurityEventNotification", after=mark, type="FirmwareUpdated")
+    # Installed once: a later start sends nothing more, and a trigger says Idle
+    again = await station.restart()
+    await wait_call(csms, "BootNotification", after=again)
+    answer = await csms.call(STATION_ID, "TriggerMessage",
+                             {"requestedMessage": "FirmwareStatusNotification"})  # fmt: skip
+    assert answer["status"] == "Accepted"
+    await wait_call(csms, "FirmwareStatusNotification", after=again, status="Idle")
+    assert firmware_statuses(csms, again) == ["Idle"]
+
+
+async def test_a_bad_signature_installs_nothing(csms: Csms201, station: Station201, tmp_path):
+    maker = with_firmware(station)
+    fw = image(tmp_path)
+    other = image(tmp_path, "other.bin")
+    site = Site(files={"/chargerd-fw-3.0.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        await csms.call(STATION_ID, "UpdateFirmware", update(
+            site.url(port, "/chargerd-fw-3.0.bin"),
+            signingCertificate=maker.signer_pem, signature=maker.sign(other),
+        ))  # fmt: skip
+        statuses = await until_final(csms, mark)
+    assert statuses == ["Downloading", "Downloaded", "InvalidSignature"]
+    await wait_call(csms, "SecurityEventNotification", after=mark, type="InvalidFirmwareSignature")
+    assert (await station.status())["link"]["state"] == "connected"
+    assert csms.ledger.boot_count[STATION_ID] == 1  # no restart, nothing installed
+
+
+async def test_a_certificate_of_another_maker_is_refused_before_downloading(
+    csms: Csms201, station: Station201, tmp_path
+):
+    with_firmware(station)
+    stranger = make_maker("Stranger")
+    fw = image(tmp_path)
+    site = Site(files={"/chargerd-fw-3.0.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        answer = await csms.call(STATION_ID, "UpdateFirmware", update(
+            site.url(port, "/chargerd-fw-3.0.bin"),
+            signingCertificate=stranger.signer_pem, signature=stranger.sign(fw),
+        ))  # fmt: skip
+        assert answer["status"] == "InvalidCertificate"
+        assert answer["statusInfo"]["reasonCode"] == "InvalidCertificate"
+        await wait_call(csms, "SecurityEventNotification", after=mark,
+                        type="InvalidFirmwareSigningCertificate")  # fmt: skip
+    assert not [r for r in site.requests if r[0] == "GET"]  # nothing downloaded
+
+
+async def test_a_missing_image_fails_after_the_attempts(csms: Csms201, station: Station201):
+    with_firmware(station)
+    site = Site()
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        await csms.call(STATION_ID, "UpdateFirmware", update(site.url(port, "/nothing-1.0.bin")))
+        statuses = await until_final(csms, mark)
+    assert statuses[0] == "Downloading" and statuses[-1] == "DownloadFailed"
+    assert [r[1] for r in site.requests if r[0] == "GET"] == ["/nothing-1.0.bin"] * 2  # retries
+
+
+async def test_a_download_cut_off_midway_is_resumed(csms: Csms201, station: Station201, tmp_path):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-2.8.bin")
+    site = Site(files={"/chargerd-fw-2.8.bin": fw.read_bytes()},
+                drop_after={"/chargerd-fw-2.8.bin": 100_000})  # fmt: skip
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        location = site.url(port, "/chargerd-fw-2.8.bin")
+        await csms.call(STATION_ID, "UpdateFirmware", update(location))
+        statuses = await until_final(csms, mark)
+    assert statuses[-1] == "Installed" and "DownloadFailed" not in statuses  # L02: unsigned
+    gets = [r for r in site.requests if r[0] == "GET"]
+    assert len(gets) == 2 and gets[1][2] == "bytes=100000-"  # the rest, not the whole again
+    boot = await wait_call(csms, "BootNotification", after=mark)
+    assert boot.payload["chargingStation"]["firmwareVersion"] == "2.8"
+
+
+async def test_a_later_retrieve_date_is_kept_across_a_restart(
+    csms: Csms201, station: Station201, tmp_path
+):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-4.0.bin")
+    site = Site(files={"/chargerd-fw-4.0.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        payload = update(site.url(port, "/chargerd-fw-4.0.bin"), request_id=5)
+        payload["firmware"]["retrieveDateTime"] = iso(time.time() + 6)
+        await csms.call(STATION_ID, "UpdateFirmware", payload)
+        await wait_call(csms, "FirmwareStatusNotification", after=mark,
+                        status="DownloadScheduled", requestId=5)  # fmt: skip
+        await station.restart()
+        assert not [r for r in site.requests if r[0] == "GET"]  # not before its time
+        statuses = await until_final(csms, mark)
+    assert statuses[0] == "DownloadScheduled" and statuses[-1] == "Installed"
+    assert firmware_statuses(csms, mark, request_id=5) == statuses
+
+
+async def test_an_update_during_a_session_waits_for_its_end(
+    csms: Csms201, station: Station201, tmp_path
+):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-5.0.bin")
+    site = Site(files={"/chargerd-fw-5.0.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        await station.start_session(1)
+        mark = len(csms.ledger.entries)
+        location = site.url(port, "/chargerd-fw-5.0.bin")
+        await csms.call(STATION_ID, "UpdateFirmware", update(location))
+        await wait_call(csms, "FirmwareStatusNotification", after=mark, status="InstallScheduled")
+        await station.wait_status(2, "Unavailable")  # the free one: no new session there
+        assert (await station.connector(1))["status"] == "Charging"
+        assert "Installing" not in firmware_statuses(csms, mark)
+        await station.sim("unplug", "1")  # the session ends
+        statuses = await until_final(csms, mark)
+    assert statuses[-3:] == ["Installing", "InstallRebooting", "Installed"]
+    await station.wait_status(1, "Available")  # the temporary Unavailable is not kept
+    await station.wait_status(2, "Available")
+
+
+async def test_kill_while_installing_ends_with_a_status_after_the_restart(
+    csms: Csms201, station: Station201, tmp_path
+):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-6.0.bin")
+    site = Site(files={"/chargerd-fw-6.0.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        location = site.url(port, "/chargerd-fw-6.0.bin")
+        await csms.call(STATION_ID, "UpdateFirmware", update(location))
+        await wait_call(csms, "FirmwareStatusNotification", after=mark, status="Installing",
+                        answered=False)  # fmt: skip
+        station.kill()
+        await station.start()
+        statuses = await until_final(csms, mark)
+    assert statuses[-1] in ("Installed", "InstallationFailed")
+    assert statuses.count(statuses[-1]) == 1
