@@ -192,10 +192,15 @@ ev_state = st.tuples(st.floats(0, 100), st.none() | st.floats(0, 40), st.boolean
     st.none() | st.floats(0, 150),
     st.booleans(),
 )
-def test_limits_never_offer_between_0_and_6_a_nor_more_than_the_site(site_a, evs, grid, ok):
-    engine = station(site_a, count=4)
+def test_limits_never_offer_between_0_and_6_a_nor_more_than_the_budget(site_a, evs, grid, ok):
+    site = SiteLimit(site_a, fallback_current_a=8)
+    engine = SmartCharging([ConnectorFacts(n, 32, 3) for n in range(1, 5)], site)
     now = {c: ev(c, arrived, drawing, drawing == 0) for c, (arrived, drawing, _) in evs.items()}
+    drawn = sum(s.drawing_a or 0 for s in now.values())
+    budget = balancer.site_budget(site, grid if ok else None, drawn)
     for step in range(2):  # the second round sees the first one's offers
         limits = engine.limits(T + step, now, grid, ok)
         assert all(lim.offered_a == 0 or lim.offered_a >= MIN for lim in limits.values())
-        assert sum(limits[c].offered_a for c in now) <= site_a
+        assert sum(limits[c].offered_a for c in now) <= budget
+        if not ok:
+            assert all(limits[c].offered_a <= 8 for c in now)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -232,27 +233,40 @@ def _limit(a: float, source: str):
 
 # --- property: the composite never exceeds a winning profile nor the connector --------
 
-absolute = st.builds(
-    lambda purpose, connector, stack, start, duration, limits, gaps: ChargingProfile(
+def draft(purpose, connector, stack, start, duration, limits, gaps, unit, phases, tx):
+    periods = tuple(
+        Period(sum(gaps[:i]), lim * (230 if unit == "W" else 1), phases)
+        for i, lim in enumerate(limits)
+    )
+    return ChargingProfile(
         0, stack, purpose, Kind.ABSOLUTE,
-        Schedule("A", tuple(Period(sum(gaps[:i]), lim) for i, lim in enumerate(limits)),
-                 start=T + start, duration_s=duration),
+        Schedule(unit, periods, start=T + start, duration_s=duration),
         connector=0 if purpose is Purpose.STATION_MAX else connector,
-    ),
-    st.sampled_from([Purpose.STATION_MAX, Purpose.TX_DEFAULT]),
+        transaction_id=tx if purpose is Purpose.TX else None,
+    )  # fmt: skip
+
+
+drafts = st.builds(
+    draft,
+    st.sampled_from([Purpose.STATION_MAX, Purpose.TX_DEFAULT, Purpose.TX]),
     st.sampled_from([0, 1]), st.integers(0, 3), st.integers(-2000, 2000),
     st.none() | st.integers(0, 3000), st.lists(st.integers(0, 40), min_size=3, max_size=3),
-    st.lists(st.integers(1, 900), min_size=3, max_size=3),
+    st.lists(st.integers(1, 900), min_size=3, max_size=3), st.sampled_from(["A", "W"]),
+    st.sampled_from([None, 1, 3]), st.sampled_from(["tx-1", "tx-old"]),
 )  # fmt: skip
 
 
 def covering(profile: ChargingProfile, t: float) -> float | None:
-    """Independent of the engine: the profile's limit at t, None outside its schedule."""
+    """Independent of the engine: the profile's limit in A at t on a 3-phase 230 V
+    connector, None outside its schedule."""
     offset = t - profile.schedule.start
     duration = profile.schedule.duration_s
     if offset < 0 or (duration is not None and offset >= duration):
         return None
-    return [p.limit for p in profile.schedule.periods if p.start_s <= offset][-1]
+    period = [p for p in profile.schedule.periods if p.start_s <= offset][-1]
+    if profile.schedule.unit == "A":
+        return period.limit
+    return period.limit / ((period.number_phases or 3) * 230)
 
 
 def best(profiles: list[ChargingProfile], t: float) -> float | None:
@@ -261,18 +275,22 @@ def best(profiles: list[ChargingProfile], t: float) -> float | None:
     return max(ranked, key=lambda r: r[0])[1] if ranked else None
 
 
-@settings(max_examples=150)
-@given(st.lists(absolute, max_size=6), st.lists(st.integers(0, 3599), min_size=1, max_size=8))
-def test_the_composite_is_the_least_of_the_winning_profiles_and_the_connector(drafts, offsets):
+@settings(max_examples=200)
+@given(st.lists(drafts, max_size=6), st.lists(st.integers(0, 3599), min_size=1, max_size=8))
+def test_the_composite_is_the_least_of_the_winning_profiles_and_the_connector(found, offsets):
     e = SmartCharging(CONNECTORS, None, max_stack_level=3, max_periods=3, max_profiles=99)
-    for n, draft in enumerate(drafts):
-        e.install(replace(draft, id=n + 1), T)
+    for n, profile in enumerate(found):
+        if profile.purpose is not Purpose.TX or profile.connector == 1:
+            e.install(replace(profile, id=n + 1), T)
     installed = e.profiles()
     periods = e.composite(1, T, 3600, charging())
     assert periods and periods[0].start_s == 0
     for offset in offsets:
+        t = T + offset
         got = [p.limit_a for p in periods if p.start_s <= offset][-1]
-        station = best([p for p in installed if p.purpose is Purpose.STATION_MAX], T + offset)
-        tx_default = best([p for p in installed if p.purpose is Purpose.TX_DEFAULT], T + offset)
-        expected = min(x for x in (32, station, tx_default) if x is not None)
-        assert got == expected
+        of = {purpose: [p for p in installed if p.purpose is purpose] for purpose in Purpose}
+        tx = best([p for p in of[Purpose.TX] if p.transaction_id == "tx-1"], t)
+        tx_or_default = tx if tx is not None else best(of[Purpose.TX_DEFAULT], t)
+        expected = [32, best(of[Purpose.STATION_MAX], t), tx_or_default]
+        # never above a winning profile nor the connector, and no lower than they say
+        assert got == pytest.approx(min(x for x in expected if x is not None), abs=1e-6)
