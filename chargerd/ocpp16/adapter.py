@@ -29,9 +29,12 @@ from ..outbox import Combining, Outbox, RetryPolicy
 from ..rpc import OCPP16, CallError, ConnectionLost
 from ..store import Store
 from . import keys as K
+from .firmware import Firmware16
 from .local_list import get_local_list_version, send_local_list
 from .payloads import auth_info, timestamp
 from .reservations import cancel_reservation, reserve_now
+from .security import Security16
+from .smart import SmartMessages
 from .transactions import TransactionMessages
 from .triggers import trigger_message
 
@@ -67,6 +70,11 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
         self.store = store
         self.keys = self._load_keys()
         self.local_list = LocalList(store)
+        self.firmware = Firmware16(self)  # firmware and diagnostics (firmware.py)
+        self.security = Security16(self)  # security extension (security.py)
+        self.add_handlers(self.security.handlers())
+        self.smart = SmartMessages(self)  # Smart Charging (smart.py)
+        self.add_handlers(self.smart.handlers())
         self._boot_now = asyncio.Event()  # a TriggerMessage asks for the next boot attempt
         # MinimumStatusDuration: connector -> (status, error code) not yet reported, since
         self._changing: dict[int, tuple[tuple[Status, str], float]] = {}
@@ -315,9 +323,12 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
             connector = p.get("connectorId")
             if connector is not None and connector not in station.connectors:
                 return {"status": "Rejected"}
+            if self.smart.remote_start_refused(p):  # its chargingProfile
+                return {"status": "Rejected"}
             accepted = await self.rt.feed(
                 lambda now: station.remote_start(p["idTag"], connector, now)
             )
+            self.smart.remote_start_answered(p, accepted)
             return {"status": "Accepted" if accepted else "Rejected"}
         if action == "RemoteStopTransaction":
             tx_id = self.store.tx_by_csms_id(str(p["transactionId"]))
@@ -357,10 +368,15 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
         name = key.name
         if not key.writable:
             return "Rejected", "read-only"
+        shown = "***" if key.write_only else repr(value)  # secrets never reach a log
+        if name in K.CREDENTIALS:
+            status, why = self.security.change_key(name, value)
+            log.info("ChangeConfiguration %s=%s by %s: %s %s", name, shown, by, status, why or "")
+            return status, why
         try:
             parsed = K.parse(key, value)
         except ValueError as exc:
-            log.info("ChangeConfiguration %s=%r by %s rejected: %s", name, value, by, exc)
+            log.info("ChangeConfiguration %s=%s by %s rejected: %s", name, shown, by, exc)
             return "Rejected", str(exc)
         self._set_key(name, parsed)
         log.info("configuration %s set to %s by %s", name, K.to_wire(parsed), by)
@@ -374,8 +390,10 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
             if key is None:
                 unknown.append(name)
                 continue
-            value = K.to_wire(self.keys[key.name])[:500]
-            known.append({"key": key.name, "readonly": not key.writable, "value": value})
+            entry: dict[str, Any] = {"key": key.name, "readonly": not key.writable}
+            if not key.write_only:
+                entry["value"] = K.to_wire(self.keys[key.name])[:500]
+            known.append(entry)
         answer: dict[str, Any] = {"configurationKey": known}
         if unknown:
             answer["unknownKey"] = unknown
@@ -387,7 +405,7 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
         found = K.find(key)
         if found is None:
             raise ValueError(f"{key}: no such OCPP 1.6 configuration key")
-        shown = K.to_wire(self.keys[found.name])
+        shown = "(write-only)" if found.write_only else K.to_wire(self.keys[found.name])
         return f"{found.name} = {shown}" + ("" if found.writable else "  (read-only)")
 
     def ocpp_set(self, key: str, value: str) -> str:
@@ -398,7 +416,8 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
             raise ValueError(f"{key}: {status}: {why}")
         found = K.find(key)
         assert found is not None
-        return f"{found.name} = {K.to_wire(self.keys[found.name])}  ({status})"
+        shown = "***" if found.write_only else K.to_wire(self.keys[found.name])
+        return f"{found.name} = {shown}  ({status})"
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -12,7 +12,9 @@ from ..measurands import MEASURANDS  # what the *SampledData / *AlignedData keys
 from .local_list import LOCAL_AUTH_LIST_MAX_LENGTH, SEND_LOCAL_LIST_MAX_LENGTH
 
 MAX_MEASURANDS = len(MEASURANDS)
-FEATURE_PROFILES = "Core,LocalAuthListManagement,Reservation,RemoteTrigger"
+FEATURE_PROFILES = (
+    "Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging"
+)
 
 
 @dataclass(frozen=True)
@@ -23,21 +25,35 @@ class Key:
     writable: bool = True
     reboot: bool = False  # a change takes effect only after a reboot
     minimum: int = 0
+    write_only: bool = False  # a secret: never in GetConfiguration answers nor in logs
 
 
 KEYS: tuple[Key, ...] = (
+    Key("AdditionalRootCertificateCheck", "bool", False, writable=False),  # security ext.
     Key("AllowOfflineTxForUnknownId", "bool", False),
     Key("AuthorizationCacheEnabled", "bool", True),
+    # security extension: hex on the wire, the decoded bytes are the Basic auth password;
+    # kept by the credentials (ocpp16/security.py), not in this table
+    Key("AuthorizationKey", "str", "", write_only=True),
     Key("AuthorizeRemoteTxRequests", "bool", True),
+    Key("CertificateSignedMaxChainSize", "int", 10000, writable=False),  # security ext.
+    Key("CertificateStoreMaxLength", "int", 20, writable=False),  # security ext.
+    # Smart Charging: the maxima ocpp16/smart.py checks profiles against
+    Key("ChargeProfileMaxStackLevel", "int", 8, writable=False),
+    Key("ChargingScheduleAllowedChargingRateUnit", "str", "Current,Power", writable=False),
+    Key("ChargingScheduleMaxPeriods", "int", 24, writable=False),
     Key("ClockAlignedDataInterval", "int", 0),
     Key("ConnectionTimeOut", "int", 60, minimum=1),
     Key("ConnectorPhaseRotation", "str", "0.RST"),
+    Key("ConnectorSwitch3to1PhaseSupported", "bool", False, writable=False),
+    Key("CpoName", "str", ""),  # security ext.: O of the station certificate's CSR
     Key("GetConfigurationMaxKeys", "int", 100, writable=False),
     Key("HeartbeatInterval", "int", 300, minimum=1),
     Key("LocalAuthListEnabled", "bool", True),
     Key("LocalAuthListMaxLength", "int", LOCAL_AUTH_LIST_MAX_LENGTH, writable=False),
     Key("LocalAuthorizeOffline", "bool", True),
     Key("LocalPreAuthorize", "bool", False),
+    Key("MaxChargingProfilesInstalled", "int", 32, writable=False),
     Key("MaxEnergyOnInvalidId", "int", 0),
     Key("MeterValuesAlignedData", "csl", "Energy.Active.Import.Register"),
     Key("MeterValuesAlignedDataMaxLength", "int", MAX_MEASURANDS, writable=False),
@@ -48,6 +64,8 @@ KEYS: tuple[Key, ...] = (
     Key("NumberOfConnectors", "int", 0, writable=False),  # set from the YAML connectors
     Key("ReserveConnectorZeroSupported", "bool", True, writable=False),
     Key("ResetRetries", "int", 1),
+    # security ext.: 0-3, up only; the credentials keep the active one (ocpp16/security.py)
+    Key("SecurityProfile", "int", 0),
     Key("SendLocalListMaxLength", "int", SEND_LOCAL_LIST_MAX_LENGTH, writable=False),
     Key("StopTransactionOnEVSideDisconnect", "bool", True),
     Key("StopTransactionOnInvalidId", "bool", True),
@@ -56,12 +74,16 @@ KEYS: tuple[Key, ...] = (
     Key("StopTxnSampledData", "csl", ""),
     Key("StopTxnSampledDataMaxLength", "int", MAX_MEASURANDS, writable=False),
     Key("SupportedFeatureProfiles", "str", FEATURE_PROFILES, writable=False),
+    # firmware downloads and log uploads (updates/transfer.py)
+    Key("SupportedFileTransferProtocols", "str", "FTP,FTPS,HTTP,HTTPS", writable=False),
     Key("TransactionMessageAttempts", "int", 3, minimum=1),
     Key("TransactionMessageRetryInterval", "int", 60),
     Key("UnlockConnectorOnEVSideDisconnect", "bool", True),
     Key("WebSocketPingInterval", "int", 30),
 )
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
+# keys the security credentials keep (ocpp16/security.py), and their YAML setting
+CREDENTIALS = {"AuthorizationKey": "csms.password", "SecurityProfile": "csms.security_profile"}
 _BY_FOLDED: dict[str, Key] = {k.name.casefold(): k for k in KEYS}
 
 
@@ -114,6 +136,8 @@ def check_initial_value(name: str, value: object) -> str | None:
         return f"unknown OCPP 1.6 configuration key{hint}; allowed: {', '.join(BY_NAME)}"
     if not key.writable:
         return "is read-only (set by the station itself)"
+    if name in CREDENTIALS:
+        return f"is kept with the credentials: set {CREDENTIALS[name]} instead"
     if value is None or isinstance(value, list | dict):
         return f"must be a single {key.kind} value"
     try:

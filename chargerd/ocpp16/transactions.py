@@ -15,6 +15,7 @@ from ..core.model import MeterSampled, TransactionEnded, TransactionStarted
 from ..outbox import Outbox
 from ..store import OutboxMessage, Store
 from .payloads import auth_info, meter_value, stop_reason, timestamp
+from .smart import SmartMessages
 
 log = logging.getLogger("chargerd.ocpp16")
 
@@ -26,9 +27,11 @@ class TransactionMessages:
     rt: Runtime
     _measurands: Callable[[str], list[str]]
     _spawn: Callable[[Any], None]
+    smart: SmartMessages
 
     def _transaction_started(self, d: TransactionStarted) -> None:
         tx = d.transaction
+        self.smart.transaction_started(tx)  # a RemoteStart TxProfile binds to it
         payload = {
             "connectorId": tx.connector,
             "idTag": tx.id_tag,
