@@ -9,19 +9,15 @@ external limit on the whole station — is shared between the charging sessions 
 `balancer.share`; with none of them each session gets its own limit. All currents are per
 phase, and the budget is taken as if every connector drew on every phase (safe for
 single-phase connectors).
-
-External constraints (EMS, grid operator) are kept as ChargingStationExternalConstraints
-profiles with reserved ids, so they show in GetChargingProfiles and survive with the rest;
-the CSMS cannot clear them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
 from . import balancer
 from .composite import changes, csms_limit, least, winner
+from .installed import InstalledProfiles
 from .profiles import (
     MIN_OFFER_A,
     ChargingProfile,
@@ -29,21 +25,18 @@ from .profiles import (
     Kind,
     Limit,
     LimitPeriod,
-    Period,
     Purpose,
-    Rejection,
-    Schedule,
     Session,
     SiteLimit,
 )
-from .validation import problem
 
-EXTERNAL_ID_BASE = 2_000_000_000  # + connector: the id of `chargerctl limit`'s profile
 HORIZON_S = 8 * 86_400  # next_change looks this far (a weekly recurrence and a day)
 _TIE_A = 0.01  # shares are rounded down to 10 mA
 
 
-class SmartCharging:
+class SmartCharging(InstalledProfiles):
+    """Profiles and external limits in (`InstalledProfiles`), limits and schedules out."""
+
     def __init__(
         self,
         connectors: list[ConnectorFacts],
@@ -62,166 +55,11 @@ class SmartCharging:
             max(c.phases for c in connectors),
             first.voltage_v,
         )
+        super().__init__(self.connectors, profiles, max_stack_level, max_periods, max_profiles)
         self.site = site
-        self.max_stack_level = max_stack_level
-        self.max_periods = max_periods
-        self.max_profiles = max_profiles
-        self._profiles = {p.id: p for p in profiles}
         self._paused: set[int] = set()  # sessions the balancer gave nothing last time
         self._offered: dict[int, float] = {}
         self._grid: tuple[float | None, bool] = (None, True)
-
-    # --- the profile store -------------------------------------------------------------
-
-    def check(
-        self, profile: ChargingProfile, now: float, transactions: dict[int, str]
-    ) -> Rejection | None:
-        """Why `profile` cannot be installed (version-neutral rules), or None.
-        `transactions`: the running transactions by connector."""
-        taken = self._profiles.get(profile.id)
-        external = (Purpose.EXTERNAL, Purpose.EXTERNAL)
-        if (
-            taken is not None
-            and (taken.purpose, profile.purpose) != external
-            and (Purpose.EXTERNAL in (taken.purpose, profile.purpose))
-        ):
-            return Rejection.ID_TAKEN
-        found = problem(profile, now, transactions, set(self.connectors), self.max_stack_level,
-                        self.max_periods)  # fmt: skip
-        if found is not None:
-            return found
-        kept = [
-            p for p in self._replaced_by(profile, transactions) if p.purpose is not Purpose.EXTERNAL
-        ]
-        installed = sum(1 for p in self._profiles.values() if p.purpose is not Purpose.EXTERNAL)
-        if profile.purpose is not Purpose.EXTERNAL and installed - len(kept) >= self.max_profiles:
-            return Rejection.TOO_MANY_PROFILES
-        return None
-
-    def same_slot(self, profile: ChargingProfile) -> list[ChargingProfile]:
-        """Installed profiles with another id at the same stack level, purpose and connector
-        (and transaction): 1.6 replaces them, 2.0.1 rejects the new one."""
-        slot = _slot(profile)
-        return [p for p in self._profiles.values() if p.id != profile.id and _slot(p) == slot]
-
-    def install(
-        self, profile: ChargingProfile, now: float, transactions: dict[int, str] | None = None
-    ) -> list[ChargingProfile]:
-        """Install a checked profile; returns the ones it replaced (same id, or same stack
-        level, purpose and connector). A TxProfile without a transactionId is bound to the
-        transaction running on its connector (from `transactions`)."""
-        if profile.purpose is Purpose.TX and profile.transaction_id is None and transactions:
-            running = transactions.get(profile.connector)
-            if running is not None:
-                profile = replace(profile, transaction_id=running)
-        replaced = self._replaced_by(profile, transactions or {})
-        for old in replaced:
-            del self._profiles[old.id]
-        self._profiles[profile.id] = profile
-        return replaced
-
-    def _replaced_by(
-        self, profile: ChargingProfile, transactions: dict[int, str]
-    ) -> list[ChargingProfile]:
-        if profile.purpose is Purpose.TX and profile.transaction_id is None:
-            profile = replace(profile, transaction_id=transactions.get(profile.connector))
-        same_id = [self._profiles[profile.id]] if profile.id in self._profiles else []
-        return same_id + self.same_slot(profile)
-
-    def clear(
-        self,
-        *,
-        id: int | None = None,
-        connector: int | None = None,
-        purpose: Purpose | None = None,
-        stack_level: int | None = None,
-    ) -> list[ChargingProfile]:
-        """Remove the profiles with `id`, or else matching every criterion given (none: all);
-        returns them. External constraints only when `purpose` names them."""
-
-        def matches(p: ChargingProfile) -> bool:
-            if p.purpose is Purpose.EXTERNAL and purpose is not Purpose.EXTERNAL:
-                return False
-            if id is not None:
-                return p.id == id
-            return (
-                (connector is None or p.connector == connector)
-                and (purpose is None or p.purpose is purpose)
-                and (stack_level is None or p.stack_level == stack_level)
-            )
-
-        return self._remove(matches)
-
-    def profiles(
-        self,
-        *,
-        connector: int | None = None,
-        purpose: Purpose | None = None,
-        stack_level: int | None = None,
-        ids: Iterable[int] | None = None,
-    ) -> list[ChargingProfile]:
-        """The installed profiles matching every criterion given, external ones included."""
-        wanted = None if ids is None else set(ids)
-        found = [
-            p
-            for p in self._profiles.values()
-            if (connector is None or p.connector == connector)
-            and (purpose is None or p.purpose is purpose)
-            and (stack_level is None or p.stack_level == stack_level)
-            and (wanted is None or p.id in wanted)
-        ]
-        return sorted(found, key=lambda p: (p.connector, p.purpose, p.stack_level, p.id))
-
-    def transaction_ended(self, transaction_id: str) -> list[ChargingProfile]:
-        """The transaction's TxProfiles go with it."""
-        return self._remove(
-            lambda p: p.purpose is Purpose.TX and p.transaction_id == transaction_id
-        )
-
-    def expire(self, now: float) -> list[ChargingProfile]:
-        """Remove the profiles whose validTo has passed."""
-        return self._remove(lambda p: p.valid_to is not None and p.valid_to <= now)
-
-    def _remove(self, matches) -> list[ChargingProfile]:  # noqa: ANN001
-        gone = [p for p in self._profiles.values() if matches(p)]
-        for p in gone:
-            del self._profiles[p.id]
-        return gone
-
-    # --- external constraints ----------------------------------------------------------
-
-    def set_external(
-        self, connector: int, amps: float, source: str, now: float | None = None
-    ) -> ChargingProfile:
-        """An external limit on a connector (0: the whole station) until cleared."""
-        profile = ChargingProfile(
-            id=EXTERNAL_ID_BASE + connector,
-            stack_level=0,
-            purpose=Purpose.EXTERNAL,
-            kind=Kind.ABSOLUTE,
-            schedule=Schedule("A", (Period(0, float(amps)),), start=now),
-            connector=connector,
-            source=source,
-        )
-        self._profiles[profile.id] = profile
-        return profile
-
-    def clear_external(self, connector: int | None) -> list[ChargingProfile]:
-        """Remove the external limit of `connector` (None: every one); returns them."""
-        return self._remove(
-            lambda p: _is_external_limit(p) and (connector is None or p.connector == connector)
-        )
-
-    @property
-    def external(self) -> dict[int, tuple[float, str]]:
-        """`chargerctl limit`'s limits: {connector: (amps, source)}."""
-        return {
-            p.connector: (p.schedule.periods[0].limit, p.source)
-            for p in self._profiles.values()
-            if _is_external_limit(p)
-        }
-
-    # --- what the hardware does --------------------------------------------------------
 
     def limits(
         self, now: float, sessions: dict[int, Session], grid_a: float | None, grid_ok: bool = True
@@ -349,17 +187,6 @@ def _least(*candidates: tuple[float | None, str]) -> tuple[float, str]:
         if a < best[0]:
             best = (a, source)
     return best
-
-
-def _slot(p: ChargingProfile) -> tuple[object, ...]:
-    transaction = p.transaction_id if p.purpose is Purpose.TX else None
-    return (p.stack_level, p.purpose, p.connector, transaction)
-
-
-def _is_external_limit(profile: ChargingProfile) -> bool:
-    return (
-        profile.purpose is Purpose.EXTERNAL and profile.id == EXTERNAL_ID_BASE + profile.connector
-    )
 
 
 def _limit(limit_a: float, source: str) -> Limit:
