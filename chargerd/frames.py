@@ -71,7 +71,7 @@ def _hide_values(node: Any) -> Any:
         return node
     variable = node.get("variable")
     name = node.get("key", variable.get("name") if isinstance(variable, dict) else None)
-    secret = name in SECRET_NAMES
+    secret = isinstance(name, str) and name in SECRET_NAMES  # GetConfiguration: a list
     out: dict[str, Any] = {}
     for key, value in node.items():
         if secret and key in ("value", "attributeValue") and isinstance(value, str):
