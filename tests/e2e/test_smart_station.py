@@ -8,6 +8,8 @@ and the simulated EV's draw (the meter's power), plus the statuses the CSMS is t
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +21,11 @@ from chargerd import technician
 from chargerd.config import load_config
 from chargerd.ctl import request
 from chargerd.daemon import Daemon
-from devcsms import Csms
+from devcsms import Csms, Csms201
 from hal.registry import build_hardware
 
 from .conftest import POLL_S, STATION_ID, WAIT_S, Station, wait_call, wait_until
+from .conftest201 import Station201
 
 VOLTS = 230.0
 
@@ -321,3 +324,36 @@ async def test_a_limit_change_is_an_sc_command_on_the_rapi_serial_line(tmp_path:
         daemon.stop()
         await running
         await hardware.close()
+
+
+# --- 2.0.1: external control signals may be switched off --------------------------------------
+
+
+async def test_2_0_1_refuses_an_external_limit_while_external_control_signals_are_disabled(
+    tmp_path: Path,
+) -> None:
+    csms = Csms201(close_timeout=0.5)
+    await csms.start()
+    sock_dir = Path(tempfile.mkdtemp(prefix="cd-", dir="/tmp"))
+    station = Station201(csms, tmp_path, sock_dir)
+    station.set_ocpp("SmartChargingCtrlr", "ExternalControlSignalsEnabled", False)
+    try:
+        await station.start()
+        answer = await ctl(station, "limit", "10")
+        assert not answer["ok"]
+        assert "SmartChargingCtrlr.ExternalControlSignalsEnabled is false" in answer["error"]
+        assert (await station.status())["smart"]["external"] == {}
+
+        answer = await ctl(station, "ocpp", "set",
+                           "SmartChargingCtrlr.ExternalControlSignalsEnabled", "true")  # fmt: skip
+        assert answer["ok"], answer
+        await limit(station, "10", "--connector", "1")
+        await station.start_session(1)
+        c1 = await wait_connector(station, 1, "at the external 10 A", offered_a=10)
+        assert c1["limit_source"] == "external"
+    finally:
+        if station.running:
+            station.kill()
+        await csms.stop()
+        shutil.rmtree(sock_dir, ignore_errors=True)
+    assert csms.ledger.violations == []
