@@ -8,7 +8,6 @@ a task that waits for the answer to be on its way first.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -20,7 +19,7 @@ from .host import Host, after_answer, info, unknown_evse
 from .payloads import auth_info, timestamp
 from .reports import CRITERIA, REPORT_BASES, base_report, custom_report, report_pages
 from .triggers import Triggers
-from .variables import LOCAL_LIST_ITEMS_PER_MESSAGE, security_profile
+from .variables import LOCAL_LIST_ITEMS_PER_MESSAGE
 
 log = logging.getLogger("chargerd.ocpp201")
 
@@ -39,13 +38,10 @@ SUPPORTED = {
     "ReserveNow",
     "Reset",
     "SendLocalList",
-    "SetNetworkProfile",
     "SetVariables",
     "TriggerMessage",
     "UnlockConnector",
 }
-CHARGING_PROFILE_KEY = "ocpp201.charging_profile.{}"  # store meta, per remoteStartId
-NETWORK_PROFILE_KEY = "ocpp201.network_profile.{}"  # store meta, per configuration slot
 
 
 class Requests:
@@ -152,29 +148,6 @@ class Requests:
         for payload in payloads:
             await self.h.send(action, payload)
 
-    async def _on_SetNetworkProfile(self, p: dict[str, Any]) -> dict[str, Any]:
-        data = p["connectionData"]
-        if data["securityProfile"] < security_profile(self.h.config):
-            return {
-                "status": "Rejected",
-                "statusInfo": info(
-                    "InvalidSecProfile",
-                    "a lower security profile than the one in use is not allowed",
-                ),
-            }
-        slot = p["configurationSlot"]
-        self.h.store.set_meta(NETWORK_PROFILE_KEY.format(slot), json.dumps(data))
-        log.warning(
-            "network profile for slot %d stored (%s); this station keeps connecting to "
-            "csms.url of its YAML file",
-            slot,
-            data["ocppCsmsUrl"],
-        )
-        self.h.security_event(
-            "ReconfigurationOfSecurityParameters", f"network profile stored in slot {slot}"
-        )
-        return {"status": "Accepted"}
-
     async def _on_Reset(self, p: dict[str, Any]) -> dict[str, Any]:
         evse = p.get("evseId")
         if evse is not None:  # B11/B12: one EVSE; the station goes on
@@ -253,16 +226,10 @@ class Requests:
         token, evse, remote_id = p["idToken"], p.get("evseId"), p["remoteStartId"]
         if evse is not None and evse not in station.connectors:
             return {"status": "Rejected", "statusInfo": info("UnknownEvse", f"no EVSE {evse}")}
+        refused = self.h.smart.remote_start_refused(p)  # its TxProfile (K05)
+        if refused is not None:
+            return refused
         self.h.authorizer.token_seen(token)
-        if "chargingProfile" in p:
-            self.h.store.set_meta(
-                CHARGING_PROFILE_KEY.format(remote_id), json.dumps(p["chargingProfile"])
-            )
-            log.warning(
-                "RequestStartTransaction %d: charging profile stored but not applied "
-                "(this station has no smart charging)",
-                remote_id,
-            )
         accepted = await self.h.rt.feed(
             lambda now: station.remote_start(token["idToken"], evse, now, remote_id)
         )
@@ -273,6 +240,7 @@ class Requests:
             started = [running]
         if accepted and started:
             answer["transactionId"] = started[0].id
+        self.h.smart.remote_start_answered(p, running if accepted else None)
         return answer
 
     async def _on_RequestStopTransaction(self, p: dict[str, Any]) -> dict[str, Any]:
