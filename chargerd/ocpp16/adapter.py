@@ -28,6 +28,8 @@ from ..local_list import LocalList
 from ..outbox import Combining, Outbox, RetryPolicy
 from ..rpc import OCPP16, CallError, ConnectionLost
 from ..store import Store
+from ..updates.version import running_version
+from . import cost
 from . import keys as K
 from .firmware import Firmware16
 from .local_list import get_local_list_version, send_local_list
@@ -75,6 +77,7 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
         self.add_handlers(self.security.handlers())
         self.smart = SmartMessages(self)  # Smart Charging (smart.py)
         self.add_handlers(self.smart.handlers())
+        self.add_handlers(cost.handlers(self))  # prices and costs: DataTransfer costmsg (cost.py)
         self._boot_now = asyncio.Event()  # a TriggerMessage asks for the next boot attempt
         # MinimumStatusDuration: connector -> (status, error code) not yet reported, since
         self._changing: dict[int, tuple[tuple[Status, str], float]] = {}
@@ -165,7 +168,7 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
         payload: dict[str, Any] = {
             "chargePointVendor": info.vendor,
             "chargePointModel": info.model,
-            "firmwareVersion": info.firmware_version,
+            "firmwareVersion": running_version(self.config),  # an update's wins
         }
         if info.serial:
             payload["chargePointSerialNumber"] = info.serial

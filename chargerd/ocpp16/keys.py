@@ -20,7 +20,7 @@ FEATURE_PROFILES = (
 @dataclass(frozen=True)
 class Key:
     name: str
-    kind: str  # "bool", "int" or "csl" (comma-separated measurand list) or "str"
+    kind: str  # "bool", "int", "csl" (comma-separated measurand list), "str" or "json" (an object)
     default: bool | int | str
     writable: bool = True
     reboot: bool = False  # a change takes effect only after a reboot
@@ -47,8 +47,15 @@ KEYS: tuple[Key, ...] = (
     Key("ConnectorPhaseRotation", "str", "0.RST"),
     Key("ConnectorSwitch3to1PhaseSupported", "bool", False, writable=False),
     Key("CpoName", "str", ""),  # security ext.: O of the station certificate's CSR
+    # OCA cost and price extension (ocpp16/cost.py): prices and costs on the screen
+    Key("CustomDisplayCostAndPrice", "bool", True, writable=False),
+    Key("CustomIdleFeeAfterStop", "bool", False, writable=False),  # not kept going
+    Key("CustomMultiLanguageMessages", "bool", True, writable=False),
+    Key("DefaultPrice", "json", ""),  # priceText, priceTextOffline, chargingPrice
+    Key("DefaultPriceText", "json", ""),  # priceTexts: [{priceText, priceTextOffline, language}]
     Key("GetConfigurationMaxKeys", "int", 100, writable=False),
     Key("HeartbeatInterval", "int", 300, minimum=1),
+    Key("Language", "str", "en"),  # cost extension: the screen's language (RFC 5646)
     Key("LocalAuthListEnabled", "bool", True),
     Key("LocalAuthListMaxLength", "int", LOCAL_AUTH_LIST_MAX_LENGTH, writable=False),
     Key("LocalAuthorizeOffline", "bool", True),
@@ -61,6 +68,7 @@ KEYS: tuple[Key, ...] = (
     Key("MeterValuesSampledDataMaxLength", "int", MAX_MEASURANDS, writable=False),
     Key("MeterValueSampleInterval", "int", 60),
     Key("MinimumStatusDuration", "int", 0),  # s a status must hold before it is reported
+    Key("NextTimeOffsetTransitionDateTime", "str", ""),  # cost extension: when TimeOffset changes
     Key("NumberOfConnectors", "int", 0, writable=False),  # set from the YAML connectors
     Key("ReserveConnectorZeroSupported", "bool", True, writable=False),
     Key("ResetRetries", "int", 1),
@@ -68,6 +76,7 @@ KEYS: tuple[Key, ...] = (
     Key("SecurityProfile", "int", 0),
     Key("SendLocalListMaxLength", "int", SEND_LOCAL_LIST_MAX_LENGTH, writable=False),
     Key("StopTransactionOnEVSideDisconnect", "bool", True),
+    Key("SupportedLanguages", "str", "en,de,fr,nl,es,it", writable=False),  # cost extension
     Key("StopTransactionOnInvalidId", "bool", True),
     Key("StopTxnAlignedData", "csl", ""),
     Key("StopTxnAlignedDataMaxLength", "int", MAX_MEASURANDS, writable=False),
@@ -76,6 +85,8 @@ KEYS: tuple[Key, ...] = (
     Key("SupportedFeatureProfiles", "str", FEATURE_PROFILES, writable=False),
     # firmware downloads and log uploads (updates/transfer.py)
     Key("SupportedFileTransferProtocols", "str", "FTP,FTPS,HTTP,HTTPS", writable=False),
+    Key("TimeOffset", "str", "+00:00"),  # cost extension: local time of the prices
+    Key("TimeOffsetNextTransition", "str", ""),  # cost extension: TimeOffset from then on
     Key("TransactionMessageAttempts", "int", 3, minimum=1),
     Key("TransactionMessageRetryInterval", "int", 60),
     Key("UnlockConnectorOnEVSideDisconnect", "bool", True),
@@ -116,6 +127,14 @@ def parse(key: Key, value: object) -> bool | int | str:
         if len(items) > MAX_MEASURANDS:
             raise ValueError(f"at most {MAX_MEASURANDS} measurands")
         return ",".join(items)
+    if key.kind == "json" and text:
+        import json
+
+        try:
+            if not isinstance(json.loads(text), dict):
+                raise ValueError
+        except ValueError:
+            raise ValueError("must be a JSON object") from None
     return text
 
 
