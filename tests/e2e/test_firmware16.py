@@ -1,0 +1,170 @@
+"""OCPP 1.6 Firmware Management and the security extension's signed update, through the real
+daemon with `installer: sim` against local HTTP and FTP servers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from devcsms import Csms
+from tests.updates.maker import make_maker
+from tests.updates.servers import Site, ftp_server, http_server
+
+from .conftest import STATION_ID, Station, calls, wait_call, wait_until
+from .firmware_rig import FINAL, image, iso, with_firmware
+
+
+def statuses(csms: Csms, action: str, after: int) -> list[str]:
+    return [e.payload["status"] for e in calls(csms, action, after)]
+
+
+async def until_final(csms: Csms, action: str, after: int, timeout: float = 20) -> list[str]:
+    await wait_until(lambda: bool(set(statuses(csms, action, after)) & FINAL),
+                     f"a final {action}", timeout)  # fmt: skip
+    return statuses(csms, action, after)
+
+
+def signed(location: str, maker, fw: Path, request_id: int = 3) -> dict:
+    return {
+        "requestId": request_id, "retries": 1, "retryInterval": 1,
+        "firmware": {
+            "location": location, "retrieveDateTime": iso(time.time()),
+            "signingCertificate": maker.signer_pem, "signature": maker.sign(fw),
+        },
+    }  # fmt: skip
+
+
+async def test_the_profile_and_its_protocols_are_announced(csms: Csms, station: Station):
+    await station.start()
+    answer = await csms.call(STATION_ID, "GetConfiguration", {
+        "key": ["SupportedFeatureProfiles", "SupportedFileTransferProtocols"],
+    })  # fmt: skip
+    values = {k["key"]: k["value"] for k in answer["configurationKey"]}
+    assert "FirmwareManagement" in values["SupportedFeatureProfiles"].split(",")
+    assert values["SupportedFileTransferProtocols"] == "FTP,FTPS,HTTP,HTTPS"
+
+
+async def test_update_firmware_installs_and_reports_installed_after_the_boot(
+    csms: Csms, station: Station, tmp_path: Path
+):
+    with_firmware(station)
+    fw = image(tmp_path)
+    site = Site(files={"/chargerd-fw-2.7.1.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        answer = await csms.call(STATION_ID, "UpdateFirmware", {
+            "location": site.url(port, "/chargerd-fw-2.7.1.bin"),
+            "retrieveDate": iso(time.time() - 60),  # in the past: now
+        })  # fmt: skip
+        assert answer == {}
+        sent = await until_final(csms, "FirmwareStatusNotification", mark)
+    assert sent == ["Downloading", "Downloaded", "Installing", "Installed"]
+    boot = await wait_call(csms, "BootNotification", after=mark)
+    assert boot.payload["firmwareVersion"] == "2.7.1"
+    installed = calls(csms, "FirmwareStatusNotification", mark)[-1]
+    assert installed.index > boot.index
+    assert not calls(csms, "SignedFirmwareStatusNotification", mark)
+    # nothing going on any more: a trigger says Idle
+    mark = len(csms.ledger.entries)
+    answer = await csms.call(STATION_ID, "TriggerMessage",
+                             {"requestedMessage": "FirmwareStatusNotification"})  # fmt: skip
+    assert answer["status"] == "Accepted"
+    await wait_call(csms, "FirmwareStatusNotification", after=mark, status="Idle")
+
+
+async def test_a_missing_image_ends_download_failed_after_the_retries(
+    csms: Csms, station: Station
+):
+    with_firmware(station)
+    site = Site()
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        await csms.call(STATION_ID, "UpdateFirmware", {
+            "location": site.url(port, "/chargerd-fw-9.bin"), "retrieveDate": iso(time.time()),
+            "retries": 3, "retryInterval": 1,
+        })  # fmt: skip
+        sent = await until_final(csms, "FirmwareStatusNotification", mark)
+    assert sent == ["Downloading", "DownloadFailed"]
+    assert len([r for r in site.requests if r[0] == "GET"]) == 3
+
+
+async def test_an_image_whose_new_slot_fails_rolls_back_installation_failed(
+    csms: Csms, station: Station, tmp_path: Path
+):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-rollback-9.9.bin")
+    site = Site(files={"/chargerd-fw-rollback-9.9.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        await csms.call(STATION_ID, "UpdateFirmware", {
+            "location": site.url(port, "/chargerd-fw-rollback-9.9.bin"),
+            "retrieveDate": iso(time.time()),
+        })  # fmt: skip
+        sent = await until_final(csms, "FirmwareStatusNotification", mark)
+    assert sent[-1] == "InstallationFailed"
+    boot = await wait_call(csms, "BootNotification", after=mark)
+    assert boot.payload["firmwareVersion"] != "9.9"  # the old version came back
+
+
+async def test_signed_update_over_ftp_reports_every_status_with_its_request_id(
+    csms: Csms, station: Station, tmp_path: Path
+):
+    maker = with_firmware(station)
+    root = tmp_path / "ftp"
+    root.mkdir()
+    fw = image(root, "chargerd-fw-3.1.bin")
+    with ftp_server(root, password="ftp-secret") as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        location = f"ftp://tech:ftp-secret@127.0.0.1:{port}/chargerd-fw-3.1.bin"
+        answer = await csms.call(STATION_ID, "SignedUpdateFirmware", signed(location, maker, fw))
+        assert answer["status"] == "Accepted"
+        sent = await until_final(csms, "SignedFirmwareStatusNotification", mark)
+    assert sent == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
+                    "InstallRebooting", "Installed"]  # fmt: skip
+    entries = calls(csms, "SignedFirmwareStatusNotification", mark)
+    assert {e.payload["requestId"] for e in entries} == {3}
+    boot = await wait_call(csms, "BootNotification", after=mark)
+    assert boot.payload["firmwareVersion"] == "3.1"
+    assert "ftp-secret" not in station.log()
+
+
+async def test_signed_update_with_a_foreign_certificate_is_invalid(
+    csms: Csms, station: Station, tmp_path: Path
+):
+    with_firmware(station)
+    stranger = make_maker("Stranger")
+    fw = image(tmp_path, "chargerd-fw-3.2.bin")
+    site = Site(files={"/chargerd-fw-3.2.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        location = site.url(port, "/chargerd-fw-3.2.bin")
+        answer = await csms.call(STATION_ID, "SignedUpdateFirmware",
+                                 signed(location, stranger, fw))  # fmt: skip
+        assert answer["status"] == "InvalidCertificate"
+        await wait_call(csms, "SecurityEventNotification", after=mark,
+                        type="InvalidFirmwareSigningCertificate")  # fmt: skip
+    assert not site.requests  # nothing downloaded
+
+
+async def test_signed_update_with_a_bad_signature_installs_nothing(
+    csms: Csms, station: Station, tmp_path: Path
+):
+    maker = with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-3.3.bin")
+    site = Site(files={"/chargerd-fw-3.3.bin": fw.read_bytes()})
+    tampered = image(tmp_path, "tampered.bin")
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        payload = signed(site.url(port, "/chargerd-fw-3.3.bin"), maker, fw)
+        payload["firmware"]["signature"] = maker.sign(tampered)
+        await csms.call(STATION_ID, "SignedUpdateFirmware", payload)
+        sent = await until_final(csms, "SignedFirmwareStatusNotification", mark)
+    assert sent == ["Downloading", "Downloaded", "InvalidSignature"]
+    await wait_call(csms, "SecurityEventNotification", after=mark, type="InvalidFirmwareSignature")
+    assert csms.ledger.boot_count[STATION_ID] == 1
