@@ -4,7 +4,8 @@ the Charge Point to send now.
 Accepted, and the message follows the answer; Rejected when the request names a connector
 this station does not have (or connector 0 for MeterValues: there is no station meter);
 NotImplemented for a message this station cannot send. DiagnosticsStatusNotification and
-FirmwareStatusNotification report Idle: no upload or update is running on this station.
+FirmwareStatusNotification report the upload's / update's status now (firmware.py), Idle when
+none runs.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import Any, Protocol
 from ..adapter import Runtime
 from ..outbox import Outbox
 from ..store import Store
+from .firmware import Firmware16
 from .payloads import meter_value
 
 ANSWER_FIRST_S = 0.02  # the triggered message goes after TriggerMessage.conf
 
 PER_CONNECTOR = {"MeterValues", "StatusNotification"}
-IDLE = {"DiagnosticsStatusNotification", "FirmwareStatusNotification"}
+FIRMWARE = {"DiagnosticsStatusNotification", "FirmwareStatusNotification"}
 
 
 class TriggerHost(Protocol):
@@ -32,6 +34,7 @@ class TriggerHost(Protocol):
     outbox: Outbox
     store: Store
     registration: str
+    firmware: Firmware16
 
     def spawn(self, coroutine: Awaitable[Any]) -> None: ...
 
@@ -58,8 +61,8 @@ def trigger_message(host: TriggerHost, p: dict[str, Any]) -> dict[str, str]:
         _after_answer(host, host.trigger_boot)
     elif requested == "Heartbeat":
         _after_answer(host, lambda: host.outbox.post("Heartbeat", {}))
-    elif requested in IDLE:
-        _after_answer(host, lambda: host.outbox.post(requested, {"status": "Idle"}))
+    elif requested in FIRMWARE:
+        _after_answer(host, lambda: host.outbox.post(*host.firmware.triggered(requested)))
     elif requested == "StatusNotification":
         every = [0, *connectors] if connector is None else targets
         _after_answer(host, lambda: host.report_status_again(every))
