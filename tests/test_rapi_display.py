@@ -3,10 +3,17 @@ a pty: what the LCD shows, as the firmware reads `$FP` (hal/sim/rapi_lcd.py)."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from station_files import station_yaml
+
+from chargerd.config import ConfigError, load_config
 from hal.drivers.rapi_display import RapiDisplay
 from hal.interfaces import DeviceError
+from hal.options import DeviceConfig
+from hal.registry import build_hardware
+from hal.sim.display import SimDisplay
 from tests.rapi_rig import Events, rigs
 
 
@@ -87,3 +94,49 @@ async def test_a_controller_built_without_an_lcd_is_a_device_error():
         display = RapiDisplay(rig.controller)
         with pytest.raises(DeviceError, match="no LCD"):
             await display.show(["hello"])
+
+
+# --- in the station's YAML ---------------------------------------------------------------
+
+WIRED = """\
+- id: 1
+  controller: {driver: rapi, port: /dev/ttyAMA0, timeout_s: 0.3}
+  meter: {driver: sim}
+  display: {driver: rapi, page_s: 2}
+- id: 2
+  display: {driver: sim}
+"""
+
+
+async def test_the_rapi_display_is_built_on_its_connectors_controller(tmp_path: Path):
+    config = load_config(station_yaml(tmp_path, WIRED, "sim: {wire: true}\n"))
+    assert config.connectors[0].display == DeviceConfig("rapi", {"page_s": 2})
+    hardware = await build_hardware(config)
+    try:
+        first, second = hardware.connectors
+        assert isinstance(first.display, RapiDisplay) and first.display.page_s == 2
+        assert first.display.controller is first.controller  # one serial line, one owner
+        await first.controller.start(Events())
+        await first.display.show(["Wired"])
+        assert hardware.sim.rapi[1].lcd.rows[0] == "Wired           "
+        assert isinstance(second.display, SimDisplay)
+        await first.display.stop()
+        await first.controller.stop()
+    finally:
+        await hardware.close()
+
+
+def test_a_rapi_display_needs_a_rapi_controller(tmp_path: Path):
+    path = station_yaml(tmp_path, "- id: 1\n  display: {driver: rapi}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    [error] = [e for e in caught.value.errors if "display" in e]
+    assert "connectors[0].display.driver" in error and "RAPI controller" in error
+    assert error.startswith(f"{path}:")
+
+
+def test_unknown_display_drivers_and_options_are_refused(tmp_path: Path):
+    path = station_yaml(tmp_path, "- id: 1\n  display: {driver: oled, size: 2}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert any("'oled' is not one of 'sim', 'rapi'" in e for e in caught.value.errors)
