@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 from chargerd.ctl import request
-from devcsms import Csms
+from devcsms import Csms, Csms201
 from devcsms.server import server_tls
 from tests.security import pki
 
 from .conftest import STATION_ID, calls, run_cli, wait_call, wait_until
+from .conftest201 import Station201
 
 PASSWORD = "e2e-secret-password-0123"
 
@@ -170,3 +173,29 @@ async def test_an_expired_client_certificate_is_refused_by_check_config(station,
     assert done.returncode == 78, done.stdout + done.stderr
     out = done.stdout + done.stderr
     assert "csms.client_cert" in out and "expired" in out
+
+
+async def test_201_profile_3_reports_an_invalid_csms_certificate_by_its_201_name(tmp_path, certs):
+    rogue = server_tls(certs["rogue"], certs["rogue_key"], certs["ca"])
+    server = Csms201(close_timeout=0.5, ssl=rogue)
+    await server.start()
+    sock_dir = Path(tempfile.mkdtemp(prefix="cd-", dir="/tmp"))
+    station = Station201(server, tmp_path, sock_dir)
+    try:
+        profile(station, 3, certs, client="client")
+        await station.start(wait=False)
+        logged = lambda: any("InvalidCsmsCertificate" in line for line in security_log(station))  # noqa: E731
+        await wait_until(logged, "the event in security.log")
+        await server.stop()
+        server.ssl = server_tls(certs["server"], certs["server_key"], certs["ca"])
+        await server.start()
+        await wait_call(server, "SecurityEventNotification", type="InvalidCsmsCertificate")
+        hs = server.handshakes[STATION_ID]
+        assert hs.authorization is None and hs.client_cert is not None
+        assert (await station.status())["security"]["profile"] == 3
+        assert server.ledger.violations == []
+    finally:
+        if station.running:
+            station.kill()
+        await server.stop()
+        shutil.rmtree(sock_dir, ignore_errors=True)
