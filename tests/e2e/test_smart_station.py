@@ -26,6 +26,7 @@ from hal.registry import build_hardware
 
 from .conftest import POLL_S, STATION_ID, WAIT_S, Station, wait_call, wait_until
 from .conftest201 import Station201
+from .test_wire import DC_CONNECTOR, wire_up
 
 VOLTS = 230.0
 
@@ -357,3 +358,29 @@ async def test_2_0_1_refuses_an_external_limit_while_external_control_signals_ar
         await csms.stop()
         shutil.rmtree(sock_dir, ignore_errors=True)
     assert csms.ledger.violations == []
+
+
+# --- DC: the power module's setpoint follows -----------------------------------------------------
+
+
+async def test_on_dc_the_power_modules_current_follows_the_limit(
+    csms: Csms, station: Station
+) -> None:
+    power = {**DC_CONNECTOR["power"], "modules": [0, 1, 2]}
+    dc = {**DC_CONNECTOR, "max_current_a": 150, "min_voltage_v": 150, "max_voltage_v": 1000,
+          "power": power}  # fmt: skip
+    del dc["phases"]
+    wire_up(station, [dc])
+    mark = await station.start(wait=False)
+    await station.wait_statuses_reported(after=mark, connectors=(0, 1))
+    await station.start_session(1, "TAG1")
+
+    async def dc_current() -> float | None:
+        return ((await station.connector(1))["dc"] or {}).get("current_a")
+
+    await limit(station, "60", "--connector", "1")
+    deadline = time.monotonic() + WAIT_S
+    while (amps := await dc_current()) != 60.0:
+        assert time.monotonic() < deadline, f"the DC output is {amps} A, not 60 A"
+        await asyncio.sleep(POLL_S)
+    assert (await station.connector(1))["offered_a"] == 60
