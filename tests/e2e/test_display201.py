@@ -10,7 +10,7 @@ from typing import Any
 
 from devcsms import Csms201
 
-from .conftest import STATION_ID, wait_until
+from .conftest import STATION_ID, run_cli, wait_until
 from .conftest201 import Station201, csms, station, wait_tx_event
 
 __all__ = ["csms", "station"]  # the 2.0.1 fixtures, not conftest.py's 1.6 ones
@@ -204,3 +204,13 @@ async def test_many_messages_are_reported_in_pages_and_counted(csms: Csms201, st
                               "variable": {"name": "DisplayMessages"}}]},
     )  # fmt: skip
     assert got["getVariableResult"][0]["attributeValue"] == "10"
+
+
+async def test_chargerctl_status_shows_the_screens(csms: Csms201, station: Station201):
+    await start_with_screens(station)
+    assert await set_message(csms, message(1, "Price\n0.30 EUR/kWh")) == "Accepted"
+    await wait_lines(station, 1, ["Price", "0.30 EUR/kWh"])
+    shown = await asyncio.to_thread(
+        run_cli, "--socket", str(station.socket), "status", module="chargerd.ctl"
+    )
+    assert "  display: Price | 0.30 EUR/kWh" in shown.stdout.splitlines(), shown.stdout
