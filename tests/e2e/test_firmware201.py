@@ -4,6 +4,7 @@ BootNotification after the in-process restart, and what goes wrong."""
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -206,3 +207,50 @@ async def test_kill_while_installing_ends_with_a_status_after_the_restart(
         statuses = await until_final(csms, mark)
     assert statuses[-1] in ("Installed", "InstallationFailed")
     assert statuses.count(statuses[-1]) == 1
+
+
+# --- N01 GetLog ------------------------------------------------------------------------------
+
+
+def get_log(location: str, request_id: int, log_type: str = "DiagnosticsLog") -> dict:
+    return {"logType": log_type, "requestId": request_id, "retries": 1,
+            "log": {"remoteLocation": location}}  # fmt: skip
+
+
+async def test_get_log_uploads_the_bundle_and_reports_with_the_request_id(
+    csms: Csms201, station: Station201
+):
+    site = Site()
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        answer = await csms.call(STATION_ID, "GetLog", get_log(site.url(port, "/logs/"), 21))
+        assert answer["status"] == "Accepted"
+        await wait_call(csms, "LogStatusNotification", after=mark, status="Uploaded", requestId=21)
+    sent = [(e.payload["status"], e.payload["requestId"])
+            for e in calls(csms, "LogStatusNotification", mark)]  # fmt: skip
+    assert sent == [("Uploading", 21), ("Uploaded", 21)]
+    assert f"/logs/{answer['filename']}" in site.uploads
+
+
+async def test_a_get_log_during_an_upload_cancels_it(csms: Csms201, station: Station201):
+    site = Site()
+    with socket.socket() as silent, http_server(site) as port:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts, never answers: the first upload hangs there
+        await station.start()
+        mark = len(csms.ledger.entries)
+        hanging = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        assert (await csms.call(STATION_ID, "GetLog", get_log(hanging, 31)))["status"] == "Accepted"
+        await wait_call(csms, "LogStatusNotification", after=mark, status="Uploading", requestId=31)
+        trigger = {"requestedMessage": "LogStatusNotification"}
+        assert (await csms.call(STATION_ID, "TriggerMessage", trigger))["status"] == "Accepted"
+        await wait_until(lambda: len(calls(csms, "LogStatusNotification", mark)) == 2,
+                         "the triggered LogStatusNotification")  # fmt: skip
+        answer = await csms.call(STATION_ID, "GetLog", get_log(site.url(port, "/"), 32))
+        assert answer["status"] == "AcceptedCanceled"
+        await wait_call(csms, "LogStatusNotification", after=mark, status="Uploaded", requestId=32)
+    sent = [(e.payload["status"], e.payload["requestId"])
+            for e in calls(csms, "LogStatusNotification", mark)]  # fmt: skip
+    assert sent == [("Uploading", 31), ("Uploading", 31), ("AcceptedCanceled", 31),
+                    ("Uploading", 32), ("Uploaded", 32)]  # fmt: skip
