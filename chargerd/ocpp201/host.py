@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..adapter import Runtime
 from ..config import Config
@@ -18,6 +18,9 @@ from .authorization import Authorizer
 from .components import Variable
 from .device_model import DeviceModel
 from .transactions import TransactionEvents
+
+if TYPE_CHECKING:
+    from .smart import SmartMessages201
 
 ANSWER_FIRST_S = 0.02  # what a request sets off starts after its answer was sent
 
@@ -33,6 +36,7 @@ class Host(Protocol):
     events: TransactionEvents
     authorizer: Authorizer
     registration: str  # BootNotification status
+    smart: SmartMessages201  # block K: RequestStartTransaction's TxProfile
 
     async def send(self, action: str, payload: dict[str, Any]) -> None:
         """Send a message that is not kept offline."""

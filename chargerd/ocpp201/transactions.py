@@ -378,6 +378,13 @@ class TransactionEvents:
                 now,
             )
 
+    def charging_rate_changed(self, connector: int, at: float) -> None:
+        """Updated ChargingRateChanged: smart charging changed the offer (K02, K11)."""
+        tx_id = self.connector_tx.get(connector)
+        if tx_id is not None:
+            event = lambda seq_no: self._event("Updated", "ChargingRateChanged", tx_id, seq_no, at)  # noqa: E731
+            self._queue_event(tx_id, event, at)
+
     def charging_state(self, tx_id: str) -> str:
         return self._charging_state.get(tx_id, "EVConnected")
 
