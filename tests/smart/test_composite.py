@@ -24,7 +24,7 @@ def at(iso: str) -> float:
     return datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()
 
 
-def periods(*pairs: tuple[int, float], unit: str = "A", phases: int | None = None) -> tuple:
+def periods(*pairs: tuple[int, float], phases: int | None = None) -> tuple:
     return tuple(Period(start, limit, phases) for start, limit in pairs)
 
 
