@@ -174,5 +174,5 @@ class SecurityPart:
 
 def _tech_info(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"server certificate: {exc.verify_message}"
+        return f"server certificate: {getattr(exc, 'verify_message', None) or exc}"
     return f"TLS handshake: {getattr(exc, 'reason', None) or exc}"
