@@ -158,6 +158,9 @@ def catalogue(config: Config) -> list[Variable]:
             unit="s",
         ),
         _ro(comm, "RetryBackOffRepeatTimes", "integer", repeat),
+        # firmware downloads and log uploads (updates/transfer.py)
+        _ro(comm, "FileTransferProtocols", "MemberList", "FTP,FTPS,HTTP,HTTPS",
+            values_list=("FTP", "FTPS", "HTTP", "HTTPS", "SFTP")),  # fmt: skip
     ]
 
     tx = Component("TxCtrlr")

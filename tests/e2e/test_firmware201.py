@@ -254,3 +254,13 @@ async def test_a_get_log_during_an_upload_cancels_it(csms: Csms201, station: Sta
             for e in calls(csms, "LogStatusNotification", mark)]  # fmt: skip
     assert sent == [("Uploading", 31), ("Uploading", 31), ("AcceptedCanceled", 31),
                     ("Uploading", 32), ("Uploaded", 32)]  # fmt: skip
+
+
+async def test_the_file_transfer_protocols_are_reported(csms: Csms201, station: Station201):
+    await station.start()
+    answer = await csms.call(STATION_ID, "GetVariables", {"getVariableData": [{
+        "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "FileTransferProtocols"},
+    }]})  # fmt: skip
+    result = answer["getVariableResult"][0]
+    assert result["attributeStatus"] == "Accepted"
+    assert result["attributeValue"] == "FTP,FTPS,HTTP,HTTPS"
