@@ -264,3 +264,44 @@ async def test_the_file_transfer_protocols_are_reported(csms: Csms201, station: 
     result = answer["getVariableResult"][0]
     assert result["attributeStatus"] == "Accepted"
     assert result["attributeValue"] == "FTP,FTPS,HTTP,HTTPS"
+
+
+async def test_a_new_update_cancels_a_waiting_one(csms: Csms201, station: Station201, tmp_path):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-7.0.bin")
+    site = Site(files={"/chargerd-fw-7.0.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        later = update(site.url(port, "/chargerd-fw-7.0.bin"), request_id=41)
+        later["firmware"]["retrieveDateTime"] = iso(time.time() + 3600)
+        assert (await csms.call(STATION_ID, "UpdateFirmware", later))["status"] == "Accepted"
+        await wait_call(csms, "FirmwareStatusNotification", after=mark,
+                        status="DownloadScheduled", requestId=41)  # fmt: skip
+        now = update(site.url(port, "/chargerd-fw-7.0.bin"), request_id=42)
+        assert (await csms.call(STATION_ID, "UpdateFirmware", now))["status"] == "AcceptedCanceled"
+        await wait_call(csms, "FirmwareStatusNotification", after=mark, status="Installed",
+                        requestId=42, timeout=20)  # fmt: skip
+    assert "Downloading" not in firmware_statuses(csms, mark, request_id=41)
+
+
+async def test_an_install_date_holds_the_installation_until_then(
+    csms: Csms201, station: Station201, tmp_path
+):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-8.0.bin")
+    site = Site(files={"/chargerd-fw-8.0.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        install_at = time.time() + 4
+        payload = update(site.url(port, "/chargerd-fw-8.0.bin"), request_id=51)
+        payload["firmware"]["installDateTime"] = iso(install_at)
+        await csms.call(STATION_ID, "UpdateFirmware", payload)
+        await wait_call(csms, "FirmwareStatusNotification", after=mark,
+                        status="InstallScheduled", requestId=51)  # fmt: skip
+        installing = await wait_call(csms, "FirmwareStatusNotification", after=mark,
+                                     status="Installing", timeout=20)  # fmt: skip
+        statuses = await until_final(csms, mark)
+    assert installing.time >= install_at - 1  # not before the date (to the second)
+    assert statuses[-1] == "Installed"
