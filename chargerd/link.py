@@ -170,6 +170,8 @@ class Link:
                         if self.security is not None:
                             self.security.connected(plan)
                         self._ws = ws
+                        if self._now.is_set():  # credentials changed while connecting
+                            self.reconnect()
                         try:
                             await self._serve(ws)
                         finally:

@@ -45,7 +45,7 @@ class Attempt:
     profile: int
     password: str | None  # Basic auth (profiles 1 and 2)
     client: ClientFiles | None  # the client certificate (profile 3)
-    trial: str | None = None  # "password", "profile": the new value being tried
+    trial: str | None = None  # "profile", "password", "certificate": the new value tried
 
 
 class Credentials:
@@ -121,9 +121,14 @@ class Credentials:
         """What the next connection attempt uses."""
         profile = self._new_profile or self._profile
         new_password = self.store.get_meta(NEW_PASSWORD_KEY)
-        trial = "profile" if self._new_profile else "password" if new_password else None
         password = None if profile == 3 else (new_password or self.password)
         client = self.station.for_connection() if profile == 3 else None
+        trial = (
+            "profile" if self._new_profile
+            else "password" if password and password == new_password
+            else "certificate" if client is not None and client.candidate
+            else None
+        )  # fmt: skip
         return Attempt(profile, password, client, trial)
 
     def connected(self, attempt: Attempt) -> None:
@@ -143,14 +148,15 @@ class Credentials:
     def failed(self, attempt: Attempt, refused: bool) -> str | None:
         """A connection with `attempt` failed; `refused`: the CSMS refused the login or the
         TLS handshake (not a network failure). Returns what was given up, if anything."""
-        if attempt.client is not None and refused and self.station.refused(attempt.client):
-            return "the new station certificate"
         if attempt.trial is None:
             return None
         self._trial_failures += 1
         if not refused and self._trial_failures < MAX_TRIAL_FAILURES:
             return None
         self._trial_failures = 0
+        if attempt.trial == "certificate":
+            self.station.refused(attempt.client)
+            return "the new station certificate"
         if attempt.trial == "profile":
             self._new_profile = None
             log.warning("security profile %d did not connect: back to %d", attempt.profile,

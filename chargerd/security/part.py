@@ -162,7 +162,9 @@ class SecurityPart:
             self.events.record(kind, _tech_info(exc))
         if plan is None:
             return
-        refused = kind is not None or (
+        # the CSMS said no (a TLS alert, e.g. to a client certificate it does not accept, or
+        # HTTP 401/403), as opposed to a network that did not answer
+        refused = isinstance(exc, ssl.SSLError) or (
             isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403)
         )
         given_up = self.credentials.failed(plan.attempt, refused)

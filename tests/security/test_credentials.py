@@ -89,3 +89,24 @@ def test_profile_3_sends_no_password(store, tmp_path):
                         str(key)), lambda: True)  # fmt: skip
     attempt = creds.attempt()
     assert attempt.password is None and attempt.client is not None
+
+
+def test_a_new_station_certificate_that_the_csms_refuses_is_dropped(store, tmp_path):
+    from chargerd.security.keys import certificate_signed, new_csr
+
+    from . import pki
+    from .test_station_certificate import sign_csr
+
+    root = pki.root()
+    old = sign_csr(new_csr(tmp_path, "CP-001", "CPO"), root)
+    certificate_signed(tmp_path, old.pem, "CP-001", [root.cert])
+    station = StationCertificate(tmp_path)
+    station.connected(station.for_connection())
+    new = sign_csr(new_csr(tmp_path, "CP-001", "CPO"), root)
+    certificate_signed(tmp_path, new.pem, "CP-001", [root.cert])
+    creds = Credentials(store, 3, None, station, lambda: True)
+    attempt = creds.attempt()
+    assert attempt.trial == "certificate" and attempt.client.candidate
+    assert creds.failed(attempt, refused=True) == "the new station certificate"
+    again = creds.attempt()
+    assert again.trial is None and not again.client.candidate
