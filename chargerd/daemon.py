@@ -147,7 +147,7 @@ class Daemon:
         self.parts["smart"] = SmartPart(self, hardware.site_meter)
         from .display.part import DisplayPart  # what the driver sees: messages, tariffs, costs
 
-        self.parts["display"] = DisplayPart(self)
+        self.parts["display"] = DisplayPart(self, hardware.station_display)
         from .updates.logs import LogUploads  # GetDiagnostics / GetLog; reports "updates" too
 
         self.parts["logs"] = LogUploads(self)

@@ -190,6 +190,10 @@ async def _build_into(hardware: Hardware, config: Any) -> None:
                               display=display)  # fmt: skip
         )
 
+    if getattr(config, "station_display", None) is not None:  # only `sim` at station level
+        from hal.sim.display import SimDisplay
+
+        hardware.station_display = SimDisplay(0)
     site = getattr(config, "site", None)
     if site is not None and site.meter is not None:
         hardware.site_meter = await _site_meter(site.meter, simulated, wire, hardware, config)

@@ -170,6 +170,7 @@ class Hardware:
     connectors: list[ConnectorHardware]
     sim: Any = None  # the object `chargerctl sim` drives, or None on real hardware
     site_meter: Any = None  # the grid meter (`site.meter`, a Meter), if configured
+    station_display: Any = None  # the station's own screen (`display`, a Display), if any
     closers: list[Callable[[], Any]] = field(default_factory=list)  # async cleanups
 
     async def close(self) -> None:

@@ -140,3 +140,13 @@ def test_unknown_display_drivers_and_options_are_refused(tmp_path: Path):
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert any("'oled' is not one of 'sim', 'rapi'" in e for e in caught.value.errors)
+
+
+def test_the_station_display_is_simulated_or_none(tmp_path: Path):
+    config = load_config(station_yaml(tmp_path, "- id: 1\n", "display: {driver: sim}\n"))
+    assert config.station_display == DeviceConfig("sim")
+    path = station_yaml(tmp_path, "- id: 1\n", "display: {driver: rapi}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    [error] = caught.value.errors
+    assert "display.driver" in error and "connectors[].display" in error

@@ -131,4 +131,22 @@ def read(node: Node | None, found: Found, problems: list[Problem]) -> dict[str, 
 
 
 SECTION = Section("connectors", read, required=True)
+
+
+def read_station_display(node: Node | None, found: Found, problems: list[Problem]) -> dict:
+    """`display:` the station's own screen (beside the connectors' `display` devices)."""
+    if node is None:
+        return {}
+    device = check_device(node, "display", "display", problems)
+    if device is not None and device.driver != "sim":
+        message = (
+            f"{device.driver!r} is a connector's screen (the LCD of its RAPI controller); "
+            "allowed here: {driver: sim}, or connectors[].display: {driver: rapi}"
+        )
+        problems.append(Problem(node.line, "display.driver", message))
+        return {}
+    return {"station_display": device} if device is not None else {}
+
+
+STATION_DISPLAY = Section("display", read_station_display, keys=("driver",))
 HAL = flat_section("hal", {"driver": Key(one_of(DRIVER_NAMES), attr="hal_driver")})

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hal.options import DeviceConfig
+
 from . import auth, connectors, csms, firmware, host, ocpp, security, sim, site, station
 from .auth import AuthConfig
 from .connectors import ConnectorConfig
@@ -32,6 +34,7 @@ SECTIONS: tuple[Section, ...] = (
     connectors.HAL,
     sim.SECTION,
     connectors.SECTION,
+    connectors.STATION_DISPLAY,
     site.SECTION,
     ocpp.SECTION,
     auth.SECTION,
@@ -57,6 +60,7 @@ class Config:
     security: SecurityConfig = field(default_factory=SecurityConfig)  # certificate renewal
     firmware: FirmwareConfig = field(default_factory=FirmwareConfig)  # installer, trust
     site: SiteConfig | None = None  # the grid connection shared by all connectors
+    station_display: DeviceConfig | None = None  # `display:` the station's own screen
     # first-start values of OCPP configuration: flat {Key: value} for 1.6,
     # nested {Component: {Variable: value}} for 2.0.1
     ocpp: dict[str, Any] = field(default_factory=dict)

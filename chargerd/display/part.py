@@ -62,8 +62,9 @@ class Ended:
 class DisplayPart:
     name = "display"
 
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: Daemon, station_display: Display | None = None) -> None:
         self.daemon = daemon
+        self.station_display = station_display  # the station's own screen, if it has one
         self.db = daemon.store.db
         self.board = Board(tuple(c.id for c in daemon.config.connectors))
         self.costs: dict[str, float] = {}  # running cost per transaction
@@ -72,8 +73,8 @@ class DisplayPart:
         self.tariffs: dict[str, str] = {}  # casefolded id token -> tariff text, not yet used
         self.listeners: list[Callable[[list[int]], None]] = []  # messages removed by time
         self._changed = asyncio.Event()
-        self._shown: dict[int, list[str]] = {}
-        self._failing: set[int] = set()
+        self._shown: dict[int | None, list[str]] = {}
+        self._failing: set[int | None] = set()
         with self.db:
             self.db.executescript(SCHEMA)
         for (body,) in self.db.execute("SELECT body FROM display_messages ORDER BY id"):
@@ -242,12 +243,16 @@ class DisplayPart:
     async def run(self) -> None:
         for c in self.daemon.station.connectors.values():  # as restored at start-up
             self.board.status_changed(c.id, str(c.status))
-        displays = {hw.connector: hw.display for hw in self.daemon.hardware.values() if hw.display}
+        displays: dict[int | None, Display] = {
+            hw.connector: hw.display for hw in self.daemon.hardware.values() if hw.display
+        }
+        if self.station_display is not None:
+            displays[None] = self.station_display
         for connector, display in displays.items():
             try:
                 await display.start(self.daemon.emit)
             except (DeviceError, OSError) as exc:
-                log.warning("connector %d: display did not start: %s", connector, exc)
+                log.warning("%s: display did not start: %s", _where(connector), exc)
         try:
             while True:
                 self._changed.clear()
@@ -285,7 +290,7 @@ class DisplayPart:
         else:
             self.board.drop_notice("price", None)
 
-    async def _show(self, connector: int, display: Display, lines: list[str]) -> None:
+    async def _show(self, connector: int | None, display: Display, lines: list[str]) -> None:
         if self._shown.get(connector) == lines:
             return
         try:
@@ -295,7 +300,7 @@ class DisplayPart:
                 await display.clear()
         except DeviceError as exc:
             if connector not in self._failing:
-                log.warning("connector %d: display: %s", connector, exc)
+                log.warning("%s: display: %s", _where(connector), exc)
                 self._failing.add(connector)
             return
         self._failing.discard(connector)
@@ -333,3 +338,7 @@ class DisplayPart:
         self.costs = {k: float(v) for k, v in body.get("costs", {}).items()}
         self.ended = {tx: Ended(*values) for tx, values in body.get("ended", {}).items()}
         self.last = {int(k): v for k, v in body.get("last", {}).items()}
+
+
+def _where(connector: int | None) -> str:
+    return "station" if connector is None else f"connector {connector}"

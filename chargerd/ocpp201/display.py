@@ -191,7 +191,7 @@ def _set(adapter: Ocpp201Adapter, info: dict[str, Any]) -> str:
     tx_id = info.get("transactionId")
     if tx_id is not None and not part.running(tx_id):
         return "UnknownTransaction"
-    evse = ((info.get("display") or {}).get("evse") or {}).get("id")
+    evse = ((info.get("display") or {}).get("evse") or {}).get("id") or None  # 0: station
     if evse is not None and evse not in adapter.rt.station.connectors:
         return "Rejected"
     known = {m.id for m in part.messages()}

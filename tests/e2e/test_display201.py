@@ -30,13 +30,14 @@ async def set_message(csms: Csms201, info: dict) -> str:
 
 
 async def start_with_screens(station: Station201) -> None:
-    """The daemon with a simulated display on each connector."""
+    """The daemon with a simulated display on each connector and on the station."""
     base = station.config
 
     def config() -> dict:
         out = base()
         for c in out["connectors"]:
             c["display"] = {"driver": "sim"}
+        out["display"] = {"driver": "sim"}  # and one for the whole station
         return out
 
     station.config = config  # type: ignore[method-assign]
