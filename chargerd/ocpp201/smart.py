@@ -339,10 +339,12 @@ class SmartMessages201:
         return None
 
     def remote_start_answered(self, p: dict[str, Any], tx: Transaction | None) -> None:
-        """After the start: Rejected (tx None) forgets the profile; a transaction that was
-        already running (begun at the EV, authorized now) gets it at once."""
-        pending = self._pending.pop(p["remoteStartId"], None) if "chargingProfile" in p else None
+        """After the start: a transaction already running on the EVSE (begun at the EV or
+        the bay, authorized now) gets the profile at once; otherwise it waits for the
+        transaction with this remoteStartId (a refused start never makes one; it expires)."""
+        pending = self._pending.get(p["remoteStartId"]) if "chargingProfile" in p else None
         if pending is not None and tx is not None:
+            del self._pending[p["remoteStartId"]]
             self._bind(pending[0], tx)
 
     def transaction_started(self, tx: Transaction) -> None:
