@@ -8,6 +8,7 @@ and the simulated EV's draw (the meter's power), plus the statuses the CSMS is t
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import tempfile
 import time
@@ -185,14 +186,19 @@ async def test_a_period_boundary_reaches_the_controller_within_a_second(
     assert answer == {"status": "Accepted"}
     c = await wait_connector(station, 1, "at 16 A", timeout=1.0, offered_a=16)
     assert c["limit_source"] == "csms" and time.time() < start + 3
+    answer = await ctl(station, "schedule", "--connector", "1", "--duration", "60", "--json")
+    assert answer["ok"], answer
+    schedule = json.loads(answer["message"])
+    asked = datetime.fromisoformat(schedule["start"].replace("Z", "+00:00")).timestamp()
+    assert schedule["connector"] == 1 and abs(asked - time.time()) < 2
+    first, second = schedule["periods"]
+    assert (first["start_s"], first["limit_a"], first["source"]) == (0, 16, "csms")
+    assert second["start_s"] in (2, 3) and (second["limit_a"], second["source"]) == (10, "csms")
     boundary = start + 3
     await wait_until(lambda: time.time() >= boundary, "the period boundary", timeout=4)
     await wait_connector(station, 1, "at 10 A a second after the boundary", timeout=1.0,
                          offered_a=10)  # fmt: skip
     await wait_draw(station, 1, 10)
-
-    answer = await ctl(station, "schedule", "--connector", "1", "--duration", "60", "--json")
-    assert answer["ok"], answer
 
 
 # --- the site: local load balancing -----------------------------------------------------------
