@@ -257,6 +257,25 @@ async def test_composite_in_amperes_or_watts(csms: Csms, station: Station):
     assert near(periods, [(0, 6900), (3600 - shift, 4140)]), periods
 
 
+async def test_composite_of_a_daily_recurrence_begun_yesterday(csms: Csms, station: Station):
+    """Example 4's trap: today's instance of a daily profile may have begun yesterday."""
+    await station.start()
+    t = time.time()
+    base = profile(1, "TxDefaultProfile", [(0, 32)], start=t - 7 * 86_400)
+    daily = profile(2, "TxDefaultProfile", [(0, 8), (3600, 16)], stack_level=1,
+                    start=t - 86_400 - 3000, kind="Recurring", recurrencyKind="Daily",
+                    schedule={"duration": 7200})  # fmt: skip
+    assert await set_profile(csms, 1, base) == "Accepted"
+    assert await set_profile(csms, 1, daily) == "Accepted"
+    answer, periods = await composite(csms, 1, 90_000)
+    shift = (parse_timestamp(answer["scheduleStart"]) or 0) - t
+    # today's instance began 3000 s ago: 8 A for 600 s more, 16 A until +4200, then 32 A,
+    # and tomorrow's from +83400
+    expected = [(0, 8), (600 - shift, 16), (4200 - shift, 32), (83_400 - shift, 8),
+                (87_000 - shift, 16)]  # fmt: skip
+    assert near(periods, expected), periods
+
+
 async def test_composite_of_the_station_and_of_an_unknown_connector(csms: Csms, station: Station):
     await station.start()
     answer, periods = await composite(csms, 0, 60)

@@ -332,6 +332,28 @@ async def test_request_start_with_a_tx_profile_binds_it_to_the_new_transaction(
     assert calls(csms, "TransactionEvent", mark)  # the CSMS heard of it all along
 
 
+async def test_request_start_for_a_transaction_begun_at_the_ev_gets_the_profile_at_once(
+    csms: Csms201, station: Station201
+):
+    station.set_ocpp("AuthCtrlr", "AuthorizeRemoteStart", False)
+    station.set_ocpp("TxCtrlr", "TxStartPoint", "EVConnected")
+    mark = await station.start()
+    await station.sim("plug", "1")
+    started = await wait_tx_event(csms, "Started", after=mark)
+    tx_id = started.payload["transactionInfo"]["transactionId"]
+    start = {
+        "idToken": {"idToken": "APP", "type": "Central"},
+        "remoteStartId": 43,
+        "evseId": 1,
+        "chargingProfile": profile(6, "TxProfile", [(0, 10)]),
+    }
+    answer = await csms.call(STATION_ID, "RequestStartTransaction", start)
+    assert answer == {"status": "Accepted", "transactionId": tx_id}
+    await offered(station, 1, 10)
+    pages = await report(csms, 4, by={"chargingProfileId": [6]})
+    assert pages[0]["chargingProfile"][0]["transactionId"] == tx_id
+
+
 async def test_request_start_with_a_profile_that_is_not_a_tx_profile_is_rejected(
     csms: Csms201, station: Station201
 ):
