@@ -58,6 +58,11 @@ def _print_status(status: dict[str, Any]) -> None:
         print(f"  last link error: {link['last_error']}")
     if shown := (status.get("display") or {}).get("lines"):
         print("  display: " + " | ".join(shown))
+    if security := status.get("security"):
+        client = security.get("client_cert")
+        cert = f"  client certificate {client['subject']} until {client['not_after']}" if client \
+            else ""
+        print(f"  security profile {security['profile']}{cert}")
     for c in status["connectors"]:
         error = "" if c["error_code"] == "NoError" else f"  error: {c['error_code']}"
         meter = f"{c['energy_wh']} Wh" if c["energy_wh"] is not None else "no reading"
