@@ -14,7 +14,6 @@ import json
 import logging
 import re
 import time
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +96,17 @@ class UtcFormatter(logging.Formatter):
 def open_log(storage_dir: Path) -> Path:
     """Start writing frames to storage_dir/ocpp-frames.log (again after a soft reset: the
     same file, one handler); its path."""
+    from logging.handlers import RotatingFileHandler  # its imports cost start-up time
+
     path = storage_dir / FILE_NAME
     for handler in list(_log.handlers):
         if getattr(handler, "baseFilename", None) == str(path.absolute()):
             return path
         _log.removeHandler(handler)
         handler.close()
-    handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
-    handler.setFormatter(UtcFormatter("%(asctime)s %(message)s"))
-    _log.addHandler(handler)
+    rotating = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    rotating.setFormatter(UtcFormatter("%(asctime)s %(message)s"))
+    _log.addHandler(rotating)
     _log.setLevel(logging.INFO)
     return path
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from . import frames
@@ -98,6 +97,8 @@ def setup(
     handlers: list[logging.Handler] = [handler]
     kept_problem: OSError | None = None
     if keep_dir is not None:
+        from logging.handlers import RotatingFileHandler  # its imports cost start-up time
+
         try:
             kept = RotatingFileHandler(
                 keep_dir / KEPT_NAME, maxBytes=KEPT_BYTES, backupCount=KEPT_BACKUPS,
