@@ -60,8 +60,11 @@ def _print_status(status: dict[str, Any]) -> None:
         print("  display: " + " | ".join(shown))
     if security := status.get("security"):
         client = security.get("client_cert")
-        cert = f"  client certificate {client['subject']} until {client['not_after']}" if client \
+        cert = (
+            f"  client certificate {client['subject']} until {client['not_after']}"
+            if client
             else ""
+        )
         print(f"  security profile {security['profile']}{cert}")
     for c in status["connectors"]:
         error = "" if c["error_code"] == "NoError" else f"  error: {c['error_code']}"
@@ -195,8 +198,12 @@ ARGUMENTS = {
     "logs": ("logs_command", "file"),
 }
 # Options each command passes on as `--name value` (`--name` alone for a flag that is set).
-OPTIONS = {"limit": ("connector", "source"), "schedule": ("connector", "duration", "json"),
-           "certs": ("json",), "firmware": ("json",)}
+OPTIONS = {
+    "limit": ("connector", "source"),
+    "schedule": ("connector", "duration", "json"),
+    "certs": ("json",),
+    "firmware": ("json",),
+}
 
 
 def _message(args: argparse.Namespace) -> dict[str, Any]:
