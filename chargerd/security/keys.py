@@ -159,9 +159,7 @@ class StationCertificate:
         self, storage_dir: str | Path, yaml_cert: str | None = None, yaml_key: str | None = None
     ):
         self.dir = certs_dir(storage_dir)
-        self.yaml = (
-            ClientFiles(Path(yaml_cert), Path(yaml_key)) if yaml_cert and yaml_key else None
-        )
+        self.yaml = ClientFiles(Path(yaml_cert), Path(yaml_key)) if yaml_cert and yaml_key else None
 
     def current(self) -> ClientFiles | None:
         cert, key = (self.dir / name for name in CURRENT)

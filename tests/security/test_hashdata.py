@@ -16,6 +16,7 @@ def spki_bit_string(public_key) -> bytes:
     """The content of subjectPublicKey, read out of the SubjectPublicKeyInfo DER: the BIT
     STRING is its last element; skip its tag, length and unused-bits byte."""
     der = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
     # walk: SEQUENCE { SEQUENCE algorithm, BIT STRING }
     def length(at: int) -> tuple[int, int]:
         first = der[at]
