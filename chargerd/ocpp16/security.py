@@ -128,20 +128,25 @@ class Security16:
             return {"status": "Rejected"}
         if requested == "SignChargePointCertificate":
             self.a.spawn(self.sign_certificate("the CSMS asked (ExtendedTriggerMessage)"))
-        elif requested == "FirmwareStatusNotification":
-            self.a.outbox.post("SignedFirmwareStatusNotification", self._idle("firmware"))
+        elif requested == "FirmwareStatusNotification":  # the whitepaper's signed one
+            self.a.outbox.post("SignedFirmwareStatusNotification", self._status_now("updates"))
         elif requested == "LogStatusNotification":
-            self.a.outbox.post("LogStatusNotification", self._idle("log"))
+            self.a.outbox.post("LogStatusNotification", self._status_now("logs"))
         else:
             return {"status": "NotImplemented"}
         return {"status": "Accepted"}
 
-    def _idle(self, what: str) -> dict[str, Any]:
-        """The status the updates part reports, Idle without one (no upload or update)."""
-        updates = self.a.rt.parts.get("updates")
-        status = getattr(updates, f"{what}_status", None) if updates is not None else None
-        payload = status() if callable(status) else None
-        return payload or {"status": "Idle"}
+    def _status_now(self, part_name: str) -> dict[str, Any]:
+        """The status of the firmware update ("updates") or log upload ("logs") part now, with
+        its requestId; Idle when nothing runs (chargerd/updates/)."""
+        part = self.a.rt.parts.get(part_name)
+        if part is None:
+            return {"status": "Idle"}
+        status, request_id = part.last_status()
+        payload: dict[str, Any] = {"status": str(status)}
+        if request_id is not None:
+            payload["requestId"] = request_id
+        return payload
 
     # --- the station's certificate (SignCertificate, CertificateSigned) --------------------
 
