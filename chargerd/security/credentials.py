@@ -62,10 +62,8 @@ class Credentials:
         self.store = store
         self.station = station
         self._has_csms_root = has_csms_root
-        stored = int(store.get_meta(PROFILE_KEY) or 0)
-        self._profile = max(stored, yaml_profile)
-        if self._profile != stored:
-            store.set_meta(PROFILE_KEY, str(self._profile))
+        # the highest profile that has connected; the YAML may ask for more, never for less
+        self._profile = max(int(store.get_meta(PROFILE_KEY) or 0), yaml_profile)
         self._yaml_password = yaml_password
         self._new_profile: int | None = None
         self._trial_failures = 0
@@ -136,8 +134,9 @@ class Credentials:
         self._trial_failures = 0
         if attempt.trial == "profile" and self._new_profile == attempt.profile:
             self._profile, self._new_profile = attempt.profile, None
-            self.store.set_meta(PROFILE_KEY, str(self._profile))
             log.info("security profile %d is active", self._profile)
+        if int(self.store.get_meta(PROFILE_KEY) or 0) < attempt.profile:
+            self.store.set_meta(PROFILE_KEY, str(attempt.profile))
         new_password = self.store.get_meta(NEW_PASSWORD_KEY)
         if new_password and attempt.password == new_password:
             self.store.set_meta(PASSWORD_KEY, new_password)

@@ -110,3 +110,11 @@ def test_a_new_station_certificate_that_the_csms_refuses_is_dropped(store, tmp_p
     assert creds.failed(attempt, refused=True) == "the new station certificate"
     again = creds.attempt()
     assert again.trial is None and not again.client.candidate
+
+
+def test_a_yaml_profile_that_never_connected_is_not_locked_in(store, tmp_path):
+    make(store, tmp_path, profile=3)  # a typo in the YAML, corrected before it connected
+    assert make(store, tmp_path, profile=2).profile == 2
+    creds = make(store, tmp_path, profile=2)
+    creds.connected(creds.attempt())
+    assert make(store, tmp_path, profile=1).profile == 2  # once it worked, it stays
