@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from chargerd.ocpp16 import smart as s16
-from chargerd.ocpp201 import smart as s201
-from chargerd.ocpp201.smart_reports import wire_profile
+from chargerd.ocpp201 import charging_profiles as s201
+from chargerd.ocpp201.charging_profiles import wire_profile
 from chargerd.rpc import OCPP16, OCPP201, _Refusal, check_payload
 from chargerd.smart.profiles import Kind, LimitPeriod, Purpose, Rejection
 
@@ -108,8 +108,10 @@ def test_16_relative_profile_counts_from_the_transaction_not_a_start_schedule():
         (profile16(stackLevel=9), "stack level"),
         (profile16(chargingProfileKind="Recurring"), "recurrencyKind"),
         (
-            schedule_change(profile16(chargingProfileKind="Recurring", recurrencyKind="Daily"),
-                            startSchedule=None),  # fmt: skip
+            schedule_change(
+                profile16(chargingProfileKind="Recurring", recurrencyKind="Daily"),
+                startSchedule=None,
+            ),  # fmt: skip
             "startSchedule",
         ),
         (

@@ -1,10 +1,11 @@
 """OCPP 2.0.1 functional block K (smart charging): SetChargingProfile (K01),
 GetCompositeSchedule (K08), GetChargingProfiles → ReportChargingProfiles (K09),
 ClearChargingProfile (K10), the TxProfile of RequestStartTransaction (K05), translated to and
-from the version-neutral engine that the daemon's "smart" part runs. External limits and
-offer changes are reported in smart_reports.py.
+from the version-neutral engine that the daemon's "smart" part runs. Profiles are
+translated in charging_profiles.py; external limits and offer changes are reported in
+smart_reports.py.
 
-The K01 rules the engine does not know are checked here, each Rejected with a
+The K01 rules the engine does not know are checked here and there, each Rejected with a
 `statusInfo.reasonCode`: external constraints cannot come from the CSMS;
 ChargingStationMaxProfile only on EVSE 0 and never Relative; Absolute/Recurring need
 startSchedule, Relative must not have one; the unit must be in SmartChargingCtrlr.RateUnit;
@@ -22,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..connection import RequestHandler
 from ..core.model import Transaction
-from ..ocpp16.smart import Invalid, Limits, SmartPart, schedule_from_wire
-from ..smart.profiles import ChargingProfile, Kind, Purpose, Rejection
+from ..ocpp16.smart import Invalid, Limits, SmartPart
+from ..smart.profiles import ChargingProfile, Purpose
+from .charging_profiles import profile_from_wire, reason_code
 from .host import after_answer, info
-from .payloads import parse_timestamp, timestamp
-from .smart_reports import SmartReports, wire_profile
+from .payloads import timestamp
+from .smart_reports import SmartReports
 
 if TYPE_CHECKING:
     from .adapter import Ocpp201Adapter
@@ -35,98 +37,6 @@ log = logging.getLogger("chargerd.ocpp201")
 
 CTRLR = "SmartChargingCtrlr"
 PENDING_S = 600.0  # a RequestStart's TxProfile waits this long at most for its transaction
-
-
-# the engine's reasons (smart/profiles.py Rejection) -> statusInfo.reasonCode (CiString20)
-REASON_CODES = {
-    Rejection.UNKNOWN_CONNECTOR: "UnknownEvse",
-    Rejection.NO_TRANSACTION: "TxNotFound",
-    Rejection.OTHER_TRANSACTION: "TxNotFound",
-    Rejection.STACK_LEVEL: "InvalidStackLevel",
-    Rejection.NO_PERIODS: "InvalidSchedule",
-    Rejection.TOO_MANY_PERIODS: "InvalidSchedule",
-    Rejection.FIRST_PERIOD: "InvalidSchedule",
-    Rejection.PERIOD_ORDER: "InvalidSchedule",
-    Rejection.DURATION: "InvalidSchedule",
-    Rejection.UNIT: "UnsupportedRateUnit",
-    Rejection.TOO_MANY_PROFILES: "TooManyProfiles",
-    Rejection.VALIDITY: "InvalidValidity",
-}
-
-
-def reason_code(problem: str) -> str:
-    """A statusInfo.reasonCode for one of the engine's reasons, or of the wire checks."""
-    if problem in REASON_CODES:
-        return REASON_CODES[Rejection(problem)]
-    if "unit" in problem:
-        return "UnsupportedRateUnit"
-    if "period" in problem:
-        return "InvalidSchedule"
-    return "InvalidProfile"
-
-
-def _time(wire: dict[str, Any], key: str) -> float | None:
-    text = wire.get(key)
-    if text is None:
-        return None
-    at = parse_timestamp(text)
-    if at is None:
-        raise Invalid(f"{key} {text!r} is not a date and time")
-    return at
-
-
-def profile_from_wire(wire: dict[str, Any], evse: int, limits: Limits) -> ChargingProfile:
-    """A ChargingProfileType for `evse` as the engine's profile (its transactionId is the
-    station's own, as 2.0.1 uses it); Invalid (its args: reasonCode, text) says why not."""
-    try:
-        return _profile_from_wire(wire, evse, limits)
-    except Invalid as why:
-        if len(why.args) == 1:
-            raise Invalid(reason_code(str(why)), str(why)) from None
-        raise
-    except (KeyError, TypeError, ValueError) as exc:  # fields the schema lets through badly
-        raise Invalid("InvalidProfile", f"malformed ({type(exc).__name__}: {exc})") from None
-
-
-def _profile_from_wire(wire: dict[str, Any], evse: int, limits: Limits) -> ChargingProfile:
-    purpose, kind = Purpose(wire["chargingProfilePurpose"]), Kind(wire["chargingProfileKind"])
-    if purpose is Purpose.EXTERNAL:
-        raise Invalid("InvalidProfile", "external constraints are set by local systems only")
-    if purpose is Purpose.STATION_MAX and (evse != 0 or kind is Kind.RELATIVE):
-        raise Invalid("InvalidProfile", "ChargingStationMaxProfile: EVSE 0, not Relative")
-    if purpose is Purpose.TX and (evse == 0 or "transactionId" not in wire):
-        raise Invalid("TxNotFound", "a TxProfile needs an EVSE and its transactionId")
-    if purpose is not Purpose.TX and "transactionId" in wire:
-        raise Invalid("InvalidProfile", "only a TxProfile has a transactionId")
-    stack_level = int(wire["stackLevel"])
-    if not 0 <= stack_level <= limits.max_stack_level:
-        raise Invalid("InvalidStackLevel", f"stack level beyond 0..{limits.max_stack_level}")
-    schedules = wire["chargingSchedule"]
-    if len(schedules) > 1:  # the others are alternatives for ISO 15118, not spoken here
-        log.info("profile %s: only the first of %d schedules is used", wire["id"], len(schedules))
-    schedule = schedule_from_wire(schedules[0], limits)
-    if kind is Kind.RELATIVE and schedule.start is not None:
-        raise Invalid("InvalidSchedule", "a Relative profile has no startSchedule")
-    if kind is not Kind.RELATIVE and schedule.start is None:
-        raise Invalid("InvalidSchedule", f"an {kind} profile needs startSchedule")
-    recurrency = wire.get("recurrencyKind")
-    if kind is Kind.RECURRING and recurrency not in ("Daily", "Weekly"):
-        raise Invalid("InvalidProfile", "a Recurring profile needs recurrencyKind")
-    valid_from, valid_to = _time(wire, "validFrom"), _time(wire, "validTo")
-    if valid_from is not None and valid_to is not None and valid_to <= valid_from:
-        raise Invalid("InvalidProfile", "validTo is not after validFrom")
-    return ChargingProfile(
-        id=int(wire["id"]),
-        stack_level=stack_level,
-        purpose=purpose,
-        kind=kind,
-        schedule=schedule,
-        connector=evse,
-        recurrency=recurrency if kind is Kind.RECURRING else None,
-        valid_from=valid_from,
-        valid_to=valid_to,
-        transaction_id=wire.get("transactionId"),
-    )
 
 
 class SmartMessages201:
@@ -372,6 +282,3 @@ class SmartMessages201:
         part.install(profile, time.time())
         self.reports.remember(bound)
         log.info("RequestStart TxProfile %d bound to transaction %s", profile.id, tx.id)
-
-
-__all__ = ["SmartMessages201", "profile_from_wire", "reason_code", "wire_profile"]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ocpp16.smart import SmartPart
 from ..smart.profiles import ChargingProfile, Limit
+from .charging_profiles import wire_profile
 from .payloads import timestamp
 
 if TYPE_CHECKING:
@@ -29,44 +30,6 @@ log = logging.getLogger("chargerd.ocpp201")
 
 CTRLR = "SmartChargingCtrlr"
 WIRE_KEY = "ocpp201.profile.{}"  # store meta: the ChargingProfileType as set, per id
-
-
-def wire_profile(profile: ChargingProfile) -> dict[str, Any]:
-    """The engine's profile as a 2.0.1 ChargingProfileType (schedule id = profile id)."""
-    s = profile.schedule
-    periods = []
-    for period in s.periods:
-        entry: dict[str, Any] = {"startPeriod": period.start_s, "limit": period.limit}
-        if period.number_phases is not None:
-            entry["numberPhases"] = period.number_phases
-        periods.append(entry)
-    schedule: dict[str, Any] = {
-        "id": profile.id,
-        "chargingRateUnit": s.unit,
-        "chargingSchedulePeriod": periods,
-    }
-    if s.start is not None:
-        schedule["startSchedule"] = timestamp(s.start)
-    if s.duration_s is not None:
-        schedule["duration"] = s.duration_s
-    if s.min_rate is not None:
-        schedule["minChargingRate"] = s.min_rate
-    wire: dict[str, Any] = {
-        "id": profile.id,
-        "stackLevel": profile.stack_level,
-        "chargingProfilePurpose": str(profile.purpose),
-        "chargingProfileKind": str(profile.kind),
-        "chargingSchedule": [schedule],
-    }
-    if profile.recurrency:
-        wire["recurrencyKind"] = profile.recurrency
-    if profile.valid_from is not None:
-        wire["validFrom"] = timestamp(profile.valid_from)
-    if profile.valid_to is not None:
-        wire["validTo"] = timestamp(profile.valid_to)
-    if profile.transaction_id is not None:
-        wire["transactionId"] = profile.transaction_id
-    return wire
 
 
 class SmartReports:
