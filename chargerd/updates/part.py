@@ -88,13 +88,21 @@ class Updates:
         self.status_listeners: list[StatusListener] = []
         self.db.executescript(SCHEMA)
         row = self.db.execute("SELECT state FROM firmware_update").fetchone()
-        self.machine = UpdateMachine(UpdateState.from_json(row[0]) if row else UpdateState())
+        self.machine = UpdateMachine(self._stored_state(row[0]) if row else UpdateState())
         self.connectors = ConnectorHold(daemon)
         self.connectors.give_back_at_start()
         self._effects: asyncio.Queue[Any] = asyncio.Queue()
         self._transfer: asyncio.Task[None] | None = None
         self._work: set[asyncio.Task[None]] = set()
         self.detail = ""  # why the last step failed, for chargerctl firmware
+
+    @staticmethod
+    def _stored_state(text: str) -> UpdateState:
+        try:
+            return UpdateState.from_json(text)
+        except (ValueError, TypeError, KeyError) as exc:  # written by another chargerd version
+            log.error("the stored firmware update state is unreadable (%s): forgotten", exc)
+            return UpdateState()
 
     # --- the API of the OCPP messages -----------------------------------------------------
 

@@ -113,14 +113,14 @@ async def _http_download(url: str, dest: Path, max_bytes: int, timeout_s: float)
 
     have = dest.stat().st_size if dest.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
-    url, auth = _split_auth(url)
+    plain, auth = _split_auth(url)
     async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=True, auth=auth) as client:
-        async with client.stream("GET", url, headers=headers) as r:
+        async with client.stream("GET", plain, headers=headers) as r:
             if r.status_code == 416 and have:  # nothing after what we have
                 total = r.headers.get("content-range", "").rpartition("/")[2]
                 if total == str(have):
                     return  # complete already (a restart came between the end and Downloaded)
-                dest.unlink()
+                dest.unlink()  # longer than the file: not this file's beginning
                 return await _http_download(url, dest, max_bytes, timeout_s)
             if r.status_code not in (200, 206):
                 raise TransferError(f"{safe_url(url)}: HTTP {r.status_code} {r.reason_phrase}")

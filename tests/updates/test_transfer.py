@@ -177,3 +177,14 @@ async def test_ftp_upload_without_write_permission_is_permission_denied(tmp_path
         with pytest.raises(TransferError) as failed:
             await upload(f"ftp://reader:r@127.0.0.1:{port}/", bundle)
     assert failed.value.kind == "PermissionDenied"
+
+
+async def test_a_stale_longer_partial_file_is_fetched_again_with_the_same_credentials(
+    tmp_path: Path,
+):
+    site = Site(files={"/fw.bin": IMAGE}, password=("maker", "s3cret"))
+    dest = tmp_path / "image"
+    dest.write_bytes(b"x" * (len(IMAGE) + 10))
+    with http_server(site) as port:
+        await download(f"http://maker:s3cret@127.0.0.1:{port}/fw.bin", dest, 10 * MB)
+    assert dest.read_bytes() == IMAGE
