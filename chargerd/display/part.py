@@ -15,7 +15,6 @@ import importlib
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +70,6 @@ class DisplayPart:
         self.ended: dict[str, Ended] = {}  # tx id -> the recently ended transactions
         self.last: dict[int, str] = {}  # connector -> its last ended transaction
         self.tariffs: dict[str, str] = {}  # casefolded id token -> tariff text, not yet used
-        self.listeners: list[Callable[[list[int]], None]] = []  # messages removed by time
         self._changed = asyncio.Event()
         self._shown: dict[int | None, list[str]] = {}
         self._failing: set[int | None] = set()
@@ -279,8 +277,6 @@ class DisplayPart:
         gone = self.board.expire(now)
         if gone:
             self._delete(gone)
-            for listener in self.listeners:
-                listener(gone)
 
     def _tick(self, now: float) -> None:
         self._expire(now)
