@@ -16,7 +16,9 @@ already sent are kept in the outbox).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -148,9 +150,12 @@ class LogUploads:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
         frames.open_log(daemon.config.storage_dir)  # what the bundles' ocpp-frames.log holds
+        # bundles of uploads a kill or a stop cut short: not resumed (the CSMS asks again)
+        shutil.rmtree(daemon.config.storage_dir / "uploads", ignore_errors=True)
         self.status_listeners: list[UploadListener] = []
         self._machine: UploadMachine | None = None
         self._task: asyncio.Task[None] | None = None
+        self._uploads = 0  # uploads started in this run
         self._last: tuple[UploadStatus, LogRequest, float] | None = None  # for status
         # The adapter's firmware messages report this part's statuses and the updates'
         # part's: attached here when that part exists already, else when the parts run
@@ -188,7 +193,10 @@ class LogUploads:
 
         attempt = machine.start()
         self._tell(machine)
-        file = self.daemon.config.storage_dir / "uploads" / name
+        # a directory per upload: a cancelled one cleans up only its own file
+        self._uploads += 1
+        folder = self.daemon.config.storage_dir / "uploads" / str(self._uploads)
+        file = folder / name
         req = machine.request
         try:
             while attempt is not None:
@@ -216,6 +224,8 @@ class LogUploads:
                 attempt = None
         finally:
             file.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
     async def _make(self, file: Path, req: LogRequest) -> None:
         from . import bundle
@@ -246,7 +256,11 @@ class LogUploads:
 
     async def run(self) -> None:
         self._attach()
-        await asyncio.Event().wait()  # the daemon takes a part's run that ends for a death
+        try:
+            await asyncio.Event().wait()  # the daemon takes a part's run that ends for a death
+        finally:  # the daemon stops: so does an upload (its statuses would find no store)
+            if self._task is not None:
+                self._task.cancel()
 
     def see(self, decision: Any) -> None:
         return
