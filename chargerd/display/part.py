@@ -38,6 +38,7 @@ RECENT = 16  # ended transactions remembered for a late final cost
 # The module of each OCPP version that says the station's own texts (`driver_texts`).
 TEXTS_OF_VERSION = {"1.6": "chargerd.ocpp16.cost", "2.0.1": "chargerd.ocpp201.display"}
 REFRESH_S = 1.0  # the screens are looked at least this often (windows, cycling)
+RESHOW_S = 60.0  # unchanged lines are sent again this often (a screen that restarted)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class DisplayPart:
         self.last: dict[int, str] = {}  # connector -> its last ended transaction
         self.tariffs: dict[str, str] = {}  # casefolded id token -> tariff text, not yet used
         self._changed = asyncio.Event()
-        self._shown: dict[int | None, list[str]] = {}
+        self._shown: dict[int | None, tuple[list[str], float]] = {}  # lines, when sent
         self._failing: set[int | None] = set()
         with self.db:
             self.db.executescript(SCHEMA)
@@ -287,7 +288,9 @@ class DisplayPart:
             self.board.drop_notice("price", None)
 
     async def _show(self, connector: int | None, display: Display, lines: list[str]) -> None:
-        if self._shown.get(connector) == lines:
+        shown = self._shown.get(connector)
+        now = time.monotonic()
+        if shown is not None and shown[0] == lines and now - shown[1] < RESHOW_S:
             return
         try:
             if lines:
@@ -300,7 +303,7 @@ class DisplayPart:
                 self._failing.add(connector)
             return
         self._failing.discard(connector)
-        self._shown[connector] = lines
+        self._shown[connector] = (lines, now)
 
     def status(self, into: dict[str, Any]) -> None:
         now = time.time()

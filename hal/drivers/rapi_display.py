@@ -5,8 +5,9 @@ the display shares the controller's serial port, its one-request-at-a-time lock 
 sequence ids; it never opens the port itself.
 
 What the firmware (rapi_proc.cpp) takes, and so what is sent:
-- `$F0 0` stops the firmware's own screen updates, `$F0 1` gives the screen back (the
-  firmware redraws its status): sent when a message starts and when none is left;
+- `$F0 0` stops the firmware's own screen updates (sent with every new text: a controller
+  that rebooted draws its own again), `$F0 1` gives the screen back (the firmware redraws
+  its status) when no text is left;
 - the command line is read into a 32-byte buffer and split at every space into at most
   10 tokens (FP x y and the optional `:ss` take 4): text goes in pieces of at most 8
   characters with at most 4 spaces each, which the firmware joins back with their spaces;
@@ -110,9 +111,9 @@ class RapiDisplay:
     async def show(self, lines: list[str]) -> None:
         await self._stop_pager()
         screens = pages(lines)
-        if not self.owned:
-            await self._command("F0 0")
-            self.owned = True
+        # every time: a controller that rebooted meanwhile draws its own screen again
+        await self._command("F0 0")
+        self.owned = True
         await self._write(screens[0])
         if len(screens) > 1:
             self._pager = asyncio.create_task(self._page(screens), name="rapi-lcd-pager")
