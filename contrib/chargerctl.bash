@@ -9,8 +9,9 @@ _chargerctl() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     }
-    local commands="status unlock stop availability reset ocpp log-level sim"
-    local sims="plug unplug ev-pause ev-resume tag fault clear meter-fail meter-restore bay"
+    local commands="status unlock stop availability reset ocpp log-level sim limit schedule"
+    local sims="plug unplug ev-pause ev-resume tag fault clear meter-fail meter-restore bay
+        ev-max house-load grid-meter-fail grid-meter-restore"
     local faults="ConnectorLockFailure EVCommunicationError GroundFailure HighTemperature
         InternalError OtherError OverCurrentFailure OverVoltage PowerMeterFailure
         PowerSwitchFailure ReaderFailure UnderVoltage WeakSignal"
@@ -43,6 +44,15 @@ _chargerctl() {
             esac ;;
         reset) [[ $n == 1 ]] && COMPREPLY=($(compgen -W "soft hard" -- "$cur")) ;;
         ocpp) [[ $n == 1 ]] && COMPREPLY=($(compgen -W "get set" -- "$cur")) ;;
+        limit)
+            case $prev in
+                --source) COMPREPLY=($(compgen -W "EMS SO Other" -- "$cur")) ;;
+                --connector) ;;
+                *) COMPREPLY=($(compgen -W "clear --connector --source" -- "$cur")) ;;
+            esac ;;
+        schedule)
+            [[ $prev != --connector && $prev != --duration ]] &&
+                COMPREPLY=($(compgen -W "--connector --duration --json" -- "$cur")) ;;
         log-level) [[ $n == 1 ]] && COMPREPLY=($(compgen -W "debug info warning error" -- "$cur")) ;;
         sim)
             if [[ $n == 1 ]]; then
