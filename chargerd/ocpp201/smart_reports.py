@@ -4,8 +4,8 @@ ChargingProfileType for ReportChargingProfiles (K09).
 - An external limit (`chargerctl limit`, an EMS) set or changed by more than
   SmartChargingCtrlr.LimitChangeSignificance % → NotifyChargingLimit (with its schedule
   only under NotifyChargingLimitWithSchedules); removed → ClearedChargingLimit.
-- The offer of a connector with a transaction changed → TransactionEvent Updated
-  ChargingRateChanged (kept offline like every TransactionEvent).
+- The offer of a connector with a transaction changed by more than that → TransactionEvent
+  Updated ChargingRateChanged (kept offline like every TransactionEvent).
 - Profiles for ReportChargingProfiles: the CSMS's as they were set (their schedule ids
   kept), from a copy in the store's meta table; the engine's own (external limits, kept as
   ChargingStationExternalConstraints profiles of their source) rebuilt.
@@ -39,6 +39,7 @@ class SmartReports:
         self.a = adapter
         self._part: SmartPart | None = None
         self._notified: dict[int, float] = {}  # connector -> external limit last notified
+        self._rate: dict[int, tuple[str, float]] = {}  # connector -> (tx, offer last told)
 
     def attach(self, part: SmartPart) -> None:
         """Follow the part's limits (once)."""
@@ -69,9 +70,26 @@ class SmartReports:
 
     # --- unasked messages --------------------------------------------------------------------
 
+    def _significant(self, last: float, now: float) -> bool:
+        """A change worth a message: LimitChangeSignificance says smaller ones MAY be left
+        out (under a site limit the offer follows the measured draw every second)."""
+        if last <= 0 or now <= 0:
+            return last != now
+        return abs(now - last) / last * 100 >= float(
+            self.a.dm.value(CTRLR, "LimitChangeSignificance")
+        )
+
     def limit_changed(self, connector: int, new: Limit, old: Limit | None) -> None:
-        if old is not None and new.offered_a != old.offered_a:
+        tx_id = self.a.events.connector_tx.get(connector)
+        if old is None or tx_id is None or new.offered_a == old.offered_a:
+            return
+        told = self._rate.get(connector)
+        last = told[1] if told is not None and told[0] == tx_id else old.offered_a
+        if self._significant(last, new.offered_a):
+            self._rate[connector] = (tx_id, new.offered_a)
             self.a.events.charging_rate_changed(connector, time.time())
+        else:  # the next change is measured from what the CSMS was told
+            self._rate[connector] = (tx_id, last)
 
     def external_changed(self, connector: int, amps: float | None, source: str) -> None:
         where = {"evseId": connector} if connector > 0 else {}  # evseId > 0 when given
@@ -81,8 +99,7 @@ class SmartReports:
             self.a.spawn(self.a.send("ClearedChargingLimit", payload))
             return
         last = self._notified.get(connector)
-        significance = float(self.a.dm.value(CTRLR, "LimitChangeSignificance"))
-        if last is not None and last > 0 and abs(amps - last) / last * 100 < significance:
+        if last is not None and not self._significant(last, amps):
             log.info("external limit %.1f A on %d: a change not worth reporting", amps, connector)
             return
         self._notified[connector] = amps

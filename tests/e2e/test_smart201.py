@@ -284,6 +284,14 @@ async def test_external_limits_are_notified_and_cleared(csms: Csms201, station: 
     limits = [p["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"]
               for p in limits_sent(csms, "NotifyChargingLimit")]  # fmt: skip
     assert limits == [10.0, 20.0]
+    # the offer too: 10 → 9.5 A is not worth a ChargingRateChanged, 9.5 → 20 A is
+    await offered(station, 1, 20)
+
+    def rate_changes() -> int:
+        return station.tx(tx_id).trigger_reasons.count("ChargingRateChanged")
+
+    await wait_until(lambda: rate_changes() >= 2, "a 2nd ChargingRateChanged")
+    assert rate_changes() == 2
 
     await ctl(station, "limit", "clear", "--connector", "1")
     cleared = await wait_call(csms, "ClearedChargingLimit", after=mark)
