@@ -354,7 +354,11 @@ async def test_2_0_1_refuses_an_external_limit_while_external_control_signals_ar
         answer = await ctl(station, "ocpp", "set",
                            "SmartChargingCtrlr.ExternalControlSignalsEnabled", "true")  # fmt: skip
         assert answer["ok"], answer
+        mark = len(csms.ledger.entries)
         await limit(station, "10", "--connector", "1")
+        notified = await wait_call(csms, "NotifyChargingLimit", after=mark)
+        assert notified.payload["chargingLimit"]["chargingLimitSource"] == "EMS"
+        assert notified.payload.get("evseId") == 1
         await station.start_session(1)
         c1 = await wait_connector(station, 1, "at the external 10 A", offered_a=10)
         assert c1["limit_source"] == "external"
