@@ -66,7 +66,9 @@ async def test_meter_values_of_one_connector_and_of_all(csms: Csms, station: Sta
     await wait_until(both, "triggered MeterValues of connectors 1 and 2")
 
 
-async def test_diagnostics_and_firmware_status_are_idle(csms: Csms, station: Station):
+async def test_diagnostics_and_firmware_status_are_idle_when_nothing_runs(
+    csms: Csms, station: Station
+):
     await station.start()
     for message in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
         status, mark = await trigger(csms, message)
