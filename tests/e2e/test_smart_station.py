@@ -201,6 +201,47 @@ async def test_a_period_boundary_reaches_the_controller_within_a_second(
     await wait_draw(station, 1, 10)
 
 
+async def test_profiles_survive_kill_9_and_apply_while_offline(
+    csms: Csms, station: Station
+) -> None:
+    await station.start()
+    await station.start_session(1)  # online: the card gets cached for the offline session
+    start = time.time()
+    profile = {
+        "chargingProfileId": 3,
+        "stackLevel": 1,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "startSchedule": _iso(start),
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 12},
+                                       {"startPeriod": 12, "limit": 8}],
+        },
+    }  # fmt: skip
+    answer = await csms.call(
+        STATION_ID, "SetChargingProfile", {"connectorId": 0, "csChargingProfiles": profile}
+    )
+    assert answer == {"status": "Accepted"}
+    await wait_connector(station, 1, "at 12 A", offered_a=12)
+
+    await station.wait_outbox(lambda depth: depth == 0, "empty before the outage")
+    await csms.stop()
+    await station.wait_link(connected=False)
+    station.kill()
+    await station.start(wait=False)  # no CSMS to connect to
+    await station.sim("plug", "1")
+    await station.sim("tag", "TAG1")  # offline: the cached card starts a session
+    c = await wait_connector(station, 1, "at 12 A offline, after kill -9", offered_a=12)
+    assert c["limit_source"] == "csms" and time.time() < start + 12
+    await wait_until(lambda: time.time() >= start + 12, "the period boundary", timeout=12)
+    await wait_connector(station, 1, "at 8 A, a second after the boundary", timeout=1.0,
+                         offered_a=8)  # fmt: skip
+    await csms.start()  # the queued messages reach the CSMS before the test ends
+    await csms.wait_connected(STATION_ID)
+    await station.wait_outbox(lambda depth: depth == 0, "empty after the replay")
+
+
 # --- the site: local load balancing -----------------------------------------------------------
 
 
