@@ -155,7 +155,12 @@ class Daemon:
     def _add_security(self) -> None:
         from .security.part import SecurityPart
 
-        security = SecurityPart(self.config, self.store, wake=lambda: self.adapter.outbox.wake())
+        def outbox() -> Any:
+            return self.adapter.outbox  # type: ignore[attr-defined]
+
+        security = SecurityPart(
+            self.config, self.store, wake=lambda: outbox().wake(), online=lambda: outbox().connected
+        )
         self.parts[security.name] = security
         self.link.security = security
         # after a moment, so the answer that changed the credentials reaches the CSMS first

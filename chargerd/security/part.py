@@ -20,7 +20,9 @@ from .keys import StationCertificate
 
 log = logging.getLogger("chargerd.security")
 
-RENEWAL_CHECK_S = 24 * 3600  # the client certificate's expiry is looked at daily
+RENEWAL_CHECK_S = 3600  # the client certificate's expiry is looked at hourly while online
+RENEWAL_REPEAT_S = 24 * 3600  # a renewal not answered with a certificate is asked for daily
+OFFLINE_POLL_S = 5  # until the first look while online (the request needs the CSMS)
 DAY_S = 86400
 INVALID_MESSAGES_EVERY_S = 60.0
 
@@ -47,8 +49,11 @@ class SecurityPart:
         config: Any,  # chargerd.config.Config
         store: Any,  # chargerd.store.Store
         wake: Callable[[], None] = lambda: None,  # the outbox: a security event is queued
+        online: Callable[[], bool] = lambda: True,  # the CSMS can be asked (boot accepted)
     ):
         self.config = config
+        self.online = online
+        self._renewal_asked_at = -RENEWAL_REPEAT_S  # time.monotonic() of the last request
         csms = config.csms
         self.station_id: str = config.station.id
         self.renew_days: float = getattr(getattr(config, "security", None), "renew_days", 30)
@@ -71,7 +76,13 @@ class SecurityPart:
 
     async def run(self) -> None:
         while True:
-            self.check_renewal(time.time())
+            if not self.online():
+                await asyncio.sleep(OFFLINE_POLL_S)
+                continue
+            if time.monotonic() - self._renewal_asked_at >= RENEWAL_REPEAT_S and (
+                self.check_renewal(time.time())
+            ):
+                self._renewal_asked_at = time.monotonic()
             await asyncio.sleep(RENEWAL_CHECK_S)
 
     def see(self, decision: Decision) -> None:

@@ -199,3 +199,25 @@ async def test_201_profile_3_reports_an_invalid_csms_certificate_by_its_201_name
             station.kill()
         await server.stop()
         shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("csms", [("server", True)], indirect=True)
+async def test_a_client_certificate_near_expiry_is_renewed_by_the_station(
+    station, csms, certs, tmp_path
+):
+    root_key = Path(certs["ca"]).with_suffix(".key").read_bytes()
+    root = pki.Issued(pki.load_certificate(Path(certs["ca"]).read_text()),
+                      pki.load_key(root_key))  # fmt: skip
+    cert, key = pki.leaf(STATION_ID, root, days=10).write(tmp_path, "expiring")
+    profile(station, 3, certs)
+    station.overrides += [f"csms.client_cert={cert}", f"csms.client_key={key}",
+                          "security.renew_days=30"]  # fmt: skip
+    mark = await station.start()
+    request = await wait_call(csms, "SignCertificate", after=mark)
+    signed = pki.sign_csr(request.payload["csr"], root)
+    answer = await csms.call(STATION_ID, "CertificateSigned", {"certificateChain": signed.pem})
+    assert answer == {"status": "Accepted"}
+    await station.stop()  # the new certificate is used from the next connection on
+    await station.start()
+    presented = csms.handshakes[STATION_ID].client_cert
+    assert int(presented["serialNumber"], 16) == signed.cert.serial_number

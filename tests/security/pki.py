@@ -103,3 +103,17 @@ def ca(cn: str, parent: Issued, key: Any = None, **kw: Any) -> Issued:
 
 def leaf(cn: str, parent: Issued, key: Any = None, **kw: Any) -> Issued:
     return issue(name(cn), parent, key=key, **kw)
+
+
+def load_certificate(pem: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def load_key(pem: bytes) -> Any:
+    return serialization.load_pem_private_key(pem, None)
+
+
+def sign_csr(csr_pem: str, issuer: Issued, days: float = 365) -> Issued:
+    """What a CSMS's CA does with a station's CSR: a certificate for its key and subject."""
+    csr = x509.load_pem_x509_csr(csr_pem.encode())
+    return issue(csr.subject, issuer, public_key=csr.public_key(), days=days)
