@@ -211,7 +211,10 @@ class Outbox:
                 raise ConnectionLost("connection closed") from exc
             policy = self._retry_policy()
             attempts = message.attempts + 1
-            if attempts >= policy.attempts:
+            # a CSMS without this action (a 1.6 CSMS without the security extension and a
+            # SecurityEventNotification) would refuse every retry while the queue waits
+            unknown = isinstance(exc, CallError) and exc.code in ("NotImplemented", "NotSupported")
+            if attempts >= policy.attempts or unknown:
                 log.error(
                     "%s #%d given up after %d attempts: %s",
                     message.action, message.seq, attempts, exc or "no answer",

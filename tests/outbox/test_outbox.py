@@ -117,6 +117,21 @@ async def test_callerror_is_retried_after_interval_times_attempt_then_dropped(
     await csms.expect_silence(within=3 * interval)
 
 
+async def test_an_action_the_csms_does_not_implement_is_given_up_at_once(
+    csms: Csms, link: Link, store: Store
+) -> None:
+    outbox, owner = make_outbox(store, attempts=3, interval_s=5)
+    event = {"type": "StartupOfTheDevice", "timestamp": "2026-01-01T00:00:00Z"}
+    store.enqueue("SecurityEventNotification", event, None, time.time())
+    store.enqueue("MeterValues", meter_values(1), None, time.time())
+    await link.open(outbox)
+    await csms.refuse(await csms.recv_call("SecurityEventNotification"), "NotImplemented")
+    call = await csms.recv_call("MeterValues")  # no retry wait holds the queue
+    await csms.answer(call, {})
+    await until(lambda: store.outbox_depth() == 0)
+    assert owner.delivered[0] == ("SecurityEventNotification", event, None)
+
+
 async def test_no_answer_counts_as_an_attempt(csms: Csms, link: Link, store: Store) -> None:
     outbox, owner = make_outbox(store, attempts=2, interval_s=0.05, timeout_s=0.3)
     store.enqueue("MeterValues", meter_values(1), None, time.time())
