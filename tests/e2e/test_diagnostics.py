@@ -210,3 +210,24 @@ async def test_chargerctl_logs_bundle_writes_the_same_bundle(
     assert "starting: station" in files["chargerd.log"]  # the whole log: no window
     assert "BootNotification" in files["ocpp-frames.log"]
     assert_no_secret(files, secrets_of(station))
+
+
+async def test_a_key_the_csms_sets_never_reaches_the_bundle(csms: Csms, station: Station):
+    station.password = PASSWORD
+    new_password = "New-Auth-Key-01234"  # 16-20 bytes
+    key = new_password.encode().hex()  # AuthorizationKey: the password in hex
+    site = Site()
+    with http_server(site) as port:
+        await station.start()
+        answer = await csms.call(STATION_ID, "ChangeConfiguration",
+                                 {"key": "AuthorizationKey", "value": key})  # fmt: skip
+        assert answer["status"] == "Accepted"
+        await station.wait_link(True)
+        mark = len(csms.ledger.entries)
+        answer = await csms.call(STATION_ID, "GetDiagnostics",
+                                 {"location": f"http://127.0.0.1:{port}/d/"})  # fmt: skip
+        await statuses(csms, "DiagnosticsStatusNotification", mark, {"Uploaded"})
+        files = unpack(site.uploads[f"/d/{answer['fileName']}"])
+    assert "AuthorizationKey" in files["ocpp-frames.log"]  # the request is there...
+    assert_no_secret(files, [*secrets_of(station), key, new_password])  # ...not its value
+    assert key not in station.log() and new_password not in station.log()
