@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 RECONNECT_AFTER_S = 0.05  # the answer to the CSMS goes out before the connection is replaced
+ONLINE_POLL_S = 1.0  # a renewal waits for the CSMS this often: no hurry, days are left
 
 
 def attach_when_built(attach: Callable[[], None]) -> None:
@@ -37,3 +38,10 @@ def reconnect_for_certificate(part: Any) -> None:
             hook()
 
     asyncio.get_running_loop().call_later(RECONNECT_AFTER_S, reconnect)
+
+
+async def when_online(adapter: Any) -> None:
+    """Until a connection is up and the CSMS has accepted the boot: a renewal found due at
+    start-up (or while offline) waits for it rather than being lost until the next check."""
+    while not (adapter.outbox.connected and adapter.registration == "Accepted"):
+        await asyncio.sleep(ONLINE_POLL_S)

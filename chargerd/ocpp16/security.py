@@ -21,7 +21,12 @@ import logging
 from typing import Any
 
 from ..connection import RequestHandler
-from ..ocpp_security import attach_when_built, reconnect_for_certificate, security_part
+from ..ocpp_security import (
+    attach_when_built,
+    reconnect_for_certificate,
+    security_part,
+    when_online,
+)
 from ..rpc import CallError, ConnectionLost
 from .triggers import TriggerHost, trigger_message
 
@@ -152,7 +157,11 @@ class Security16:
 
     def renew(self) -> None:
         """The security part wants a new station certificate (it expires soon)."""
-        self.a.spawn(self.sign_certificate("the station certificate expires soon"))
+        self.a.spawn(self._renew())
+
+    async def _renew(self) -> None:
+        await when_online(self.a)
+        await self.sign_certificate("the station certificate expires soon")
 
     async def sign_certificate(self, why: str) -> None:
         """A new key pair and SignCertificate with its CSR (O = CpoName, CN = station id)."""

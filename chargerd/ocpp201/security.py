@@ -23,7 +23,12 @@ import logging
 from typing import Any
 
 from ..connection import RequestHandler
-from ..ocpp_security import attach_when_built, reconnect_for_certificate, security_part
+from ..ocpp_security import (
+    attach_when_built,
+    reconnect_for_certificate,
+    security_part,
+    when_online,
+)
 from ..rpc import CallError, ConnectionLost
 from .components import Value, Variable
 from .host import info
@@ -156,7 +161,11 @@ class Security201:
 
     def renew(self) -> None:
         """The security part wants a new station certificate (it expires soon)."""
-        self.a.spawn(self.sign_certificate("the station certificate expires soon"))
+        self.a.spawn(self._renew())
+
+    async def _renew(self) -> None:
+        await when_online(self.a)
+        await self.sign_certificate("the station certificate expires soon")
 
     def _value(self, name: str) -> Any:
         return self.a.dm.value("SecurityCtrlr", name)

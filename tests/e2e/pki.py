@@ -82,10 +82,10 @@ class Authority:
             builder = builder.add_extension(san, critical=False)
         return builder.sign(self.key, hashes.SHA256())
 
-    def sign_csr(self, csr_pem: str) -> x509.Certificate:
+    def sign_csr(self, csr_pem: str, days: int = 30) -> x509.Certificate:
         csr = x509.load_pem_x509_csr(csr_pem.encode())
         assert csr.is_signature_valid
-        return self.issue(csr.subject, csr.public_key())  # type: ignore[arg-type]
+        return self.issue(csr.subject, csr.public_key(), days=days)  # type: ignore[arg-type]
 
     def server_files(self, directory: Path, ip: str = "127.0.0.1") -> tuple[Path, Path]:
         """A server certificate for `ip` and its key, as files (for an SSLContext)."""

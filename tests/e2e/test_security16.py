@@ -174,7 +174,8 @@ async def test_station_certificate_signed_and_used_on_profile_3(
     await wait_call(csms, "SecurityEventNotification", after=mark,
                     type="InvalidChargePointCertificate")  # fmt: skip
 
-    signed = authority.sign_csr(request.payload["csr"])
+    # valid for 10 days: within security.renew_days (30) of its expiry
+    signed = authority.sign_csr(request.payload["csr"], days=10)
     answer = await csms.call(STATION_ID, "CertificateSigned", {"certificateChain": pem(signed)})
     assert answer == {"status": "Accepted"}
 
@@ -191,6 +192,12 @@ async def test_station_certificate_signed_and_used_on_profile_3(
     assert status["security"]["profile"] == 3
     # and never down again
     assert await change(csms, "SecurityProfile", "2") == "Rejected"
+
+    # A03: the station asks for a new certificate itself when its own expires soon
+    mark = await station.restart()
+    renewal = await wait_call(csms, "SignCertificate", after=mark)
+    assert renewal.payload["csr"] != request.payload["csr"]  # a new key pair
+    assert csms.handshakes[STATION_ID].authorization is None  # still profile 3
 
 
 # --- credentials -------------------------------------------------------------------------
