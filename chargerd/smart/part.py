@@ -69,6 +69,7 @@ class SmartPart:
         self.on_limit_changed: list[Callable[[int, Limit, Limit | None], None]] = []
         self.external_changed: list[Callable[[int, float | None, str], None]] = []
         self._wake = asyncio.Event()
+        self._failing: str | None = None  # the error apply() last failed with
 
     # --- for the OCPP messages and chargerctl -------------------------------------------------
 
@@ -140,9 +141,9 @@ class SmartPart:
             ended = self.engine.transaction_ended(decision.transaction.id)
             if ended:
                 self.store.replace_profiles(ended, [])
-            self.apply(decision.at)
+            self._apply_safely(decision.at)
         elif isinstance(decision, TransactionStarted):
-            self.apply(decision.at)
+            self._apply_safely(decision.at)
 
     async def run(self) -> None:
         if self.grid_meter is not None:
@@ -161,7 +162,7 @@ class SmartPart:
                 if time.monotonic() >= next_read:
                     next_read = time.monotonic() + READ_EVERY_S
                     await self._read_grid_meter()
-                await self.daemon.feed(self.apply)
+                await self.daemon.feed(self._apply_safely)
         finally:
             if self.grid_meter is not None:
                 await self.grid_meter.stop()
@@ -186,6 +187,17 @@ class SmartPart:
         }
 
     # --- applying -------------------------------------------------------------------------
+
+    def _apply_safely(self, now: float) -> None:
+        """`apply`, but a fault of ours must not stop the sessions or the daemon: the last
+        limits stay and the next second tries again."""
+        try:
+            self.apply(now)
+            self._failing = None
+        except Exception as exc:
+            if repr(exc) != self._failing:  # once, not every second
+                log.exception("smart charging: limits not recomputed (the last ones stay)")
+            self._failing = repr(exc)
 
     def apply(self, now: float) -> None:
         """Give every connector its limit now (call inside Daemon.feed or a settle)."""
