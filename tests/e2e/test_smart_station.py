@@ -242,6 +242,30 @@ async def test_profiles_survive_kill_9_and_apply_while_offline(
     await station.wait_outbox(lambda depth: depth == 0, "empty after the replay")
 
 
+async def test_a_replaced_profile_does_not_come_back_after_a_restart(
+    csms: Csms, station: Station
+) -> None:
+    await station.start()
+
+    def tx_default(profile_id: int, amps: float) -> dict[str, Any]:
+        schedule = {"chargingRateUnit": "A",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": amps}]}  # fmt: skip
+        profile = {"chargingProfileId": profile_id, "stackLevel": 2,
+                   "chargingProfilePurpose": "TxDefaultProfile",
+                   "chargingProfileKind": "Relative", "chargingSchedule": schedule}  # fmt: skip
+        return {"connectorId": 1, "csChargingProfiles": profile}
+
+    for profile_id, amps in ((3, 12), (4, 20)):  # the same slot: 1.6 replaces
+        answer = await csms.call(STATION_ID, "SetChargingProfile", tx_default(profile_id, amps))
+        assert answer == {"status": "Accepted"}
+    station.kill()
+    await station.start()
+    assert (await station.status())["smart"]["profiles"] == 1
+    await station.start_session(1)
+    c1 = await wait_connector(station, 1, "at the replacing profile's 20 A", offered_a=20)
+    assert c1["limit_source"] == "csms"
+
+
 # --- the site: local load balancing -----------------------------------------------------------
 
 
