@@ -70,7 +70,7 @@ def _print_status(status: dict[str, Any]) -> None:
         error = "" if c["error_code"] == "NoError" else f"  error: {c['error_code']}"
         meter = f"{c['energy_wh']} Wh" if c["energy_wh"] is not None else "no reading"
         print(f"connector {c['id']}: {c['status']:<13} pilot {c['pilot']}  "
-              f"offer {c['offered_a']:.0f} A  meter {meter}{error}")  # fmt: skip
+              f"offer {c['offered_a']:g} A  meter {meter}{error}")  # fmt: skip
         if c.get("limit_a") is not None:
             print(f"  limit {c['limit_a']:g} A ({c['limit_source']})")
         if dc := c.get("dc"):
