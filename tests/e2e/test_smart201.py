@@ -14,7 +14,7 @@ from typing import Any
 from chargerd.ctl import request
 from devcsms import Csms201
 
-from .conftest import STATION_ID, WAIT_S, calls, wait_call, wait_until
+from .conftest import STATION_ID, WAIT_S, wait_call, wait_until
 from .conftest201 import Station201, csms, station, wait_tx_event
 
 __all__ = ["csms", "station"]  # the 2.0.1 fixtures, not conftest.py's 1.6 ones
@@ -318,6 +318,7 @@ async def test_request_start_with_a_tx_profile_binds_it_to_the_new_transaction(
     csms: Csms201, station: Station201
 ):
     station.set_ocpp("AuthCtrlr", "AuthorizeRemoteStart", False)
+    station.set_ocpp("SampledDataCtrlr", "TxUpdatedMeasurands", "Current.Offered")
     mark = await station.start()
     tx_profile = profile(5, "TxProfile", [(0, 8), (3600, 16)], kind="Relative", start=None)
     start = {
@@ -337,7 +338,17 @@ async def test_request_start_with_a_tx_profile_binds_it_to_the_new_transaction(
     assert pages[0]["chargingProfile"] == [{**tx_profile, "transactionId": tx_id}]
     composite = await csms.call(STATION_ID, "GetCompositeSchedule", {"evseId": 1, "duration": 60})
     assert composite["schedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 8.0}]
-    assert calls(csms, "TransactionEvent", mark)  # the CSMS heard of it all along
+
+    def offers() -> list[float]:
+        return [
+            float(sv["value"])
+            for mv in station.tx(tx_id).meter_values
+            for sv in mv["sampledValue"]
+            if sv.get("measurand") == "Current.Offered"
+        ]
+
+    await wait_until(lambda: len(offers()) >= 2, "Updated events with Current.Offered")
+    assert set(offers()) == {8.0}  # never the connector's 32 A
 
 
 async def test_request_start_for_a_transaction_begun_at_the_ev_gets_the_profile_at_once(
