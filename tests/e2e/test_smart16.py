@@ -173,10 +173,12 @@ async def test_invalid_profiles_are_rejected_and_the_station_goes_on(csms: Csms,
         (0, profile(5, "TxDefaultProfile", [(n, 16) for n in range(25)])),  # too many periods
         (0, profile(6, "TxDefaultProfile", [(0, 16)], kind="Recurring")),  # no recurrencyKind
         (3, profile(7, "TxDefaultProfile", [(0, 16)])),  # no connector 3
+        (0, profile(8, "TxDefaultProfile", [(0, 16)], schedule={"startSchedule": "soon"})),
+        (0, profile(9, "TxDefaultProfile", [(0, -1)])),  # a negative limit
     ]
     for connector, wire in bad:
         assert await set_profile(csms, connector, wire) == "Rejected", wire
-    assert await set_profile(csms, 0, profile(8, "TxDefaultProfile", [(0, 11.1)])) == "Accepted"
+    assert await set_profile(csms, 0, profile(10, "TxDefaultProfile", [(0, 11.1)])) == "Accepted"
     _, periods = await composite(csms, 1, 60)
     assert periods == [(0, 11.1)]
 

@@ -165,6 +165,13 @@ async def test_k01_rejections_carry_a_reason_code(csms: Csms201, station: Statio
     )  # fmt: skip
     assert entries["getVariableResult"][0]["attributeValue"] == "1"
 
+    disable = {"component": {"name": "SmartChargingCtrlr"}, "variable": {"name": "Enabled"},
+               "attributeValue": "false"}  # fmt: skip
+    await csms.call(STATION_ID, "SetVariables", {"setVariableData": [disable]})
+    assert reason(await set_profile(csms, 1, profile(10, "TxDefaultProfile", [(0, 6)]))) == (
+        "NotEnabled"
+    )
+
 
 async def test_tx_profile_of_the_running_transaction_ends_with_it(
     csms: Csms201, station: Station201
