@@ -196,11 +196,16 @@ class Updates:
     def _input(self, change: Callable[[UpdateMachine], Any]) -> Any:
         """One input to the machine: its new state and reports on disk, then its effects
         queued in order, then the reports handed out."""
-        was_active = self.machine.active
+        before, was_active = self.machine.state, self.machine.active
         result = change(self.machine)
         decisions = self.machine.take()
-        if decisions or was_active != self.machine.active:
-            self._save(decisions, finished=was_active and not self.machine.active)
+        ended: tuple[UpdateState, str] | None = None
+        if was_active and self.machine.state is not before:  # replaced by a new request
+            ended = (before, "Cancelled")
+        elif was_active and not self.machine.active:
+            ended = (self.machine.state, str(self.machine.status))
+        if decisions or ended is not None:
+            self._save(decisions, ended)
         for d in decisions:
             if not isinstance(d, Report):
                 self._effects.put_nowait(d)
@@ -209,32 +214,35 @@ class Updates:
         self._deliver()
         return result
 
-    def _save(self, decisions: list[Decision], finished: bool) -> None:
-        s = self.machine.state
+    def _save(self, decisions: list[Decision], ended: tuple[UpdateState, str] | None) -> None:
+        """The state and new reports in one transaction; `ended`: an update that is over
+        (its state, how it ended) goes into the history."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(
                 "INSERT INTO firmware_update (id, state) VALUES (1, ?) "
-                "ON CONFLICT(id) DO UPDATE SET state = excluded.state", (s.to_json(),)
-            )  # fmt: skip
+                "ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+                (self.machine.state.to_json(),),
+            )
             self.db.executemany(
                 "INSERT INTO firmware_reports (status, request_id) VALUES (?, ?)",
                 [(str(d.status), d.request_id) for d in decisions if isinstance(d, Report)],
             )
-            if finished and s.request is not None:
+            old, how = ended if ended is not None else (None, "")
+            if old is not None and old.request is not None:
                 from .transfer import safe_url
 
                 self.db.execute(
                     "INSERT INTO firmware_history VALUES (?, ?, ?, ?, ?, ?)",
-                    (time.time(), s.request.request_id, safe_url(s.request.location), s.version,
-                     str(s.status), self.detail),
+                    (time.time(), old.request.request_id, safe_url(old.request.location),
+                     old.version, how, "" if how == "Cancelled" else self.detail),
                 )  # fmt: skip
                 self.db.execute(
                     "DELETE FROM firmware_history WHERE rowid NOT IN "
                     "(SELECT rowid FROM firmware_history ORDER BY rowid DESC LIMIT ?)",
                     (HISTORY_KEPT,),
                 )
-        if finished:
+        if ended is not None and not self.machine.active:
             shutil.rmtree(self.dir, ignore_errors=True)  # the image is of no more use
 
     def _deliver(self) -> None:

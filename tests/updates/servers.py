@@ -138,13 +138,13 @@ def ftp_server(root: Path, user: str = "tech", password: str = "s3cret") -> Iter
     """An FTP server (passive mode) over `root`, one user with every permission; yields the port."""
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.handlers import FTPHandler
-    from pyftpdlib.servers import ThreadedFTPServer
+    from pyftpdlib.servers import FTPServer
 
     authorizer = DummyAuthorizer()
     authorizer.add_user(user, password, str(root), perm="elradfmwMT")
     authorizer.add_user("reader", "r", str(root), perm="elr")
     handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "passive_ports": None})
-    server = ThreadedFTPServer(("127.0.0.1", 0), handler)
+    server = FTPServer(("127.0.0.1", 0), handler)  # one thread: the test process is busy enough
     thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.05}, daemon=True)
     thread.start()
     try:
