@@ -49,7 +49,7 @@ async def _simulate(config: Any, image: Path, version: str) -> Installed:
     if "rollback" in image.name:
         log.warning("sim installer: %s will roll back to the old version", image.name)
         return Installed(True, None, "simulated; the new slot will fail and roll back")
-    set_running_version(config.storage_dir, version)
+    await asyncio.to_thread(set_running_version, config.storage_dir, version)
     return Installed(True, version, "simulated")
 
 
@@ -77,5 +77,5 @@ async def _run_command(config: Any, image: Path, version: str) -> Installed:
         return Installed(False, reported, f"exit status {process.returncode}: {tail}"[:200])
     log.warning("the firmware installer finished (exit 0): restarting into %s",
                 reported or version)  # fmt: skip
-    set_running_version(config.storage_dir, reported or version)
+    await asyncio.to_thread(set_running_version, config.storage_dir, reported or version)
     return Installed(True, reported, "exit status 0")

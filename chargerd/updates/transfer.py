@@ -16,9 +16,12 @@ diagnostics bundles) over http(s) (`httpx`) and ftp(s) (`aioftp`, passive mode).
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import os
 import ssl
+import sys
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -69,6 +72,13 @@ def _scheme(url: str) -> str:
     return scheme
 
 
+async def _library(name: str) -> None:
+    """Import httpx / aioftp in a thread the first time: a few hundred ms of imports on the
+    event loop would stall every CALL in flight (timeouts on a busy board)."""
+    if name not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, name)
+
+
 def _sync(file: Path) -> None:
     with file.open("rb") as f:
         os.fsync(f.fileno())
@@ -82,6 +92,7 @@ async def download(url: str, dest: Path, max_bytes: int, timeout_s: float = 30) 
     TransferError(reason)."""
     scheme = _scheme(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    await _library("httpx" if scheme.startswith("http") else "aioftp")
     try:
         if scheme in ("http", "https"):
             await _http_download(url, dest, max_bytes, timeout_s)
@@ -93,7 +104,7 @@ async def download(url: str, dest: Path, max_bytes: int, timeout_s: float = 30) 
         raise TransferError(f"{safe_url(url)}: {type(exc).__name__}: {exc}") from None
     except Exception as exc:  # the libraries' own errors (httpx.HTTPError, aioftp's)
         raise TransferError(f"{safe_url(url)}: {_describe(exc)}") from None
-    _sync(dest)
+    await asyncio.to_thread(_sync, dest)  # an image of hundreds of MB: not on the loop
 
 
 def _describe(exc: Exception) -> str:
@@ -218,6 +229,7 @@ async def upload(url: str, file: Path, timeout_s: float = 60) -> None:
     parts = urlsplit(url)
     if parts.path == "" or parts.path.endswith("/"):
         url = urlunsplit(parts._replace(path=(parts.path or "/") + file.name))
+    await _library("httpx" if scheme.startswith("http") else "aioftp")
     try:
         if scheme in ("http", "https"):
             await _http_upload(url, file, timeout_s)
