@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ..core.model import TransactionEnded
 from .holding import ConnectorHold
 from .machine import (
     CancelDownload,
@@ -158,8 +159,6 @@ class Updates:
                 task.cancel()
 
     def see(self, decision: Any) -> None:
-        from ..core.model import TransactionEnded
-
         if isinstance(decision, TransactionEnded) and self.machine.active:
             self._effects.put_nowait(TICK)  # an installation may be waiting for it
 
