@@ -9,7 +9,7 @@ _chargerctl() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     }
-    local commands="status unlock stop availability reset ocpp log-level sim limit schedule firmware"
+    local commands="status unlock stop availability reset ocpp log-level sim limit schedule firmware logs"
     local sims="plug unplug ev-pause ev-resume tag fault clear meter-fail meter-restore bay
         ev-max house-load grid-meter-fail grid-meter-restore"
     local faults="ConnectorLockFailure EVCommunicationError GroundFailure HighTemperature
@@ -53,6 +53,11 @@ _chargerctl() {
         schedule)
             [[ $prev != --connector && $prev != --duration ]] &&
                 COMPREPLY=($(compgen -W "--connector --duration --json" -- "$cur")) ;;
+        logs)
+            case $n in
+                1) COMPREPLY=($(compgen -W "bundle" -- "$cur")) ;;
+                2) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            esac ;;
         log-level) [[ $n == 1 ]] && COMPREPLY=($(compgen -W "debug info warning error" -- "$cur")) ;;
         sim)
             if [[ $n == 1 ]]; then
