@@ -151,6 +151,9 @@ class Daemon:
         from .updates.logs import LogUploads  # GetDiagnostics / GetLog; reports "updates" too
 
         self.parts["logs"] = LogUploads(self)
+        from .monitoring.part import MonitoringPart  # 2.0.1 variable monitoring (N02-N08)
+
+        self.parts["monitoring"] = MonitoringPart(self)
 
     def _add_security(self) -> None:
         from .security.part import SecurityPart

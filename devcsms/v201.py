@@ -92,6 +92,8 @@ class Ledger201(Ledger[Tx201]):
     # requestId -> ReportChargingProfiles pages; NotifyChargingLimit / ClearedChargingLimit
     profile_reports: dict[int, list[dict]] = field(default_factory=dict)
     charging_limits: list[tuple[str, dict]] = field(default_factory=list)
+    monitoring_reports: dict[int, list[dict]] = field(default_factory=dict)  # requestId -> pages
+    customer_information: dict[int, list[dict]] = field(default_factory=dict)  # requestId -> pages
 
     def report(self, request_id: int) -> list[dict]:
         """All reportData of a finished (or unfinished) report, in page order."""
@@ -286,7 +288,16 @@ class Session201(Session, ChargePoint201):
 
     @on(Action.notify_monitoring_report)
     def on_notify_monitoring_report(self, **_: Any) -> call_result.NotifyMonitoringReport:
+        self.csms.ledger.monitoring_reports.setdefault(self.payload["requestId"], []).append(
+            self.payload
+        )
         return call_result.NotifyMonitoringReport()
+
+    @on(Action.notify_customer_information)
+    def on_notify_customer_information(self, **_: Any) -> call_result.NotifyCustomerInformation:
+        pages = self.csms.ledger.customer_information.setdefault(self.payload["requestId"], [])
+        pages.append(self.payload)
+        return call_result.NotifyCustomerInformation()
 
 
 class Csms201(CsmsServer):

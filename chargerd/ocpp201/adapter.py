@@ -47,7 +47,7 @@ from ..outbox import Outbox, RetryPolicy
 from ..rpc import OCPP201, CallError, ConnectionLost
 from ..store import OutboxMessage, Store
 from ..updates.version import running_version
-from . import display, technician
+from . import customer, display, monitoring, technician
 from .authorization import Authorizer
 from .components import ACTUAL, Value, Variable
 from .device_model import DeviceModel
@@ -127,6 +127,7 @@ class Ocpp201Adapter(CsmsConnection):
         self.smart = SmartMessages201(self)  # block K (smart.py)
         self.add_handlers(self.smart.handlers())
         self.add_handlers(display.handlers(self))  # blocks O and I (display.py)
+        self.add_handlers(monitoring.handlers(self) | customer.handlers(self))  # N (monitoring.py)
 
     def bind(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -211,6 +212,8 @@ class Ocpp201Adapter(CsmsConnection):
             return len(self.local_list)
         if comp.name == "DisplayMessageCtrlr":
             return display.dynamic(self, name)
+        if monitoring.reads(var):
+            return monitoring.dynamic(self, var)
         if comp.name == "SmartChargingCtrlr" and name == "Entries":
             return self.smart.entries() if hasattr(self, "rt") else 0
         runtime = getattr(self, "rt", None)

@@ -106,6 +106,7 @@ class Variable:
     values_list: tuple[str, ...] | None = None
     reboot: bool = False  # a change takes effect after a reboot (RebootRequired)
     summary: bool = False  # part of a SummaryInventory report
+    monitorable: bool = False  # a hardware value monitors can watch (chargerd/monitoring)
     check: Check | None = field(default=None, compare=False, hash=False, repr=False)
 
     def attribute(self, type_: str) -> Attribute | None:
@@ -126,7 +127,7 @@ class Variable:
         return self.component.key + "." + self.name + (f":{self.instance}" if self.instance else "")
 
     def characteristics(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"dataType": self.data_type, "supportsMonitoring": False}
+        out: dict[str, Any] = {"dataType": self.data_type, "supportsMonitoring": self.monitorable}
         if self.unit:
             out["unit"] = self.unit
         if self.min_limit is not None:

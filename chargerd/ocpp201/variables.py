@@ -107,7 +107,8 @@ def catalogue(config: Config) -> list[Variable]:
         out += [
             _dyn(evse, "AvailabilityState", "OptionList", values_list=AVAILABILITY, summary=True),
             _dyn(evse, "Available", "boolean", summary=True),
-            Variable(evse, "Power", "decimal", power, unit="W", max_limit=max_power),
+            Variable(evse, "Power", "decimal", power, unit="W", max_limit=max_power,
+                     monitorable=True),  # fmt: skip
             _ro(evse, "SupplyPhases", "integer", c.phases),
         ]
         conn = Component("Connector", evse=c.id, connector=1)
@@ -314,6 +315,9 @@ def catalogue(config: Config) -> list[Variable]:
     from .display import variables as display_variables  # here: display.py needs host.py
 
     out += display_variables()  # DisplayMessageCtrlr, TariffCostCtrlr
+    from .monitoring import variables as monitoring_variables
+
+    out += monitoring_variables(config)  # MonitoringCtrlr, monitorable hardware values
     assert all(v.attributes[0].mutability in (READ_ONLY, READ_WRITE, WRITE_ONLY) for v in out)
     return out
 

@@ -1,0 +1,296 @@
+"""OCPP 2.0.1 monitoring (N02-N08) on the monitoring part (chargerd/monitoring/part.py).
+
+- SetVariableMonitoring (ids are the station's: a new monitor gets the next free one),
+  ClearVariableMonitoring, SetMonitoringBase, SetMonitoringLevel;
+- GetMonitoringReport, answered with NotifyMonitoringReport pages;
+- the MonitoringCtrlr variables, and the hardware values monitors can watch (EVSE Power,
+  ACCurrent, ACVoltage; Controller Uptime, StorageAvailable, Temperature) as read-only,
+  monitorable device-model variables.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from ..config import Config
+from ..monitoring.monitors import (
+    BASES,
+    CUSTOM,
+    DELTA,
+    MAX_SEVERITY,
+    MONITOR_TYPES,
+    PERIODICS,
+    THRESHOLDS,
+    Monitor,
+)
+from ..monitoring.readings import CONTROLLER, STORAGE, TEMPERATURE, UPTIME, cpu_temperature
+from .components import READ_ONLY, Attribute, Component, Value, Variable
+from .host import after_answer, info
+from .payloads import timestamp
+
+if TYPE_CHECKING:
+    from ..monitoring.part import MonitoringPart
+    from .adapter import Ocpp201Adapter
+
+MONITORING = Component("MonitoringCtrlr")
+ITEMS_PER_MESSAGE = {"SetVariableMonitoring": 50, "ClearVariableMonitoring": 50}
+BYTES_PER_MESSAGE = 65000
+MONITORS_PER_PAGE = 10  # monitor entries per NotifyMonitoringReport
+CRITERIA = {
+    "ThresholdMonitoring": THRESHOLDS,
+    "DeltaMonitoring": (DELTA,),
+    "PeriodicMonitoring": PERIODICS,
+}
+MEASURED = ("ACCurrent", "ACVoltage")  # EVSE.Power is in variables.py, read by the adapter
+
+
+def _value(name: str, kind: str, default: Value, writable: bool = True, **kw: Any) -> Variable:
+    mutability = "ReadWrite" if writable else READ_ONLY
+    attribute = Attribute(mutability=mutability, default=default, constant=not writable)
+    return Variable(MONITORING, name, kind, (attribute,), **kw)
+
+
+def _measured(component: Component, name: str, kind: str, unit: str) -> Variable:
+    return Variable(component, name, kind, (Attribute(mutability=READ_ONLY),), unit=unit,
+                    monitorable=True)  # fmt: skip
+
+
+def variables(config: Config) -> list[Variable]:
+    """MonitoringCtrlr and the monitorable hardware values (variables.py lists them)."""
+    out = [
+        _value("Available", "boolean", True, writable=False),
+        _value("Enabled", "boolean", True),
+        # events of this severity or more severe (lower) wait in the outbox while offline
+        _value("OfflineQueuingSeverity", "integer", 2, min_limit=0, max_limit=MAX_SEVERITY),
+        Variable(
+            MONITORING,
+            "ActiveMonitoringBase",
+            "OptionList",
+            (Attribute(mutability=READ_ONLY),),
+            values_list=BASES,
+        ),  # fmt: skip
+        Variable(
+            MONITORING,
+            "ActiveMonitoringLevel",
+            "integer",
+            (Attribute(mutability=READ_ONLY),),
+            min_limit=0,
+            max_limit=MAX_SEVERITY,
+        ),  # fmt: skip
+    ]
+    for message, items in ITEMS_PER_MESSAGE.items():
+        out.append(_value("ItemsPerMessage", "integer", items, writable=False, instance=message))
+        out.append(
+            _value(
+                "BytesPerMessage", "integer", BYTES_PER_MESSAGE, writable=False, instance=message
+            )  # fmt: skip
+        )
+    for c in config.connectors:
+        evse = Component("EVSE", evse=c.id)
+        out += [_measured(evse, "ACCurrent", "decimal", "A"),
+                _measured(evse, "ACVoltage", "decimal", "V")]  # fmt: skip
+    controller = Component(CONTROLLER)
+    out += [_measured(controller, UPTIME, "integer", "s"),
+            _measured(controller, STORAGE, "integer", "B")]  # fmt: skip
+    if cpu_temperature() is not None:
+        out.append(_measured(controller, TEMPERATURE, "decimal", "Celsius"))
+    return out
+
+
+def reads(variable: Variable) -> bool:
+    """A variable whose value the monitoring part gives (the adapter's `_dynamic` asks)."""
+    comp = variable.component
+    return (
+        comp.name == CONTROLLER
+        or (comp.name == "EVSE" and variable.name in MEASURED)
+        or (comp.name == "MonitoringCtrlr" and variable.name.startswith("Active"))
+    )
+
+
+def dynamic(adapter: Ocpp201Adapter, variable: Variable) -> Value | None:
+    part = _part(adapter)
+    if part is None:
+        return None
+    if variable.name == "ActiveMonitoringBase":
+        return part.monitors.base
+    if variable.name == "ActiveMonitoringLevel":
+        return part.monitors.level
+    return part.values().get(variable.key)
+
+
+def _part(adapter: Ocpp201Adapter) -> MonitoringPart | None:
+    runtime = getattr(adapter, "rt", None)
+    return runtime.parts.get("monitoring") if runtime is not None else None  # type: ignore[return-value]
+
+
+Handler = Callable[[dict], Awaitable[dict]]
+
+
+def handlers(adapter: Ocpp201Adapter) -> dict[str, Handler]:
+    def enabled() -> bool:
+        return bool(adapter.dm.value("MonitoringCtrlr", "Enabled"))
+
+    async def set_monitoring_base(p: dict[str, Any]) -> dict[str, Any]:
+        part = _part(adapter)
+        if part is None or not enabled():
+            return {"status": "Rejected"}
+        part.set_base(p["monitoringBase"])
+        return {"status": "Accepted"}
+
+    async def set_monitoring_level(p: dict[str, Any]) -> dict[str, Any]:
+        part = _part(adapter)
+        severity = int(p["severity"])
+        if part is None or not 0 <= severity <= MAX_SEVERITY:
+            return {"status": "Rejected"}
+        part.set_level(severity)
+        return {"status": "Accepted"}
+
+    async def set_variable_monitoring(p: dict[str, Any]) -> dict[str, Any]:
+        part = _part(adapter)
+        results = [_set_one(adapter, part, enabled(), item) for item in p["setMonitoringData"]]
+        return {"setMonitoringResult": results}
+
+    async def clear_variable_monitoring(p: dict[str, Any]) -> dict[str, Any]:
+        part = _part(adapter)
+        results = []
+        for monitor_id in p["id"]:
+            found = part.monitors.get(monitor_id) if part is not None else None
+            if found is None:
+                status = "NotFound"
+            else:  # hard-wired monitors stay (N06.FR.04)
+                status = "Accepted" if part.remove(monitor_id) else "Rejected"  # type: ignore[union-attr]
+            results.append({"id": monitor_id, "status": status})
+        return {"clearMonitoringResult": results}
+
+    async def get_monitoring_report(p: dict[str, Any]) -> dict[str, Any]:
+        part = _part(adapter)
+        if part is None:
+            return {"status": "Rejected"}
+        criteria = p.get("monitoringCriteria") or list(CRITERIA)
+        types = {t for c in criteria for t in CRITERIA.get(c, ())}
+        if not types:
+            return {"status": "NotSupported"}
+        wanted = p.get("componentVariable") or []
+        found = [
+            m
+            for m in part.monitors.all()
+            if m.type in types and (not wanted or any(_matches(m, cv) for cv in wanted))
+        ]
+        if not found:
+            return {"status": "EmptyResultSet"}
+        pages = report_pages(p["requestId"], found, time.time())
+
+        async def send_all() -> None:
+            for page in pages:
+                await adapter.send("NotifyMonitoringReport", page)
+
+        after_answer(adapter, send_all())
+        return {"status": "Accepted"}
+
+    return {
+        "SetMonitoringBase": set_monitoring_base,
+        "SetMonitoringLevel": set_monitoring_level,
+        "SetVariableMonitoring": set_variable_monitoring,
+        "ClearVariableMonitoring": clear_variable_monitoring,
+        "GetMonitoringReport": get_monitoring_report,
+    }
+
+
+def _set_one(
+    adapter: Ocpp201Adapter, part: MonitoringPart | None, enabled: bool, item: dict[str, Any]
+) -> dict[str, Any]:
+    """SetMonitoringResultType for one SetMonitoringDataType (N04)."""
+    result: dict[str, Any] = {
+        "type": item["type"],
+        "severity": item["severity"],
+        "component": item["component"],
+        "variable": item["variable"],
+    }
+
+    def answer(status: str, why: str | None = None) -> dict[str, Any]:
+        result["status"] = status
+        if why:
+            result["statusInfo"] = info(status, why)
+        return result
+
+    if part is None or not enabled:
+        return answer("Rejected", "MonitoringCtrlr.Enabled is false")
+    found, variable = adapter.dm.lookup(item["component"], item["variable"])
+    if variable is None:
+        return answer(found)
+    if not variable.monitorable or item["type"] not in MONITOR_TYPES:
+        return answer("UnsupportedMonitorType", f"{variable.key} cannot be monitored so")
+    value, severity = float(item["value"]), int(item["severity"])
+    if not 0 <= severity <= MAX_SEVERITY or (item["type"] in PERIODICS and value < 1):
+        return answer("Rejected", "severity 0-9; a period of at least 1 s")
+    if item["type"] == DELTA and value <= 0:
+        return answer("Rejected", "a delta above 0")
+    old = part.monitors.get(item["id"]) if "id" in item else None
+    if "id" in item and (old is None or old.key != variable.key):
+        return answer("Rejected", f"no monitor {item['id']} of {variable.key} to replace")
+    monitor = Monitor(
+        id=old.id if old is not None else 0,
+        key=variable.key,
+        component=variable.component.wire(),
+        variable=variable.wire(),
+        type=item["type"],
+        value=value,
+        severity=severity,
+        transaction=bool(item.get("transaction", False)),
+        origin=old.origin if old is not None and old.origin != "HardWiredMonitor" else CUSTOM,
+    )
+    if part.monitors.duplicate(monitor) is not None:
+        return answer("Duplicate")
+    if old is None or old.origin == "HardWiredMonitor":
+        monitor = Monitor(**{**monitor.to_json(), "id": part.new_id()})
+    part.put(monitor)
+    result["id"] = monitor.id
+    return answer("Accepted")
+
+
+def _matches(m: Monitor, wanted: dict[str, Any]) -> bool:
+    """A monitor of the ComponentVariableType `wanted` (names ignore case; what it leaves
+    out matches anything)."""
+    comp, want = m.component, wanted["component"]
+    if comp["name"].casefold() != want["name"].casefold():
+        return False
+    if "instance" in want and comp.get("instance") != want["instance"]:
+        return False
+    evse, want_evse = comp.get("evse") or {}, want.get("evse")
+    if want_evse is not None:
+        if evse.get("id") != want_evse["id"]:
+            return False
+        if "connectorId" in want_evse and evse.get("connectorId") != want_evse["connectorId"]:
+            return False
+    var = wanted.get("variable")
+    if var is None:
+        return True
+    if m.variable["name"].casefold() != var["name"].casefold():
+        return False
+    return "instance" not in var or m.variable.get("instance") == var["instance"]
+
+
+def report_pages(request_id: int, monitors: list[Monitor], now: float) -> list[dict[str, Any]]:
+    """NotifyMonitoringReport payloads: MONITORS_PER_PAGE monitors a page, grouped by
+    component and variable within a page; tbc on all but the last."""
+    chunks = [
+        monitors[i : i + MONITORS_PER_PAGE] for i in range(0, len(monitors), MONITORS_PER_PAGE)
+    ]
+    pages = []
+    for seq, chunk in enumerate(chunks):
+        grouped: dict[str, dict[str, Any]] = {}
+        for m in chunk:
+            entry = grouped.setdefault(
+                m.key, {"component": m.component, "variable": m.variable, "variableMonitoring": []}
+            )
+            entry["variableMonitoring"].append(m.wire())
+        pages.append({
+            "requestId": request_id,
+            "seqNo": seq,
+            "generatedAt": timestamp(now),
+            "tbc": seq < len(chunks) - 1,
+            "monitor": list(grouped.values()),
+        })  # fmt: skip
+    return pages
