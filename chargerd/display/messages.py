@@ -207,8 +207,8 @@ class Board:
             notice = notice or self.notices.get((kind, None))
             if notice is None or (notice.until is not None and notice.until <= now):
                 continue
-            if kind == "price" and connector is not None and connector in self.transactions:
-                continue  # the default price is for whoever has not started yet
+            if notice.connector is None and connector in self.transactions:
+                continue  # a price for every screen is for those who have not started yet
             found.append(notice)
         return found
 

@@ -134,6 +134,15 @@ def test_the_default_price_shows_on_free_connectors_only():
     assert b.lines(None, T0) == ["0.30/kWh"]
 
 
+def test_a_tariff_waiting_for_its_session_shows_on_free_screens_only():
+    b = board()
+    b.transaction_started(1, "tx-1")
+    b.notice(Notice("tariff", "Yours: 0.25/kWh", None, until=T0 + 120))
+    assert b.lines(1, T0) == [] and b.lines(2, T0) == ["Yours: 0.25/kWh"]
+    b.notice(Notice("tariff", "Mine: 0.20/kWh", 1, transaction_id="tx-1"))
+    assert b.lines(1, T0) == ["Mine: 0.20/kWh"]
+
+
 def test_texts_are_split_into_lines_and_html_loses_its_tags():
     assert text_lines("\nPrice\r\n0.30 EUR/kWh\n\n") == ["Price", "0.30 EUR/kWh"]
     assert plain_text("<b>Free</b> today", "HTML") == "Free today"
