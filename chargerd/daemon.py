@@ -24,6 +24,7 @@ from hal.interfaces import (
     FaultCode,
     FaultRaised,
     HalEvent,
+    MeterReading,
     PowerModule,
     PowerReading,
 )
@@ -132,6 +133,8 @@ class Daemon:
         self._lock_results: dict[int, bool] = {}
         self.device_problems = logs.DeviceProblems()  # logged once each, not every retry
         self.watchers: list[Watcher] = []
+        # told of each good meter reading after the core had it (variable monitors)
+        self.meter_listeners: list[Callable[[int, MeterReading, float], None]] = []
         # (connector, fault code) -> the device that raised it: chargerctl status names it
         self.fault_devices: dict[tuple[int, str], Any] = {}
         self.dc_output: dict[int, PowerReading] = {}  # last reading of each DC connector
@@ -288,6 +291,8 @@ class Daemon:
                 continue
             self.device_problems.recovered(connector, meter)
             await self.feed(lambda now, c=connector, r=reading: self.station.meter_read(c, r, now))
+            for listener in self.meter_listeners:
+                listener(connector, reading, time.time())
 
     async def _read_power(self, connector: int, power: PowerModule) -> None:
         """The DC output for chargerctl status; a module that does not answer faults the
@@ -378,6 +383,8 @@ class Daemon:
         """These tasks run for the daemon's life: one that dies leaves it blind or mute."""
         if task.cancelled() or self._stop.is_set():
             return
+        if task.get_name().startswith("part:") and task.exception() is None:
+            return  # a feature block with nothing to do (parts.py)
         log.critical("%s died; stopping", task.get_coro(), exc_info=task.exception())
         self._outcome = Outcome.FAILED
         self._stop.set()
@@ -395,7 +402,7 @@ class Daemon:
             asyncio.create_task(self._pump_events()),
             asyncio.create_task(self._ticker()),
             asyncio.create_task(self.link.run()),
-            *(asyncio.create_task(part.run()) for part in self.parts.values()),
+            *(asyncio.create_task(p.run(), name=f"part:{n}") for n, p in self.parts.items()),
         ]
         for task in self._tasks:
             task.add_done_callback(self._task_ended)
