@@ -9,9 +9,9 @@ _chargerctl() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     }
-    local commands="status unlock stop availability reset ocpp log-level sim limit schedule firmware logs"
+    local commands="status unlock stop availability reset ocpp log-level sim limit schedule firmware logs certs"
     local sims="plug unplug ev-pause ev-resume tag fault clear meter-fail meter-restore bay
-        ev-max house-load grid-meter-fail grid-meter-restore"
+        ev-max house-load grid-meter-fail grid-meter-restore tamper"
     local faults="ConnectorLockFailure EVCommunicationError GroundFailure HighTemperature
         InternalError OtherError OverCurrentFailure OverVoltage PowerMeterFailure
         PowerSwitchFailure ReaderFailure UnderVoltage WeakSignal"
@@ -36,7 +36,7 @@ _chargerctl() {
     fi
     local n=$((cword - at))  # position after the command: 1 = its first argument
     case $command in
-        status | firmware) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
+        status | firmware | certs) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
         availability)
             case $n in
                 1) COMPREPLY=($(compgen -W "station 1 2" -- "$cur")) ;;
