@@ -177,13 +177,15 @@ class Monitors:
                 return m
         return None
 
-    def put(self, monitor: Monitor, now: float) -> None:
-        """Add or replace a monitor (a hard-wired one cannot be replaced; it becomes a custom
-        monitor only if the CSMS gave a new id)."""
+    def put(self, monitor: Monitor, now: float, current: Reading | None = None) -> None:
+        """Add or replace a monitor. `current` is the variable's value now: what a Delta
+        monitor measures changes from (without one, from its first reading)."""
         target = self.preconfigured if monitor.origin == PRECONFIGURED else self.custom
         self.custom.pop(monitor.id, None)
         target[monitor.id] = monitor
         self._watch[monitor.id] = self._fresh(monitor, now)
+        if monitor.type == DELTA:
+            self._watch[monitor.id].reference = current
 
     def remove(self, monitor_id: int) -> bool:
         """Clear a custom or preconfigured monitor; hard-wired ones cannot be cleared."""

@@ -1,6 +1,7 @@
 """The monitoring block on the daemon (OCPP 2.0.1 N02-N08): the monitors (monitors.py)
-kept in SQLite, fed each second with the readings the daemon already has (readings.py),
-their events sent as NotifyEvent.
+kept in SQLite, fed with each meter reading the daemon takes (Daemon.meter_listeners)
+and, each second, with the station's own values (readings.py); their events are sent as
+NotifyEvent.
 
 While the CSMS cannot be reached, an event whose severity is at most
 MonitoringCtrlr.OfflineQueuingSeverity waits in the persisted outbox (it survives a
@@ -15,6 +16,8 @@ import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from hal.interfaces import MeterReading
 
 from ..core.model import Decision
 from .monitors import (
@@ -51,7 +54,7 @@ CREATE TABLE IF NOT EXISTS monitoring_monitors (id INTEGER PRIMARY KEY, body TEX
 BASE_KEY, LEVEL_KEY = "monitoring.base", "monitoring.level"  # store meta
 NEXT_ID_KEY = "monitoring.next_id"  # store meta: the next custom monitor's id
 FIRST_CUSTOM_ID = 1000  # below: the factory's monitors, numbered as built
-TICK_S = 1.0  # as often as the daemon reads the meters
+TICK_S = 1.0  # the station's values and the periods: as often as the daemon reads meters
 LOW_STORAGE_B = 50_000_000  # the outbox and the transactions need room to be written
 HOT_CPU_C = 80.0
 OVERPOWER = 1.1  # more power than the EVSE may give: a meter or a power path problem
@@ -141,7 +144,7 @@ class MonitoringPart:
         return next_id
 
     def put(self, monitor: Monitor) -> None:
-        self.monitors.put(monitor, time.time())
+        self.monitors.put(monitor, time.time(), self.values().get(monitor.key))
         self._save()
 
     def remove(self, monitor_id: int) -> bool:
@@ -185,12 +188,26 @@ class MonitoringPart:
             return bool(self.daemon.station.transactions())
         return connector.transaction is not None
 
-    def evaluate(self, now: float) -> list[MonitorEvent]:
+    def meter_read(self, connector: int, reading: MeterReading, now: float) -> None:
+        """A meter reading the daemon took (Daemon.meter_listeners): the EVSE's monitors."""
+        if not self._active():
+            return
+        in_tx = self._transaction_on(connector)
+        events = [
+            event
+            for key, value in evse_values(connector, reading).items()
+            for event in self.monitors.reading(key, value, now, in_tx)
+        ]
+        if events:
+            self.send(events, now)
+
+    def tick(self, now: float) -> list[MonitorEvent]:
+        """The station's own values, and the periodic monitors whose time has come."""
         values = self.values()
         events: list[MonitorEvent] = []
         for key, value in values.items():
-            evse = int(key.split("/")[1].split(".")[0]) if key.startswith("EVSE/") else None
-            events += self.monitors.reading(key, value, now, self._transaction_on(evse))
+            if not key.startswith("EVSE/"):  # those come with each meter read
+                events += self.monitors.reading(key, value, now, self._transaction_on(None))
         events += self.monitors.due(now, values.get, self._transaction_on)
         return events
 
@@ -199,21 +216,24 @@ class MonitoringPart:
     async def run(self) -> None:
         if self.daemon.config.csms.ocpp_version != "2.0.1":
             return
+        self.daemon.meter_listeners.append(self.meter_read)
         while True:
-            # the daemon reads the meters each TICK_S: these are those readings
             await asyncio.sleep(TICK_S)
-            if not self._enabled():
-                continue
-            events = self.evaluate(time.time())
-            if events:
-                self.send(events, time.time())
+            if self._active():
+                now = time.time()
+                events = self.tick(now)
+                if events:
+                    self.send(events, now)
+
+    def _active(self) -> bool:
+        return self.daemon.config.csms.ocpp_version == "2.0.1" and self._enabled()
 
     def _enabled(self) -> bool:
         dm = getattr(self.daemon.adapter, "dm", None)
         return dm is not None and bool(dm.value("MonitoringCtrlr", "Enabled"))
 
     def see(self, decision: Decision) -> None:
-        pass  # readings come from the daemon's meter reads, each second (run)
+        pass  # readings come from the daemon's meter reads (meter_read), not decisions
 
     def status(self, into: dict[str, Any]) -> None:
         into["monitoring"] = {

@@ -58,6 +58,12 @@ def test_delta_reports_a_change_of_at_least_the_value_from_the_last_reported():
     assert [(e.trigger, e.actual) for e in ms.reading(POWER, 0.0, T0 + 4)] == [("Delta", 0.0)]
 
 
+def test_delta_counts_from_the_value_when_the_monitor_was_set():
+    ms = Monitors()
+    ms.put(monitor(1000, DELTA, 1000), T0, current=0.0)
+    assert [e.actual for e in ms.reading(POWER, 22080.0, T0 + 1)] == [22080.0]
+
+
 def test_periodic_reports_each_period_from_when_it_was_set():
     ms = with_monitors(monitor(1000, PERIODIC, 10))
     read = {POWER: 3680.0}.get
