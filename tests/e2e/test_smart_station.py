@@ -106,6 +106,36 @@ async def test_a_limit_below_6_a_suspends_the_session_and_it_resumes(
     await wait_draw(station, 1, 32)
 
 
+async def test_current_offered_in_meter_values_reports_the_limited_offer(
+    csms: Csms, station: Station
+) -> None:
+    station.ocpp["MeterValuesSampledData"] = "Current.Offered,Current.Import,Power.Offered"
+    await station.start()
+    await station.start_session(1)
+    after = len(csms.ledger.entries)
+    await limit(station, "10", "--connector", "1")
+    await wait_connector(station, 1, "at 10 A", offered_a=10)
+
+    def offered(entry: Any) -> dict[str, float]:
+        return {
+            v["measurand"]: float(v["value"])
+            for mv in entry.payload["meterValue"]
+            for v in mv["sampledValue"]
+            if v.get("measurand") in ("Current.Offered", "Power.Offered")
+        }
+
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        found = [offered(e) for e in csms.ledger.entries[after:]
+                 if e.direction == "in" and e.kind == "call" and e.action == "MeterValues"]
+        if any(v.get("Current.Offered") == 10 for v in found):
+            break
+        assert time.monotonic() < deadline, f"no Current.Offered of 10 A in {found}"
+        await asyncio.sleep(POLL_S)
+    sample = next(v for v in found if v.get("Current.Offered") == 10)
+    assert sample["Power.Offered"] == 10 * 3 * VOLTS  # the offer on each of the 3 phases
+
+
 # --- external limits ---------------------------------------------------------------------
 
 
