@@ -236,6 +236,8 @@ class MonitoringPart:
         pass  # readings come from the daemon's meter reads (meter_read), not decisions
 
     def status(self, into: dict[str, Any]) -> None:
+        if self.daemon.config.csms.ocpp_version != "2.0.1":
+            return  # OCPP 1.6 has no variable monitoring
         into["monitoring"] = {
             "base": self.monitors.base,
             "level": self.monitors.level,

@@ -246,4 +246,5 @@ async def test_monitors_and_level_survive_a_restart(csms: Csms201, station: Stat
         },  # fmt: skip
     )
     assert answer["getVariableResult"][0]["attributeValue"] == "6"
+    assert (await station.status())["monitoring"]["level"] == 6  # chargerctl status
     assert calls(csms, "NotifyMonitoringReport")
