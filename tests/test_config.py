@@ -178,7 +178,8 @@ def test_unknown_key_lists_the_allowed_ones_and_suggests_the_closest() -> None:
 def test_unknown_top_level_key() -> None:
     assert errors(MINIMAL + "logging: {level: info}\n") == [
         "station.yaml:7: logging: unknown key; allowed: station, csms, storage, control, hal, "
-        "sim, connectors, site, ocpp, auth, security, firmware, reset, log (did you mean 'log'?)",
+        "sim, connectors, display, site, ocpp, auth, security, firmware, reset, log "
+        "(did you mean 'log'?)",
     ]
 
 
@@ -424,7 +425,8 @@ def test_unclosed_quote_names_where_it_started() -> None:
 def test_top_level_list() -> None:
     assert errors("- station\n- csms\n") == [
         "station.yaml:1: a list is not a mapping; allowed: a mapping with keys station, csms, "
-        "storage, control, hal, sim, connectors, site, ocpp, auth, security, firmware, reset, log",
+        "storage, control, hal, sim, connectors, display, site, ocpp, auth, security, firmware, "
+        "reset, log",
     ]
 
 
