@@ -209,12 +209,16 @@ class Daemon:
             decisions = self.station.take()
             if not decisions and not self._events:
                 break
+            # The blocks see a batch before the hardware acts on it: a session's first offer
+            # already respects its TxProfile (the smart part lowers the limit on seeing the
+            # start, and an offer is carried out as no more than the connector's offer now).
+            for decision in decisions:
+                for part in self.parts.values():
+                    part.see(decision)
             for decision in decisions:
                 for watcher in self.watchers:
                     watcher.see(decision)
                 await self._carry_out(decision)
-                for part in self.parts.values():
-                    part.see(decision)
             while self._events:
                 event = self._events.popleft()
                 log.debug("hardware: %s", event)
@@ -228,6 +232,7 @@ class Daemon:
         hw = self.hardware.get(connector or getattr(d, "connector", 0))
         try:
             if isinstance(d, OfferCurrent) and hw:
+                d = replace(d, amps=min(d.amps, self.station.connectors[d.connector].offered_a))
                 await hw.controller.offer_current(d.amps)
                 if hw.power is not None and self.station.connectors[d.connector].contactor_closed:
                     await self._dc_setpoint(hw, d.connector, d.amps)  # a new limit mid-session

@@ -24,7 +24,8 @@ class Part(Protocol):
         ...
 
     def see(self, decision: Decision) -> None:
-        """A decision of the core, after it was carried out."""
+        """A decision of the core, seen with the rest of its batch before the hardware and
+        the adapter act on them (the core's state already shows it)."""
         ...
 
     def status(self, into: dict[str, Any]) -> None:

@@ -323,11 +323,16 @@ class SmartMessages:
             log.info("RemoteStartTransaction Rejected: its charging profile: %s", why)
             return True
         self._pending[connector] = (p["idTag"], wire, time.time())
+        if connector is not None:
+            part.hold(connector, probe, time.time())  # from the first offer on
         return False
 
     def remote_start_answered(self, p: dict[str, Any], accepted: bool) -> None:
         if "chargingProfile" in p and not accepted:
             self._pending.pop(p.get("connectorId"), None)
+            part = self._part()
+            if part is not None and p.get("connectorId") is not None:
+                part.hold(p["connectorId"], None, time.time())
 
     def transaction_started(self, tx: Transaction) -> None:
         """Bind a RemoteStart's TxProfile to the transaction the station began for it, before

@@ -246,6 +246,8 @@ class SmartMessages201:
             log.info("RequestStartTransaction Rejected: its charging profile: %s", text)
             return {"status": "Rejected", "statusInfo": info(code, text)}
         self._pending[p["remoteStartId"]] = (wire, time.time())
+        if p.get("evseId"):
+            part.hold(p["evseId"], probe, time.time())  # from the first offer on
         return None
 
     def remote_start_answered(self, p: dict[str, Any], tx: Transaction | None) -> None:
@@ -253,6 +255,11 @@ class SmartMessages201:
         the bay, authorized now) gets the profile at once; otherwise it waits for the
         transaction with this remoteStartId (a refused start never makes one; it expires)."""
         pending = self._pending.get(p["remoteStartId"]) if "chargingProfile" in p else None
+        part, evse = self._part(), p.get("evseId")
+        if pending is not None and tx is None and part is not None and evse:
+            c = self.a.rt.station.connectors[evse]
+            if c.authorization is None and c.transaction is None:
+                part.hold(evse, None, time.time())  # the start was refused
         if pending is not None and tx is not None:
             del self._pending[p["remoteStartId"]]
             self._bind(pending[0], tx)

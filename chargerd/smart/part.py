@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from hal.interfaces import DeviceError
 
-from ..core.connector import Status
+from ..core.connector import MIN_OFFER_A, Status
 from ..core.model import Decision, TransactionEnded, TransactionStarted
+from .composite import amps as in_amps
 from .engine import SmartCharging
-from .profiles import ChargingProfile, ConnectorFacts, Limit, Session, SiteLimit
+from .profiles import ChargingProfile, ConnectorFacts, Limit, Purpose, Session, SiteLimit
 from .store import SmartStore
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class SmartPart:
         self.grid_a: float | None = None  # its last reading, per phase (the highest phase)
         self.grid_ok = True
         self.limits: dict[int, Limit] = {}  # what each connector was last given
+        # connector -> A: a remote start's TxProfile, before its transaction exists (hold)
+        self.holds: dict[int, float] = {}
         # SC-B's OCPP messages report these (ChargingRateChanged, NotifyChargingLimit, ...)
         self.on_limit_changed: list[Callable[[int, Limit, Limit | None], None]] = []
         self.external_changed: list[Callable[[int, float | None, str], None]] = []
@@ -137,6 +140,12 @@ class SmartPart:
     def see(self, decision: Decision) -> None:
         """A session that starts or ends changes the shares at once (we are inside the
         daemon's settle: the new offers are carried out before the next input)."""
+        if isinstance(decision, TransactionStarted | TransactionEnded):
+            connector = decision.transaction.connector
+            if isinstance(decision, TransactionEnded) or self.engine.profiles(
+                connector=connector, purpose=Purpose.TX
+            ):
+                self.holds.pop(connector, None)  # its TxProfile is bound (or never will be)
         if isinstance(decision, TransactionEnded):
             ended = self.engine.transaction_ended(decision.transaction.id)
             if ended:
@@ -199,6 +208,19 @@ class SmartPart:
                 log.exception("smart charging: limits not recomputed (the last ones stay)")
             self._failing = repr(exc)
 
+    def hold(self, connector: int, profile: ChargingProfile | None, now: float) -> None:
+        """A remote start's TxProfile bounds its connector from the moment the start is
+        accepted: the station may offer current (the EV is plugged, the start authorizes)
+        before the transaction exists that the profile is bound to. None: let go."""
+        if profile is None:
+            self.holds.pop(connector, None)
+        else:
+            first = profile.schedule.periods[0]
+            facts = self.engine.connectors[connector]
+            unit, phases = profile.schedule.unit, first.number_phases
+            self.holds[connector] = in_amps(first.limit, unit, phases, facts)
+        self._apply_safely(now)
+
     def apply(self, now: float) -> None:
         """Give every connector its limit now (call inside Daemon.feed or a settle)."""
         expired = self.engine.expire(now)
@@ -207,6 +229,9 @@ class SmartPart:
         sessions = self.sessions(now)
         grid_a = self.grid_a if self.grid_meter is not None else None
         limits = self.engine.limits(now, sessions, grid_a, self.grid_ok)
+        for n, held_a in self.holds.items():
+            if n in limits and limits[n].limit_a > held_a:
+                limits[n] = Limit(held_a, held_a if held_a >= MIN_OFFER_A else 0.0, "csms")
         changed = [(n, limit, self.limits.get(n)) for n, limit in limits.items()
                    if self.limits.get(n) != limit]  # fmt: skip
         # lower offers first, raise after: the sum never passes the site's budget

@@ -489,3 +489,49 @@ async def test_on_dc_the_power_modules_current_follows_the_limit(
         assert time.monotonic() < deadline, f"the DC output is {amps} A, not 60 A"
         await asyncio.sleep(POLL_S)
     assert (await station.connector(1))["offered_a"] == 60
+
+
+async def test_a_remote_start_s_tx_profile_bounds_the_very_first_offer_on_the_wire(
+    csms: Csms, tmp_path: Path
+) -> None:
+    """RemoteStartTransaction with an 8 A TxProfile: the controller never hears $SC 32, not
+    even for the moment between the transaction's start and the profile's binding."""
+    config_path = tmp_path / "station.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "station": {"id": STATION_ID, "vendor": "v", "model": "m"},
+        "csms": {"url": csms.url, "ocpp_version": "1.6"},
+        "storage": {"dir": str(tmp_path / "state")},
+        "control": {"socket": str(tmp_path / "ctl.sock")},
+        "hal": {"driver": "sim"},
+        "sim": {"wire": True},
+        "connectors": [{"id": 1, "max_current_a": 32, "phases": 3,
+                        "controller": {"driver": "rapi", "port": "/dev/ttyAMA0"}}],
+    }))  # fmt: skip
+    config = load_config(config_path)
+    hardware = await build_hardware(config)
+    daemon = Daemon(config, hardware)
+    running = asyncio.create_task(daemon.run())
+    device = hardware.sim.rapi[1]
+    try:
+        await csms.wait_connected(STATION_ID, WAIT_S)
+        await wait_until(lambda: daemon.link.state == "connected", "the link up")
+        hardware.sim.plug(1)
+        tx_profile = {
+            "chargingProfileId": 9, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {"chargingRateUnit": "A",
+                                 "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8}]},
+        }  # fmt: skip
+        mark = len(device.received)
+        answer = await csms.call(
+            STATION_ID, "RemoteStartTransaction",
+            {"connectorId": 1, "idTag": "TAG1", "chargingProfile": tx_profile},
+        )  # fmt: skip
+        assert answer == {"status": "Accepted"}
+        await wait_until(lambda: device.controller.current_a == 8, "the EV drawing 8 A")
+        offers = [f.args[0] for f in device.received[mark:] if f.command == "SC"]
+        assert offers and set(offers) == {"8"}, offers
+    finally:
+        daemon.stop()
+        await running
+        await hardware.close()
