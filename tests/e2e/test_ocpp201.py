@@ -613,7 +613,10 @@ async def test_trigger_message(csms: Csms201, station: Station201):
     assert values.payload["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
     assert (await trigger("TransactionEvent"))["status"] == "Rejected"  # none running
     assert (await trigger("BootNotification"))["status"] == "Rejected"  # Accepted already
-    assert (await trigger("LogStatusNotification"))["status"] == "NotImplemented"
+    after = len(csms.ledger.entries)
+    assert await trigger("LogStatusNotification") == {"status": "Accepted"}
+    log_status = await wait_call(csms, "LogStatusNotification", after=after)
+    assert log_status.payload == {"status": "Idle"}  # no upload running: Idle, no requestId
     assert (await trigger("Heartbeat", evse={"id": 5}))["status"] == "Rejected"
 
     tx_id = await station.start_session(2)
@@ -701,14 +704,16 @@ async def test_other_requests(csms: Csms201, station: Station201):
 
 # --- OCPP-J frames -----------------------------------------------------------------------------
 
-CLEAR_DISPLAY = '{"id":1}'  # display messages (block O): not yet
+# PublishFirmware is for a Local Controller that serves firmware to its stations (L03);
+# a charging station has nothing to publish.
+PUBLISH_FIRMWARE = '{"location":"http://127.0.0.1/fw.bin","checksum":"0123456789abcdef","requestId":1}'
 
 
 @pytest.mark.parametrize(
     ("frame", "code"),
     [
         ('[2,"x1","NoSuchAction",{}]', "NotImplemented"),
-        (f'[2,"x2","ClearDisplayMessage",{CLEAR_DISPLAY}]', "NotSupported"),
+        (f'[2,"x2","PublishFirmware",{PUBLISH_FIRMWARE}]', "NotSupported"),
         ('[2,"x3","Reset",{}]', "OccurrenceConstraintViolation"),
         ('[2,"x4","UnlockConnector",{"evseId":"1","connectorId":1}]', "TypeConstraintViolation"),
         ('[2,"x5","Reset",{"type":"Warm"}]', "PropertyConstraintViolation"),
