@@ -51,6 +51,16 @@ class CallError(Exception):
         self.code, self.description, self.details = code, description, details
 
 
+class Refused(Exception):
+    """Raised by a request handler to answer a CALL that passed the schema with a CALLERROR:
+    `kind` is one of a Version's error kinds ("occurrence", "format", ...), e.g. more items
+    than the station takes in one message."""
+
+    def __init__(self, kind: str, description: str):
+        super().__init__(description)
+        self.kind, self.description = kind, description
+
+
 class Version:
     """What differs between OCPP-J 1.6 and 2.0.1 at the framing level."""
 
@@ -297,6 +307,8 @@ class Rpc:
             try:
                 result = await self._handler(action, payload)
                 check_payload(self.version, action, result, response=True)
+            except Refused as refused:
+                raise _Refusal(refused.kind, refused.description) from None
             except _Refusal as bad_answer:
                 log.error("our answer to %s breaks the schema: %s", action, bad_answer)
                 raise _Refusal("internal", "the station could not build a valid answer") from None

@@ -179,13 +179,32 @@ class Monitors:
 
     def put(self, monitor: Monitor, now: float, current: Reading | None = None) -> None:
         """Add or replace a monitor. `current` is the variable's value now: what a Delta
-        monitor measures changes from (without one, from its first reading)."""
+        monitor measures changes from (without one, from its first reading). A threshold
+        monitor that replaces a tripped one stays tripped, so the next reading within the
+        new threshold clears it (N07.FR.11)."""
+        old = self.get(monitor.id)
         target = self.preconfigured if monitor.origin == PRECONFIGURED else self.custom
         self.custom.pop(monitor.id, None)
+        if monitor.origin != PRECONFIGURED:  # a preconfigured one changed is custom (N04.FR.15)
+            self.preconfigured.pop(monitor.id, None)
         target[monitor.id] = monitor
+        was = self._watch.get(monitor.id)
         self._watch[monitor.id] = self._fresh(monitor, now)
         if monitor.type == DELTA:
             self._watch[monitor.id].reference = current
+        if old is not None and was is not None and {old.type, monitor.type} <= set(THRESHOLDS):
+            self._watch[monitor.id].tripped = was.tripped
+
+    def tripped(self) -> set[int]:
+        """The threshold monitors whose threshold is crossed now (kept across a restart:
+        one that finds its value back within after the restart clears it, N07.FR.14)."""
+        return {i for i, w in self._watch.items() if w.tripped}
+
+    def restore_tripped(self, ids: Iterable[int]) -> None:
+        for i in ids:
+            m = self.get(i)
+            if m is not None and m.type in THRESHOLDS:
+                self._watch.setdefault(i, _Watch()).tripped = True
 
     def remove(self, monitor_id: int) -> bool:
         """Clear a custom or preconfigured monitor; hard-wired ones cannot be cleared."""
@@ -266,7 +285,7 @@ class Monitors:
             return None
         new, old = _number(value), _number(watch.reference)
         if new is not None and old is not None and not isinstance(value, bool):
-            changed = abs(new - old) >= m.value
+            changed = abs(new - old) > m.value  # changed by more than the delta (N07.FR.18)
         else:
             changed = value != watch.reference  # not a number: any change counts
         if not changed:

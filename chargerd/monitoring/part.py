@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS monitoring_monitors (id INTEGER PRIMARY KEY, body TEX
 """
 BASE_KEY, LEVEL_KEY = "monitoring.base", "monitoring.level"  # store meta
 NEXT_ID_KEY = "monitoring.next_id"  # store meta: the next custom monitor's id
+TRIPPED_KEY = "monitoring.tripped"  # store meta: the threshold monitors crossed now
 FIRST_CUSTOM_ID = 1000  # below: the factory's monitors, numbered as built
 TICK_S = 1.0  # the station's values and the periods: as often as the daemon reads meters
 LOW_STORAGE_B = 50_000_000  # the outbox and the transactions need room to be written
@@ -134,6 +135,8 @@ class MonitoringPart:
             custom={m.id: m for m in saved if m.origin not in (PRECONFIGURED, HARDWIRED)},
             preconfigured=preconfigured,
         )
+        self._tripped = set(json.loads(self.store.get_meta(TRIPPED_KEY) or "[]"))
+        self.monitors.restore_tripped(self._tripped)
         self._wake = asyncio.Event()
 
     # --- what the CSMS changes (ocpp201/monitoring.py) ---------------------------------------
@@ -198,8 +201,17 @@ class MonitoringPart:
             for key, value in evse_values(connector, reading).items()
             for event in self.monitors.reading(key, value, now, in_tx)
         ]
+        self._keep_tripped()
         if events:
             self.send(events, now)
+
+    def _keep_tripped(self) -> None:
+        """Which thresholds are crossed, kept so that a restart does not forget to clear
+        them (N07.FR.14)."""
+        tripped = self.monitors.tripped()
+        if tripped != self._tripped:
+            self._tripped = tripped
+            self.store.set_meta(TRIPPED_KEY, json.dumps(sorted(tripped)))
 
     def tick(self, now: float) -> list[MonitorEvent]:
         """The station's own values, and the periodic monitors whose time has come."""
@@ -209,6 +221,7 @@ class MonitoringPart:
             if not key.startswith("EVSE/"):  # those come with each meter read
                 events += self.monitors.reading(key, value, now, self._transaction_on(None))
         events += self.monitors.due(now, values.get, self._transaction_on)
+        self._keep_tripped()
         return events
 
     # --- the Part interface ---------------------------------------------------------------

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from ..monitoring.monitors import (
     BASES,
     CUSTOM,
     DELTA,
+    HARDWIRED,
     MAX_SEVERITY,
     MONITOR_TYPES,
     PERIODICS,
@@ -26,6 +28,7 @@ from ..monitoring.monitors import (
     Monitor,
 )
 from ..monitoring.readings import CONTROLLER, STORAGE, TEMPERATURE, UPTIME, cpu_temperature
+from ..rpc import Refused
 from .components import READ_ONLY, Attribute, Component, Value, Variable
 from .host import after_answer, info
 from .payloads import timestamp
@@ -148,11 +151,13 @@ def handlers(adapter: Ocpp201Adapter) -> dict[str, Handler]:
         return {"status": "Accepted"}
 
     async def set_variable_monitoring(p: dict[str, Any]) -> dict[str, Any]:
+        _within_message_limits(adapter, "SetVariableMonitoring", p, p["setMonitoringData"])
         part = _part(adapter)
         results = [_set_one(adapter, part, enabled(), item) for item in p["setMonitoringData"]]
         return {"setMonitoringResult": results}
 
     async def clear_variable_monitoring(p: dict[str, Any]) -> dict[str, Any]:
+        _within_message_limits(adapter, "ClearVariableMonitoring", p, p["id"])
         part = _part(adapter)
         results = []
         for monitor_id in p["id"]:
@@ -198,6 +203,20 @@ def handlers(adapter: Ocpp201Adapter) -> dict[str, Handler]:
     }
 
 
+def _within_message_limits(
+    adapter: Ocpp201Adapter, action: str, payload: dict[str, Any], items: list[Any]
+) -> None:
+    """More items than ItemsPerMessage[action]: CALLERROR OccurrenceConstraintViolation; a
+    payload longer than BytesPerMessage[action]: FormatViolation (N04.FR.09, N06.FR.06/07)."""
+    items_limit = int(adapter.dm.value("MonitoringCtrlr", "ItemsPerMessage", instance=action))
+    if len(items) > items_limit:
+        raise Refused("occurrence", f"{len(items)} items; ItemsPerMessage is {items_limit}")
+    size = len(json.dumps(payload, separators=(",", ":")).encode())
+    bytes_limit = int(adapter.dm.value("MonitoringCtrlr", "BytesPerMessage", instance=action))
+    if size > bytes_limit:
+        raise Refused("format", f"{size} bytes; BytesPerMessage is {bytes_limit}")
+
+
 def _set_one(
     adapter: Ocpp201Adapter, part: MonitoringPart | None, enabled: bool, item: dict[str, Any]
 ) -> dict[str, Any]:
@@ -225,11 +244,15 @@ def _set_one(
     value, severity = float(item["value"]), int(item["severity"])
     if not 0 <= severity <= MAX_SEVERITY or (item["type"] in PERIODICS and value < 1):
         return answer("Rejected", "severity 0-9; a period of at least 1 s")
-    if item["type"] == DELTA and value <= 0:
-        return answer("Rejected", "a delta above 0")
+    if item["type"] == DELTA and value < 0:
+        return answer("Rejected", "a negative delta")  # N04.FR.14
+    if item["type"] in THRESHOLDS and not _within(variable, value):
+        return answer("Rejected", f"a threshold outside the range of {variable.key}")  # .FR.06
     old = part.monitors.get(item["id"]) if "id" in item else None
     if "id" in item and (old is None or old.key != variable.key):
         return answer("Rejected", f"no monitor {item['id']} of {variable.key} to replace")
+    if old is not None and old.origin == HARDWIRED:
+        return answer("Rejected", f"monitor {old.id} is hard-wired")  # N04.FR.18
     monitor = Monitor(
         id=old.id if old is not None else 0,
         key=variable.key,
@@ -239,15 +262,21 @@ def _set_one(
         value=value,
         severity=severity,
         transaction=bool(item.get("transaction", False)),
-        origin=old.origin if old is not None and old.origin != "HardWiredMonitor" else CUSTOM,
+        origin=CUSTOM,  # a changed preconfigured monitor is a custom one (N04.FR.15)
     )
     if part.monitors.duplicate(monitor) is not None:
         return answer("Duplicate")
-    if old is None or old.origin == "HardWiredMonitor":
+    if old is None:
         monitor = Monitor(**{**monitor.to_json(), "id": part.new_id()})
     part.put(monitor)
     result["id"] = monitor.id
     return answer("Accepted")
+
+
+def _within(variable: Variable, value: float) -> bool:
+    """A threshold the variable's value can reach (its minLimit and maxLimit)."""
+    low, high = variable.min_limit, variable.max_limit
+    return (low is None or value >= low) and (high is None or value <= high)
 
 
 def _matches(m: Monitor, wanted: dict[str, Any]) -> bool:

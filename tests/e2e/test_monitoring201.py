@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from devcsms import Csms201
+import pytest
+
+from devcsms import CallErrorReceived, Csms201
 
 from .conftest import STATION_ID, calls, wait_until
 from .conftest201 import Station201, csms, station
@@ -248,3 +250,71 @@ async def test_monitors_and_level_survive_a_restart(csms: Csms201, station: Stat
     assert answer["getVariableResult"][0]["attributeValue"] == "6"
     assert (await station.status())["monitoring"]["level"] == 6  # chargerctl status
     assert calls(csms, "NotifyMonitoringReport")
+
+
+async def test_set_variable_monitoring_rejects_what_the_spec_rejects(
+    csms: Csms201, station: Station201
+):
+    await station.start()
+    storage = {"component": {"name": "Controller"}, "variable": {"name": "StorageAvailable"}}
+    results = await set_monitors(
+        csms,
+        item("LowerThreshold", 10**6, 2, id=HARDWIRED_STORAGE_ID, **storage),  # N04.FR.18
+        item("UpperThreshold", 10**7, 3),  # above EVSE.Power's maxLimit (N04.FR.06)
+        item("Delta", -5, 3),  # N04.FR.14
+    )
+    assert [r["status"] for r in results] == ["Rejected", "Rejected", "Rejected"]
+    _, pages = await report(csms, 1, componentVariable=[storage])
+    assert [vm["value"] for p in pages for m in p["monitor"] for vm in m["variableMonitoring"]] \
+        == [50_000_000]  # the hard-wired monitor as built  # fmt: skip
+
+
+async def test_a_changed_preconfigured_monitor_reports_as_a_custom_monitor(
+    csms: Csms201, station: Station201
+):
+    await station.start()
+    evse1_power = {"component": EVSE1, "variable": POWER}
+    _, pages = await report(csms, 1, componentVariable=[evse1_power])
+    (preconfigured,) = monitor_ids(pages)
+    (result,) = await set_monitors(csms, item("UpperThreshold", 5000, 4, id=preconfigured))
+    assert result["status"] == "Accepted" and result["id"] == preconfigured
+    await station.start_session(1)
+    (event,) = await wait_events(csms, preconfigured, 1)
+    assert event["eventNotificationType"] == "CustomMonitor"  # N04.FR.15
+
+
+@pytest.mark.parametrize("action", ["SetVariableMonitoring", "ClearVariableMonitoring"])
+async def test_more_items_than_items_per_message_is_a_callerror(
+    csms: Csms201, station: Station201, action: str
+):
+    await station.start()
+    answer = await csms.call(
+        STATION_ID,
+        "GetVariables",
+        {"getVariableData": [{"component": {"name": "MonitoringCtrlr"},
+                              "variable": {"name": "ItemsPerMessage", "instance": action}}]},
+    )  # fmt: skip
+    limit = int(answer["getVariableResult"][0]["attributeValue"])
+    if action == "SetVariableMonitoring":
+        payload: dict[str, Any] = {"setMonitoringData": [item("Delta", n, 5)
+                                                         for n in range(limit + 1)]}  # fmt: skip
+    else:
+        payload = {"id": list(range(1, limit + 2))}
+    with pytest.raises(CallErrorReceived) as refused:
+        await csms.call(STATION_ID, action, payload)
+    assert refused.value.code == "OccurrenceConstraintViolation"  # N04.FR.09, N06.FR.06
+    _, pages = await report(csms, 2, monitoringCriteria=["DeltaMonitoring"])
+    assert pages == []  # nothing of the refused message was set
+
+
+async def test_a_threshold_tripped_before_a_restart_clears_after_it(
+    csms: Csms201, station: Station201
+):
+    await station.start()
+    monitor = await set_monitor(csms, "UpperThreshold", 5000, 3)
+    await station.start_session(1)
+    await wait_events(csms, monitor, 1)
+    await station.stop()
+    await station.start()  # the simulated EV draws nothing after the restart
+    cleared = (await wait_events(csms, monitor, 2))[1]
+    assert cleared["cleared"] is True and float(cleared["actualValue"]) <= 5000  # N07.FR.14

@@ -158,3 +158,46 @@ def test_event_on_the_wire_names_the_monitor_and_its_origin():
         "variableMonitoringId": 1000,
         "transactionId": "tx-1",
     }
+
+
+def test_delta_needs_a_change_of_more_than_the_value():
+    ms = with_monitors(monitor(1000, DELTA, 1000))
+    ms.reading(POWER, 0.0, T0)
+    assert ms.reading(POWER, 1000.0, T0 + 1) == []  # exactly the delta: not more (N07.FR.18)
+    assert [e.actual for e in ms.reading(POWER, 1000.5, T0 + 2)] == [1000.5]
+
+
+def test_a_tripped_threshold_raised_above_the_value_clears_at_the_next_reading():
+    ms = with_monitors(monitor(1000, UPPER, 5000))
+    assert [e.cleared for e in ms.reading(POWER, 7000.0, T0)] == [False]
+    ms.put(monitor(1000, UPPER, 8000), T0 + 1)  # N07.FR.11: the new threshold clears it
+    assert [(e.cleared, e.monitor.value) for e in ms.reading(POWER, 7000.0, T0 + 2)] == [
+        (True, 8000)
+    ]
+
+
+def test_a_tripped_threshold_replaced_by_one_still_exceeded_stays_tripped():
+    ms = with_monitors(monitor(1000, UPPER, 5000))
+    ms.reading(POWER, 7000.0, T0)
+    ms.put(monitor(1000, UPPER, 6000), T0 + 1)
+    assert ms.reading(POWER, 7000.0, T0 + 2) == []
+
+
+def test_tripped_thresholds_restored_after_a_restart_clear_when_the_value_is_back():
+    before = with_monitors(monitor(1000, UPPER, 5000), monitor(1001, DELTA, 10))
+    before.reading(POWER, 7000.0, T0)
+    assert before.tripped() == {1000}
+    after = with_monitors(monitor(1000, UPPER, 5000), monitor(1001, DELTA, 10))
+    after.restore_tripped(before.tripped())
+    assert [e.cleared for e in after.reading(POWER, 100.0, T0 + 5) if e.monitor.id == 1000] == [
+        True
+    ]  # N07.FR.14
+
+
+def test_a_changed_preconfigured_monitor_becomes_custom():
+    ms = with_monitors(factory=FACTORY, preconfigured={2: FACTORY[1]})
+    ms.put(monitor(2, UPPER, 5000, severity=4), T0)  # the CSMS changed it (N04.FR.15)
+    assert ms.get(2) is not None and ms.get(2).origin == "CustomMonitor"
+    assert 2 not in ms.preconfigured
+    ms.set_base("FactoryDefault")
+    assert ms.get(2) == FACTORY[1]
