@@ -215,3 +215,29 @@ async def test_chargerctl_status_shows_the_screens(csms: Csms201, station: Stati
         run_cli, "--socket", str(station.socket), "status", module="chargerd.ctl"
     )
     assert "  display: Price | 0.30 EUR/kWh" in shown.stdout.splitlines(), shown.stdout
+
+
+async def test_a_message_with_a_known_id_replaces_it_and_filters_that_match_nothing_are_unknown(
+    csms: Csms201, station: Station201
+):
+    await start_with_screens(station)
+    assert await set_message(csms, message(1, "Old text")) == "Accepted"
+    assert await set_message(csms, message(1, "New text", "InFront")) == "Accepted"
+    await wait_lines(station, None, ["New text"])  # replaced, not shown beside it
+    for request_id, asked in enumerate(
+        ({"id": [2]}, {"priority": "AlwaysFront"}, {"state": "Charging"},
+         {"id": [1], "priority": "NormalCycle"}),  # fmt: skip
+        start=10,
+    ):
+        answer = await csms.call(
+            STATION_ID, "GetDisplayMessages", {"requestId": request_id, **asked}
+        )
+        assert answer["status"] == "Unknown", asked
+    answer = await csms.call(
+        STATION_ID, "GetDisplayMessages", {"requestId": 20, "id": [1], "priority": "InFront"}
+    )
+    assert answer["status"] == "Accepted"
+    await wait_until(lambda: 20 in csms.ledger.display_messages, "NotifyDisplayMessages")
+    assert [p["messageInfo"] for p in csms.ledger.display_messages[20]] == [
+        [message(1, "New text", "InFront")]
+    ]
