@@ -225,8 +225,12 @@ async def test_a_message_with_a_known_id_replaces_it_and_filters_that_match_noth
     assert await set_message(csms, message(1, "New text", "InFront")) == "Accepted"
     await wait_lines(station, None, ["New text"])  # replaced, not shown beside it
     for request_id, asked in enumerate(
-        ({"id": [2]}, {"priority": "AlwaysFront"}, {"state": "Charging"},
-         {"id": [1], "priority": "NormalCycle"}),  # fmt: skip
+        (
+            {"id": [2]},
+            {"priority": "AlwaysFront"},
+            {"state": "Charging"},
+            {"id": [1], "priority": "NormalCycle"},
+        ),  # fmt: skip
         start=10,
     ):
         answer = await csms.call(
