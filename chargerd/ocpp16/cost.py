@@ -4,7 +4,9 @@ DataTransfer (vendorId `org.openchargealliance.costmsg`), on the display part.
 - SetUserPrice {idToken, priceText, priceTextExtra}: the driver's price, shown before the
   session (every free screen) and then on its connector; no idToken: Rejected.
 - RunningCost {transactionId, timestamp, meterValue, cost, state, chargingPrice, ...}: the
-  running cost of a transaction that runs here (else Rejected), in status and on its screen.
+  running cost of a transaction that runs here (else Rejected), in status and on its screen;
+  its triggerMeterValue asks for MeterValues (cost_triggers.py). chargingPrice, idlePrice
+  and nextPeriod are not shown: the screen shows the CSMS's texts (priceText) or the cost.
 - FinalCost {transactionId, cost, priceText, priceTextExtra, qrCodeText}: the final cost,
   also after the StopTransaction was sent (else Rejected).
 - Other messageIds of the vendor: UnknownMessageId; other vendors: UnknownVendorId.
@@ -15,6 +17,7 @@ DataTransfer (vendorId `org.openchargealliance.costmsg`), on the display part.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..display.messages import money
 from ..display.part import DriverTexts
+from .cost_triggers import MeterTrigger, watch
 
 if TYPE_CHECKING:
     from ..display.part import DisplayPart
@@ -35,6 +39,8 @@ MESSAGES = ("SetUserPrice", "RunningCost", "FinalCost")
 
 
 def handlers(adapter: Ocpp16Adapter) -> dict[str, Callable[[dict], Awaitable[dict]]]:
+    watchers: dict[str, asyncio.Task[None]] = {}  # a triggerMeterValue per transaction
+
     async def data_transfer(p: dict[str, Any]) -> dict[str, Any]:
         if p["vendorId"] != VENDOR:
             return {"status": "UnknownVendorId"}  # no other vendor extensions here
@@ -51,11 +57,28 @@ def handlers(adapter: Ocpp16Adapter) -> dict[str, Callable[[dict], Awaitable[dic
             log.info("DataTransfer %s: data is not a JSON object", p["messageId"])
             return {"status": "Rejected"}
         try:
+            trigger = None
+            if p["messageId"] == "RunningCost" and data.get("triggerMeterValue") is not None:
+                trigger = MeterTrigger.from_json(data["triggerMeterValue"])
             done = MESSAGE_HANDLERS[p["messageId"]](adapter, part, data)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             log.info("DataTransfer %s: %r missing or wrong", p["messageId"], exc)
             done = False
+        if done and trigger is not None and not trigger.empty:
+            tx = _station_tx(adapter, part, data["transactionId"])
+            if tx is not None:
+                watch_meter(tx, trigger)
         return {"status": "Accepted" if done else "Rejected"}
+
+    def watch_meter(tx: str, trigger: MeterTrigger) -> None:
+        """The newest RunningCost's trigger replaces the one before (a watch ends with its
+        transaction)."""
+        for ended in [t for t, task in watchers.items() if task.done()]:
+            del watchers[ended]
+        if (old := watchers.pop(tx, None)) is not None:
+            old.cancel()
+        task = watchers[tx] = asyncio.ensure_future(watch(adapter, tx, trigger))
+        adapter.spawn(task)
 
     return {"DataTransfer": data_transfer}
 

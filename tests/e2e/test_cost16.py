@@ -11,7 +11,7 @@ from typing import Any
 
 from devcsms import Csms
 
-from .conftest import STATION_ID, Station, wait_call
+from .conftest import STATION_ID, Station, wait_call, wait_until
 
 VENDOR = "org.openchargealliance.costmsg"
 
@@ -134,3 +134,33 @@ async def test_the_default_price_shows_on_free_screens_and_its_offline_text_offl
     await wait_lines(station, 2, ["0.35/kWh (offline)"])
     await csms.start()
     await wait_lines(station, 2, ["0.30/kWh"])
+
+
+def triggered(csms: Csms, after: int, tx: int) -> list[dict]:
+    """The MeterValues with context Trigger the station sent for `tx` after entry `after`."""
+    return [
+        e.payload
+        for e in csms.ledger.entries[after:]
+        if e.kind == "call" and e.action == "MeterValues"
+        and e.payload.get("transactionId") == tx
+        and all(s.get("context") == "Trigger"
+                for mv in e.payload["meterValue"] for s in mv["sampledValue"])
+    ]  # fmt: skip
+
+
+async def test_the_running_costs_trigger_asks_for_meter_values(csms: Csms, station: Station):
+    await station.start()
+    tx = await station.start_session(1)
+    after = len(csms.ledger.entries)
+    trigger = {"atCPStatus": ["SuspendedEV"], "atPowerkW": 100}
+    assert (
+        await cost_message(csms, "RunningCost", running_cost(tx, 1.0, triggerMeterValue=trigger))
+        == "Accepted"
+    )
+    await asyncio.sleep(1.5)  # nothing reached yet: an absence can only be waited out
+    assert triggered(csms, after, tx) == []
+    await station.sim("ev-pause", "1")  # SuspendedEV
+    await wait_until(lambda: triggered(csms, after, tx), "a MeterValues the trigger asked for")
+    assert len(triggered(csms, after, tx)) == 1
+    bad = running_cost(tx, 1.0, triggerMeterValue={"atCPStatus": "SuspendedEV"})
+    assert await cost_message(csms, "RunningCost", bad) == "Rejected"
