@@ -34,6 +34,8 @@ _PRIVATE_KEY = re.compile(
 PRIVATE_KEY_HIDDEN = "[private key hidden]"
 _BASIC = re.compile(r"(Basic\s+)[A-Za-z0-9+/=]{4,}")
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s\"']+@")
+# a URL's query often carries a token (pre-signed download links): hidden as a whole
+_QUERY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s\"'?]*\?)[^\s\"']+")
 # a value in JSON text too cut short to parse (the daemon logs requests to 300 characters)
 _ANY_VALUE = re.compile(r'("(?:value|attributeValue)"\s*:\s*)"(?:[^"\\]|\\.)*"?')
 
@@ -46,6 +48,7 @@ def redact(text: str) -> str:
     text = _PRIVATE_KEY.sub(PRIVATE_KEY_HIDDEN, text)
     text = _BASIC.sub(rf"\g<1>{HIDDEN}", text)
     text = _USERINFO.sub(rf"\g<1>{HIDDEN}@", text)
+    text = _QUERY.sub(rf"\g<1>{HIDDEN}", text)
     if not any(name in text for name in SECRET_NAMES):
         return text
     start = min((i for i in (text.find("["), text.find("{")) if i >= 0), default=-1)

@@ -170,3 +170,13 @@ def test_the_file_name_says_station_kind_and_time():
     name = bundle.file_name("CP/1", 0)
     assert name == "CP_1-diagnostics-19700101T000000Z.tar.gz"
     assert bundle.file_name("CP-1", 0, security_only=True).startswith("CP-1-security-")
+
+
+def test_a_token_in_a_url_s_query_is_hidden_like_its_user_info():
+    frame = json.dumps([2, "1", "UpdateFirmware", {"firmware": {
+        "location": "https://fw.example/img-2.7.1.bin?X-Amz-Signature=s3cr3t&e=1",
+        "retrieveDateTime": "2026-01-01T00:00:00Z"}, "requestId": 1}])  # fmt: skip
+    shown = frames.redact(frame)
+    assert "s3cr3t" not in shown
+    assert "https://fw.example/img-2.7.1.bin?" in shown  # where it came from stays readable
+    assert "ftp://********@fw.example/a" in frames.redact('"ftp://u:pw@fw.example/a"')
