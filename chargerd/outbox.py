@@ -189,7 +189,7 @@ class Outbox:
     async def _send_volatile(self, rpc: Rpc, item: _Volatile) -> None:
         future = item.future
         try:
-            result = await rpc.call(item.action, item.payload, self._timeout, self._store.sync)
+            result = await rpc.call(item.action, item.payload, self._timeout, self._store.sync_soon)
             if future and not future.done():
                 future.set_result(result)
         except (CallError, TimeoutError) as exc:
@@ -205,7 +205,7 @@ class Outbox:
             message = self._combining.combine(message, self._store)
         try:
             payload = self._prepare(message)
-            result = await rpc.call(message.action, payload, self._timeout, self._store.sync)
+            result = await rpc.call(message.action, payload, self._timeout, self._store.sync_soon)
         except (CallError, TimeoutError) as exc:
             if rpc.closed:  # the answer was lost with the connection: not the message's fault
                 raise ConnectionLost("connection closed") from exc

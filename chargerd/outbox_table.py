@@ -14,6 +14,7 @@ import os
 import sqlite3
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,6 +62,7 @@ class OutboxTable:
     _finished: list[str]
     _unsynced: bool
     _wal: int | None
+    _syncing: Future[None] | None
     _ahead: deque[tuple[Any, ...]]
     _transaction: Callable[..., AbstractContextManager[None]]
     _write: Callable[..., None]
@@ -170,11 +172,31 @@ class OutboxTable:
     def sync(self) -> None:
         """Put every commit so far on disk, if a durable one is still waiting: one fsync of
         the write-ahead log, which is what a `synchronous=FULL` commit does after writing."""
+        self._wait_for_sync()
         if self._unsynced:
-            if self._wal is None:
-                self._wal = os.open(f"{self.path}-wal", os.O_RDONLY)  # SQLite's WAL file name
-            os.fsync(self._wal)
+            os.fsync(self._wal_fd())
             self._unsynced = False
+
+    def sync_soon(self) -> None:
+        """`sync()` on a worker thread: the outbox calls it once its next CALL has left, and
+        reads the CSMS's answer while the disk works. On the loop, the fsync (0.2 ms on a
+        quiet disk, 4-5 ms on a busy one) held back the answer that came in meanwhile. It
+        starts at the same moment as a `sync()` would, so a power cut finds the same
+        commits on disk; `sync()` and the next `sync_soon()` wait for it to end."""
+        self._wait_for_sync()
+        if self._unsynced:
+            self._unsynced = False  # the fsync covers every commit made before it starts
+            self._syncing = _syncer().submit(os.fsync, self._wal_fd())
+
+    def _wait_for_sync(self) -> None:
+        if self._syncing is not None:
+            syncing, self._syncing = self._syncing, None
+            syncing.result()  # an fsync error surfaces here, as it would from sync()
+
+    def _wal_fd(self) -> int:
+        if self._wal is None:
+            self._wal = os.open(f"{self.path}-wal", os.O_RDONLY)  # SQLite's WAL file name
+        return self._wal
 
     def flush_confirmed(self) -> None:
         """Delete the confirmed messages still in the queue (not durably: see the module)."""
@@ -236,6 +258,16 @@ class OutboxTable:
                 (self.max_queue_bytes or 0) / 1e6, dropped,
             )  # fmt: skip
         return freed
+
+
+_fsync_thread: ThreadPoolExecutor | None = None
+
+
+def _syncer() -> ThreadPoolExecutor:
+    global _fsync_thread
+    if _fsync_thread is None:
+        _fsync_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chargerd-fsync")
+    return _fsync_thread
 
 
 def _message(row: tuple[Any, ...]) -> OutboxMessage:

@@ -13,10 +13,11 @@ Confirmations are cheaper, as the caller asks (`delivered`):
   commit syncs everything before it — and a kill -9 loses the ones not yet committed; either
   way those messages are sent again after the restart, never lost;
 - one that must not be sent twice (a 1.6 StartTransaction: a second one is a second
-  transaction at the CSMS) is committed at once and put on disk by `sync()`, which the outbox
-  calls as soon as its next CALL has left: the fsync overlaps the CSMS's work instead of
-  delaying the next message. Sent again it would be only after a power cut within that fsync,
-  the same window as a commit that waits for the disk before anything else is sent.
+  transaction at the CSMS) is committed at once and put on disk by `sync_soon()`, which the
+  outbox calls as soon as its next CALL has left: the fsync, on a worker thread, overlaps the
+  CSMS's work instead of delaying the next message. Sent again it would be only after a power
+  cut within that fsync, the same window as a commit that waits for the disk before anything
+  else is sent.
 A commit per confirmed message, each waiting for the disk, halved the replay rate.
 
 The outbox is bounded (`max_queue_bytes`, counted as payload bytes): when a new message would
@@ -31,6 +32,7 @@ import os
 import sqlite3
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,7 @@ class Store(OutboxTable):
         self._finished: list[str] = []  # transactions whose last message is among them
         self._unsynced = False  # a durable confirmation is committed but not yet on disk
         self._wal: int | None = None  # the write-ahead log, for sync()
+        self._syncing: Future[None] | None = None  # sync_soon()'s fsync while it runs
         # The next queued rows in order, read ahead in one query during a replay and parsed
         # one at a time; forgotten by every write that changes queued rows (a retry, a
         # merge, thinning). New rows come after them, and deleted ones are dropped.
