@@ -154,9 +154,10 @@ class Daemon:
         from .updates.logs import LogUploads  # GetDiagnostics / GetLog; reports "updates" too
 
         self.parts["logs"] = LogUploads(self)
-        from .monitoring.part import MonitoringPart  # 2.0.1 variable monitoring (N02-N08)
+        if config.csms.ocpp_version == "2.0.1":  # variable monitoring (N02-N08) is 2.0.1's
+            from .monitoring.part import MonitoringPart
 
-        self.parts["monitoring"] = MonitoringPart(self)
+            self.parts["monitoring"] = MonitoringPart(self)
 
     def _add_security(self) -> None:
         from .security.part import SecurityPart
