@@ -45,7 +45,7 @@ from .core.model import (
 )
 from .core.station import ConnectorSpec, Station
 from .link import Link, LinkSettings, station_url
-from .parts import Part
+from .parts import Part, build_parts
 from .store import Store
 
 log = logging.getLogger("chargerd")
@@ -144,36 +144,7 @@ class Daemon:
         self._background: list[asyncio.Task[Any]] = []
         # feature blocks beside the core, by name (parts.py); adapters reach them as rt.parts
         self.parts: dict[str, Part] = {"updates": updates}
-        self._add_security()
-        from .smart.part import SmartPart  # imported here: a part's module loads with it
-
-        self.parts["smart"] = SmartPart(self, hardware.site_meter)
-        from .display.part import DisplayPart  # what the driver sees: messages, tariffs, costs
-
-        self.parts["display"] = DisplayPart(self, hardware.station_display)
-        from .updates.logs import LogUploads  # GetDiagnostics / GetLog; reports "updates" too
-
-        self.parts["logs"] = LogUploads(self)
-        if config.csms.ocpp_version == "2.0.1":  # variable monitoring (N02-N08) is 2.0.1's
-            from .monitoring.part import MonitoringPart
-
-            self.parts["monitoring"] = MonitoringPart(self)
-
-    def _add_security(self) -> None:
-        from .security.part import SecurityPart
-
-        def outbox() -> Any:
-            return self.adapter.outbox  # type: ignore[attr-defined]
-
-        security = SecurityPart(
-            self.config, self.store, wake=lambda: outbox().wake(), online=lambda: outbox().connected
-        )
-        self.parts[security.name] = security
-        self.link.security = security
-        # after a moment, so the answer that changed the credentials reaches the CSMS first
-        security.credentials.changed.append(
-            lambda: asyncio.get_running_loop().call_later(0.5, self.link.reconnect)
-        )
+        self.parts.update(build_parts(self, hardware))
 
     # --- the Runtime interface used by adapters -----------------------------------------------
 
