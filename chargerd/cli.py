@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import logging
 import sys
 
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         from devcsms.demo import run_demo
 
         return asyncio.run(run_demo(args.ocpp))
+    gc.disable()  # as in __main__.py: the start's imports; the runner turns it back on
     config = _load(args.config, args.set)
     if config is None:
         return EXIT_CONFIG

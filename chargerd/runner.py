@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import logging
 import os
 import shlex
@@ -43,6 +44,14 @@ def _claim(storage_dir: Path) -> IO[str]:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+def _ready() -> None:
+    """The station is up: what start-up allocated stays (frozen out of the cyclic GC's
+    sight), the GC runs again (`python -m chargerd` starts with it off), systemd is told."""
+    gc.freeze()
+    gc.enable()
+    notify.ready()
 
 
 async def run_station(config: Config, drop_queue: bool = False) -> int:
@@ -88,7 +97,7 @@ async def run_station(config: Config, drop_queue: bool = False) -> int:
     try:
         while True:
             daemon = Daemon(config, hardware)
-            outcome = await daemon.run(control, on_ready=notify.ready)
+            outcome = await daemon.run(control, on_ready=_ready)
             if outcome is Outcome.SOFT_RESET:
                 log.warning("soft reset: restarting the station")
                 continue
