@@ -153,6 +153,7 @@ class SmartPart:
             self._apply_safely(decision.at)
         elif isinstance(decision, TransactionStarted):
             self._apply_safely(decision.at)
+            self._wake.set()  # the shares follow its draw from now on
 
     async def run(self) -> None:
         if self.grid_meter is not None:
@@ -161,12 +162,16 @@ class SmartPart:
             next_read = time.monotonic()
             while True:
                 now = time.time()
-                boundary = self.engine.next_change(now, self.sessions(now))
-                wait = next_read - time.monotonic()
+                sessions = self.sessions(now)
+                boundary = self.engine.next_change(now, sessions)
+                # shares follow the grid meter and the sessions' draw; an idle station
+                # without a grid meter only waits for a period boundary or a change
+                polling = self.grid_meter is not None or bool(sessions)
+                wait = next_read - time.monotonic() if polling else None
                 if boundary is not None:
-                    wait = min(wait, boundary - now)
+                    wait = boundary - now if wait is None else min(wait, boundary - now)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(wait, 0.0))
+                    await asyncio.wait_for(self._wake.wait(), wait and max(wait, 0.0))
                 self._wake.clear()
                 if time.monotonic() >= next_read:
                     next_read = time.monotonic() + READ_EVERY_S
