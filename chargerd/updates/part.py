@@ -147,7 +147,9 @@ class Updates:
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(self._effects.get(), TICK_S)
+                    # dates and sessions matter only while an update is under way
+                    tick = TICK_S if self.machine.active else None
+                    item = await asyncio.wait_for(self._effects.get(), tick)
                 except TimeoutError:
                     item = TICK
                 if item is TICK:
