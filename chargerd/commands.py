@@ -152,7 +152,11 @@ async def sim_command(daemon: Daemon, command: str, args: list[str]) -> str:
     if command == "tamper":  # the enclosure's tamper switch, a HAL input on a real board
         if args:
             raise ValueError("usage: tamper")
-        daemon.parts["security"].tamper("the simulated enclosure")  # type: ignore[attr-defined]
+        switch = getattr(daemon.sim, "tamper", None)  # a HAL input: TamperDetected
+        if switch is not None:
+            switch()
+        else:  # the wire-level simulators model no enclosure
+            daemon.parts["security"].tamper("the simulated enclosure")  # type: ignore[attr-defined]
         return "tamper: done (TamperDetectionActivated recorded)"
     actions["ev-max"] = daemon.sim.ev_max
     bay = getattr(daemon.sim, "bay", None)  # real drivers (sim.wire: true) have no bay sensor

@@ -27,6 +27,7 @@ from hal.interfaces import (
     MeterReading,
     PowerModule,
     PowerReading,
+    TamperDetected,
 )
 from hal.registry import Hardware
 
@@ -172,6 +173,9 @@ class Daemon:
 
     def emit(self, event: HalEvent) -> None:
         """Sink for hardware events; may be called from inside a hardware call."""
+        if isinstance(event, TamperDetected):  # evidence for the CSMS, not the connectors' state
+            self.parts["security"].tamper(event.info)  # type: ignore[attr-defined]
+            return
         self._events.append(event)
         self._event_arrived.set()
 

@@ -83,7 +83,15 @@ class BayChanged:
     occupied: bool
 
 
-HalEvent = PilotChanged | FaultRaised | FaultCleared | TagPresented | BayChanged
+@dataclass(frozen=True)
+class TamperDetected:
+    """The enclosure's tamper switch (optional hardware) was opened."""
+
+    connector: int
+    info: str = ""
+
+
+HalEvent = PilotChanged | FaultRaised | FaultCleared | TagPresented | BayChanged | TamperDetected
 EventSink = Callable[[HalEvent], None]
 
 

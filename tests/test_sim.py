@@ -21,6 +21,7 @@ from hal.interfaces import (
     Meter,
     PilotChanged,
     PilotState,
+    TamperDetected,
 )
 from hal.registry import DRIVER_NAMES, build_hardware
 from hal.sim import SimController, SimMeter, SimulatedStation
@@ -361,3 +362,11 @@ async def test_build_hardware_for_sim(tmp_path: Path) -> None:
     assert station.meter(2).phases == 1
     for meter in station.meters.values():
         await meter.stop()
+
+
+async def test_the_tamper_switch_is_a_hal_event() -> None:
+    events: list = []
+    controller = SimController(1)
+    await controller.start(events.append)
+    controller.tamper()
+    assert events[-1] == TamperDetected(1, "the simulated enclosure")

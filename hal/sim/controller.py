@@ -13,6 +13,7 @@ from hal.interfaces import (
     HalEvent,
     PilotChanged,
     PilotState,
+    TamperDetected,
 )
 
 # IEC 61851-1: a PWM offer below 6 A is no offer; the EV must not draw.
@@ -189,6 +190,10 @@ class SimController:
         self._before_flow_change()
         self._paused = False
         self._update_pilot()
+
+    def tamper(self) -> None:
+        """The simulated enclosure's tamper switch opens."""
+        self._send(TamperDetected(self.connector, "the simulated enclosure"))
 
     def fault(self, code: FaultCode, info: str = "") -> None:
         """Inject a hardware fault; a fault already present is not reported again."""

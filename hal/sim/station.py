@@ -107,6 +107,9 @@ class SimulatedStation:
     def clear(self, n: int) -> None:
         self.controller(n).clear()
 
+    def tamper(self) -> None:
+        self.controller(min(self.controllers)).tamper()
+
     def bay(self, n: int, state: str) -> None:
         if state not in ("occupied", "free"):
             raise ValueError(f"bay state {state!r}; allowed: occupied, free")
