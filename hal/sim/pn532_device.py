@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import tty
 from collections.abc import Callable
 
 from hal.drivers.pn532_protocol import (
@@ -31,6 +29,7 @@ from hal.drivers.pn532_protocol import (
     reply,
     target_reply,
 )
+from hal.sim.pty import PtyLine
 
 log = logging.getLogger(__name__)
 
@@ -57,37 +56,21 @@ class Pn532Device:
         self._corrupt_next = False
         self._last_reply = b""
         self._reader = FrameReader()
-        self._master: int | None = None
-        self._slave: int | None = None
-        self._port: str | None = None
+        self._line = PtyLine("pn532 device")
         self._changed = asyncio.Condition()
 
     @property
     def port(self) -> str:
         """The pty slave path the driver opens (after start())."""
-        if self._port is None:
-            raise RuntimeError("Pn532Device: start() first")
-        return self._port
+        return self._line.port
 
     # --- life cycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._master, self._slave = os.openpty()
-        # Hold the slave open ourselves: the master then sees no hang-up while the driver
-        # closes and reopens its side.
-        tty.setraw(self._slave)
-        os.set_blocking(self._master, False)
-        self._port = os.ttyname(self._slave)
-        asyncio.get_running_loop().add_reader(self._master, self._on_readable)
+        self._line.open(self._received)
 
     async def stop(self) -> None:
-        if self._master is None:
-            return
-        asyncio.get_running_loop().remove_reader(self._master)
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                os.close(fd)
-        self._master = self._slave = None
+        self._line.close()
 
     # --- the field and the chip's health ----------------------------------------------
 
@@ -125,15 +108,7 @@ class Pn532Device:
 
     # --- the wire ---------------------------------------------------------------------------
 
-    def _on_readable(self) -> None:
-        assert self._master is not None
-        try:
-            data = os.read(self._master, 4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            log.debug("pn532 device: read failed: %s", exc)
-            return
+    def _received(self, data: bytes) -> None:
         self.reads += 1  # what the host sent, heard even while silent
         if self._silent:
             asyncio.get_running_loop().create_task(self._notify())
@@ -182,11 +157,5 @@ class Pn532Device:
             self._changed.notify_all()
 
     def _write(self, data: bytes) -> None:
-        if self._master is None or self._silent:
-            return
-        try:
-            os.write(self._master, data)
-        except (BlockingIOError, InterruptedError):
-            log.debug("pn532 device: line full, dropped %r", data)
-        except OSError as exc:
-            log.debug("pn532 device: write failed: %s", exc)
+        if not self._silent:
+            self._line.write(data)

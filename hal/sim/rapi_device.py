@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-import tty
 from collections.abc import Callable, Collection
 from typing import Literal
 
@@ -32,6 +30,7 @@ from hal.drivers.rapi_protocol import (
 )
 from hal.interfaces import HalEvent, PilotChanged, PilotState
 from hal.sim.controller import SimController
+from hal.sim.pty import PtyLine
 from hal.sim.rapi_lcd import Lcd, fp_text
 
 log = logging.getLogger(__name__)
@@ -113,9 +112,7 @@ class RapiDevice:
         self._flow_t = time.monotonic()
         self._charge_since: float | None = None
         self._last_at: tuple[int, int, int, int] | None = None
-        self._master: int | None = None
-        self._slave: int | None = None
-        self._port: str | None = None
+        self._pty = PtyLine("rapi device")
         self._buffer = bytearray()
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -127,9 +124,7 @@ class RapiDevice:
     @property
     def port(self) -> str:
         """The pty slave path the driver opens (after start())."""
-        if self._port is None:
-            raise RuntimeError("RapiDevice: start() first")
-        return self._port
+        return self._pty.port
 
     @property
     def controller(self) -> SimController:
@@ -166,14 +161,7 @@ class RapiDevice:
     # --- life cycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._master, self._slave = os.openpty()
-        # Keep the slave open ourselves: the master then never sees a hang-up while the
-        # driver closes and reopens its side.
-        tty.setraw(self._slave)
-        os.set_blocking(self._master, False)
-        self._port = os.ttyname(self._slave)
-        loop.add_reader(self._master, self._on_readable)
+        self._pty.open(self._received)
         self._worker = asyncio.create_task(self._work(), name="rapi-device")
         await self._controller.start(self._on_sim_event)
         self._boot()
@@ -185,12 +173,7 @@ class RapiDevice:
             await asyncio.wait({worker}, timeout=1.0)
         if self._hs_timer is not None:
             self._hs_timer.cancel()
-        if self._master is not None:
-            asyncio.get_running_loop().remove_reader(self._master)
-            for fd in (self._master, self._slave):
-                if fd is not None:
-                    os.close(fd)
-            self._master = self._slave = None
+        self._pty.close()
         await self._controller.stop()
 
     # --- the EV and the environment -----------------------------------------------------
@@ -445,15 +428,7 @@ class RapiDevice:
     def _kick(self) -> None:
         self._inbox.put_nowait(None)
 
-    def _on_readable(self) -> None:
-        assert self._master is not None
-        try:
-            data = os.read(self._master, 4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:  # EIO: cannot happen while we hold the slave, but be safe
-            log.debug("rapi device: read failed: %s", exc)
-            return
+    def _received(self, data: bytes) -> None:
         self._buffer += data
         while (end := self._buffer.find(b"\r")) >= 0:
             line = bytes(self._buffer[:end])
@@ -486,14 +461,8 @@ class RapiDevice:
                 self._changed.notify_all()
 
     def _write(self, data: bytes, *, force: bool = False) -> None:
-        if self._master is None or (self._silent and not force):
-            return
-        try:
-            os.write(self._master, data)
-        except (BlockingIOError, InterruptedError):
-            log.debug("rapi device: line full, dropped %r", data)
-        except OSError as exc:
-            log.debug("rapi device: write failed: %s", exc)
+        if force or not self._silent:
+            self._pty.write(data)
 
 
 def _version(text: str) -> tuple[int, ...]:
