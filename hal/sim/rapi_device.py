@@ -19,7 +19,6 @@ from hal.drivers.rapi_protocol import (
     EVSE_DISABLED,
     EVSE_SLEEPING,
     FAULT_BY_STATE,
-    HEARTBEAT_ACK_COOKIE,
     MIN_OFFER_A,
     VFLAG_CHARGING_ON,
     VFLAG_EV_CONNECTED,
@@ -31,17 +30,13 @@ from hal.drivers.rapi_protocol import (
 from hal.interfaces import HalEvent, PilotChanged, PilotState
 from hal.sim.controller import SimController
 from hal.sim.pty import PtyLine
+from hal.sim.rapi_heartbeat import HeartbeatSupervision
 from hal.sim.rapi_lcd import Lcd, fp_text
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["enabled", "sleeping", "disabled"]
 PROTOCOL_VERSION = "5.2.1"
-
-# Heartbeat supervision trigger values of `$SY` / `$GY` replies.
-HS_NEVER_MISSED = 0
-HS_MISSED_ACKED = 1
-HS_MISSED_NOT_ACKED = 2
 
 
 class RapiDevice:
@@ -101,10 +96,7 @@ class RapiDevice:
         self._mode: Mode = "enabled"
         self._fault: int | None = None
         self._silent = False
-        self._hs_interval_s = 0
-        self._hs_fallback_a = 0
-        self._hs_trigger = HS_NEVER_MISSED
-        self._hs_timer: asyncio.TimerHandle | None = None
+        self._hs = HeartbeatSupervision(self.expire_heartbeat)
         self._lock_manual = False
         self._lock_wanted: bool | None = None
         self._session_ws = 0.0
@@ -151,7 +143,7 @@ class RapiDevice:
 
     @property
     def heartbeat_interval_s(self) -> int:
-        return self._hs_interval_s
+        return self._hs.interval_s
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 2.0) -> None:
         """Wait until `predicate()` holds, checked after each command and state change."""
@@ -171,8 +163,7 @@ class RapiDevice:
         if worker is not None:
             worker.cancel()
             await asyncio.wait({worker}, timeout=1.0)
-        if self._hs_timer is not None:
-            self._hs_timer.cancel()
+        self._hs.cancel()
         self._pty.close()
         await self._controller.stop()
 
@@ -208,7 +199,7 @@ class RapiDevice:
         self._amps = self._boot_amps
         self._mode = "enabled"
         self._fault = None
-        self._hs_trigger = HS_NEVER_MISSED
+        self._hs.reboot()
         self._lock_manual = False
         self._boot()
 
@@ -221,9 +212,8 @@ class RapiDevice:
 
         As the firmware: fall back to the fallback current (never below the minimum),
         flag the miss (pulses get NK until `$SY 165`), and wait a new interval."""
-        self._hs_trigger = HS_MISSED_NOT_ACKED
-        self._amps = min(self._amps, max(self._hs_fallback_a, self.min_current_a))
-        self._arm_heartbeat()
+        self._hs.miss()
+        self._amps = min(self._amps, max(self._hs.fallback_a, self.min_current_a))
         self._kick()
 
     def inject(self, raw: bytes) -> None:
@@ -233,7 +223,7 @@ class RapiDevice:
     # --- RAPI ---------------------------------------------------------------------------
 
     def _boot(self) -> None:
-        self._arm_heartbeat()
+        self._hs.arm()
         self._last_at = None
         self._send(f"AB 00 {self.firmware}")
         self._kick()
@@ -328,26 +318,13 @@ class RapiDevice:
         if not self.heartbeat_supported:
             self._reply(f, False)
             return
-        ok = True
-        if not f.args:  # a pulse; NK while a missed pulse is not acknowledged
-            ok = self._hs_trigger != HS_MISSED_NOT_ACKED
-        elif len(f.args) == 1:
-            ok = f.args[0] == str(HEARTBEAT_ACK_COOKIE) and self._hs_trigger == HS_MISSED_NOT_ACKED
-            if ok:
-                self._hs_trigger = HS_MISSED_ACKED
-                self._amps = self.max_current_a
-        elif len(f.args) == 2:
-            self._hs_interval_s, self._hs_fallback_a = int(f.args[0]), int(f.args[1])
-        else:
-            ok = False
-        self._arm_heartbeat()
-        self._reply(f, ok, f"{self._hs_interval_s} {self._hs_fallback_a} {self._hs_trigger}")
+        ok, acknowledged = self._hs.command(f.args)
+        if acknowledged:
+            self._amps = self.max_current_a
+        self._reply(f, ok, self._hs.state)
 
     def _cmd_gy(self, f: RapiFrame) -> None:
-        if not self.heartbeat_supported:
-            self._reply(f, False)
-            return
-        self._reply(f, True, f"{self._hs_interval_s} {self._hs_fallback_a} {self._hs_trigger}")
+        self._reply(f, self.heartbeat_supported, self._hs.state if self.heartbeat_supported else "")
 
     def _cmd_g5(self, f: RapiFrame) -> None:
         state = "1" if self._controller.locked else "0"
@@ -408,14 +385,6 @@ class RapiDevice:
         self._flow_t = now
         self._session_ws += ws
         self._total_wh += ws / 3600.0
-
-    def _arm_heartbeat(self) -> None:
-        if self._hs_timer is not None:
-            self._hs_timer.cancel()
-            self._hs_timer = None
-        if self._hs_interval_s > 0:
-            loop = asyncio.get_running_loop()
-            self._hs_timer = loop.call_later(self._hs_interval_s, self.expire_heartbeat)
 
     # --- the line -----------------------------------------------------------------------
 
