@@ -10,9 +10,7 @@ daemon's log or the frame log.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
-from shutil import rmtree
 
 import pytest
 from cryptography import x509
@@ -20,10 +18,12 @@ from cryptography.x509.oid import NameOID
 
 from devcsms import Csms201
 
-from .conftest import STATION_ID, _failed, wait_call, wait_until
-from .conftest201 import Station201
+from .conftest import STATION_ID, wait_call, wait_until
+from .conftest201 import Station201, station
 from .pki import Authority, csms_tls, hash_data, pem
 from .test_security16 import PASSWORD, basic_password, connects_after, logs_of, secure
+
+__all__ = ["station"]  # conftest201's fixture, on this module's TLS csms
 
 SECURITY = {"name": "SecurityCtrlr"}
 
@@ -45,24 +45,6 @@ async def csms(authority: Authority, tmp_path: Path):
         await server.stop()
     violations = server.ledger.violations
     assert violations == [], "protocol violations of the station:\n" + "\n".join(violations)
-
-
-@pytest.fixture
-async def station(csms: Csms201, tmp_path: Path, request: pytest.FixtureRequest):
-    sock_dir = Path(tempfile.mkdtemp(prefix="cd-", dir="/tmp"))
-    st = Station201(csms, tmp_path, sock_dir)
-    try:
-        yield st
-    finally:
-        if st.running:
-            st.kill()
-        if _failed(request.node) or csms.ledger.violations:
-            print(f"===== chargerd log ({st.log_path}) =====")
-            print(st.log())
-            print("===== CSMS ledger =====")
-            for entry in csms.ledger.entries[-60:]:
-                print(f"  {entry}")
-        rmtree(sock_dir, ignore_errors=True)
 
 
 async def set_variable(csms: Csms201, component: str, name: str, value: str) -> dict:
