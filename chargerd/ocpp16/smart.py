@@ -85,7 +85,8 @@ def limits_from_keys(keys: dict[str, bool | int | str]) -> Limits:
     )
 
 
-def _time(wire: dict[str, Any], key: str) -> float | None:
+def wire_time(wire: dict[str, Any], key: str) -> float | None:
+    """The date and time at `key` (None when absent); Invalid when it is none."""
     text = wire.get(key)
     if text is None:
         return None
@@ -122,7 +123,7 @@ def schedule_from_wire(wire: dict[str, Any], limits: Limits) -> Schedule:
     return Schedule(
         unit=unit,
         periods=periods,
-        start=_time(wire, "startSchedule"),
+        start=wire_time(wire, "startSchedule"),
         duration_s=duration,
         min_rate=float(min_rate) if min_rate is not None else None,
     )
@@ -162,7 +163,7 @@ def _profile_from_wire(
         # 1.6 does not forbid it; Relative counts from the transaction's start (our choice)
         schedule = Schedule(schedule.unit, schedule.periods, None, schedule.duration_s,
                             schedule.min_rate)  # fmt: skip
-    valid_from, valid_to = _time(wire, "validFrom"), _time(wire, "validTo")
+    valid_from, valid_to = wire_time(wire, "validFrom"), wire_time(wire, "validTo")
     if valid_from is not None and valid_to is not None and valid_to <= valid_from:
         raise Invalid("validTo is not after validFrom")
     return ChargingProfile(

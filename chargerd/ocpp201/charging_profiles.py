@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..ocpp16.smart import Invalid, Limits, schedule_from_wire
+from ..ocpp16.smart import Invalid, Limits, schedule_from_wire, wire_time
 from ..smart.profiles import ChargingProfile, Kind, Purpose, Rejection
-from .payloads import parse_timestamp, timestamp
+from .payloads import timestamp
 
 log = logging.getLogger("chargerd.ocpp201")
 
@@ -39,16 +39,6 @@ def reason_code(problem: str) -> str:
     if "period" in problem:
         return "InvalidSchedule"
     return "InvalidProfile"
-
-
-def _time(wire: dict[str, Any], key: str) -> float | None:
-    text = wire.get(key)
-    if text is None:
-        return None
-    at = parse_timestamp(text)
-    if at is None:
-        raise Invalid(f"{key} {text!r} is not a date and time")
-    return at
 
 
 def profile_from_wire(wire: dict[str, Any], evse: int, limits: Limits) -> ChargingProfile:
@@ -88,7 +78,7 @@ def _profile_from_wire(wire: dict[str, Any], evse: int, limits: Limits) -> Charg
     recurrency = wire.get("recurrencyKind")
     if kind is Kind.RECURRING and recurrency not in ("Daily", "Weekly"):
         raise Invalid("InvalidProfile", "a Recurring profile needs recurrencyKind")
-    valid_from, valid_to = _time(wire, "validFrom"), _time(wire, "validTo")
+    valid_from, valid_to = wire_time(wire, "validFrom"), wire_time(wire, "validTo")
     if valid_from is not None and valid_to is not None and valid_to <= valid_from:
         raise Invalid("InvalidProfile", "validTo is not after validFrom")
     return ChargingProfile(
