@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Protocol
+from typing import Any
 
-from ..adapter import Runtime
-from ..outbox import Outbox
-from ..store import Store
 from ..updates import requests
 from ..updates.logs import LogRequest, LogUploads, UploadStatus
 from ..updates.machine import FirmwareStatus as F
+from ..updates.messages import Host, StatusMessages
 
 log = logging.getLogger("chargerd.ocpp16")
 
@@ -63,36 +61,17 @@ DIAGNOSTICS: dict[UploadStatus, str] = {
 }
 
 
-class Host(Protocol):
-    """What this module needs of the 1.6 adapter."""
-
-    rt: Runtime
-    outbox: Outbox
-    store: Store
-
-    def add_handlers(self, handlers: dict[str, Any]) -> None: ...
-
-
-class Firmware16:
+class Firmware16(StatusMessages):
     """The adapter's firmware and diagnostics messages (`adapter.firmware`)."""
 
     def __init__(self, host: Host) -> None:
-        self.h = host
+        super().__init__(host)
         host.add_handlers({
             "UpdateFirmware": self.update_firmware,
             "SignedUpdateFirmware": self.signed_update_firmware,
             "GetDiagnostics": self.get_diagnostics,
             "GetLog": self.get_log,
         })  # fmt: skip
-
-    def attach(self, updates: Any, logs: LogUploads) -> None:
-        """Report the statuses of both parts (the log part calls it as it is made)."""
-        logs.status_listeners.append(self._log_status)
-        if updates is not None:
-            self.attach_updates(updates)
-
-    def attach_updates(self, updates: Any) -> None:
-        updates.status_listeners.append(self._firmware_status)
 
     # --- requests --------------------------------------------------------------------------
 

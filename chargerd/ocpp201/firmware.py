@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Protocol
+from typing import Any
 
-from ..adapter import Runtime
-from ..outbox import Outbox
-from ..store import Store
 from ..updates import requests
 from ..updates.logs import LogRequest, LogUploads, UploadStatus
 from ..updates.machine import FirmwareStatus as F
+from ..updates.messages import Host, StatusMessages
 
 log = logging.getLogger("chargerd.ocpp201")
 
@@ -31,31 +29,12 @@ WHY = {
 }
 
 
-class Host(Protocol):
-    """What this module needs of the 2.0.1 adapter."""
-
-    rt: Runtime
-    outbox: Outbox
-    store: Store
-
-    def add_handlers(self, handlers: dict[str, Any]) -> None: ...
-
-
-class Firmware201:
+class Firmware201(StatusMessages):
     """The adapter's firmware and log messages (`adapter.firmware`)."""
 
     def __init__(self, host: Host) -> None:
-        self.h = host
+        super().__init__(host)
         host.add_handlers({"UpdateFirmware": self.update_firmware, "GetLog": self.get_log})
-
-    def attach(self, updates: Any, logs: LogUploads) -> None:
-        """Report the statuses of both parts (the log part calls it as it is made)."""
-        logs.status_listeners.append(self._log_status)
-        if updates is not None:
-            self.attach_updates(updates)
-
-    def attach_updates(self, updates: Any) -> None:
-        updates.status_listeners.append(self._firmware_status)
 
     # --- requests --------------------------------------------------------------------------
 
