@@ -54,6 +54,10 @@ class Adapter(Protocol):
         """Run one connection to the CSMS until it closes."""
         ...
 
+    def parts_built(self) -> None:
+        """The daemon's parts exist: the blocks' messages may attach to them now."""
+        ...
+
     def on_decision(self, decision: Decision) -> None:
         """A decision of the core that concerns the CSMS (persist, queue, ask)."""
         ...

@@ -42,12 +42,24 @@ class CsmsConnection:
         self._rpc: Rpc | None = None
         self._reported: dict[int, Any] = {}  # status last reported per connector / EVSE
         self._handlers: dict[str, RequestHandler] = {}  # from the feature blocks
+        self._on_parts_built: list[Callable[[], object]] = []
 
     def add_handlers(self, handlers: dict[str, RequestHandler]) -> None:
         """Requests a feature block (smart charging, security, firmware, ...) answers, kept
         in the block's own module rather than in the adapter."""
         self._handlers.update(handlers)
         self.supported = self.supported | set(handlers)
+
+    def when_parts_built(self, attach: Callable[[], object]) -> None:
+        """Run `attach` once the daemon's parts exist: they are built after the adapter, so
+        a block's messages cannot reach its part from the adapter's __init__. An adapter
+        built alone (unit tests) never runs it."""
+        self._on_parts_built.append(attach)
+
+    def parts_built(self) -> None:
+        """The daemon's parts exist (called once by the daemon)."""
+        for attach in self._on_parts_built:
+            attach()
 
     async def _dispatch(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         handler = self._handlers.get(action)

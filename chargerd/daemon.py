@@ -146,6 +146,7 @@ class Daemon:
         # feature blocks beside the core, by name (parts.py); adapters reach them as rt.parts
         self.parts: dict[str, Part] = {"updates": updates}
         self.parts.update(build_parts(self, hardware))
+        self.adapter.parts_built()
 
     # --- the Runtime interface used by adapters -----------------------------------------------
 

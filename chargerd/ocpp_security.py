@@ -4,20 +4,10 @@ ocpp201/security.py) share in how they reach the daemon's security part."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 RECONNECT_AFTER_S = 0.05  # the answer to the CSMS goes out before the connection is replaced
 ONLINE_POLL_S = 1.0  # a renewal waits for the CSMS this often: no hurry, days are left
-
-
-def attach_when_built(attach: Callable[[], None]) -> None:
-    """Run `attach` once the daemon that builds the adapter is complete: the daemon's parts
-    are built after its adapter, so they cannot be reached from the adapter's __init__."""
-    try:
-        asyncio.get_running_loop().call_soon(attach)
-    except RuntimeError:  # no loop: an adapter built alone (unit tests) has no parts
-        pass
 
 
 def security_part(adapter: Any) -> Any | None:

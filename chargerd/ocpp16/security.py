@@ -22,7 +22,6 @@ from typing import Any
 
 from ..connection import RequestHandler
 from ..ocpp_security import (
-    attach_when_built,
     reconnect_for_certificate,
     security_part,
     when_online,
@@ -67,7 +66,7 @@ class Security16:
 
     def __init__(self, adapter: Any) -> None:
         self.a = adapter  # Ocpp16Adapter (not imported: the adapter imports this module)
-        attach_when_built(self.attach)
+        adapter.when_parts_built(self.attach)
 
     @property
     def part(self) -> Any:

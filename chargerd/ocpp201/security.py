@@ -24,7 +24,6 @@ from typing import Any
 
 from ..connection import RequestHandler
 from ..ocpp_security import (
-    attach_when_built,
     reconnect_for_certificate,
     security_part,
     when_online,
@@ -70,7 +69,7 @@ class Security201:
             return others(var, attribute)
 
         adapter.dm.dynamic = dynamic
-        attach_when_built(self.attach)
+        adapter.when_parts_built(self.attach)
 
     @property
     def part(self) -> Any:

@@ -16,7 +16,6 @@ than replacing (1.6 replaced).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -48,10 +47,7 @@ class SmartMessages201:
         # RequestStartTransaction's TxProfile until its transaction starts:
         # remoteStartId -> (ChargingProfileType, since)
         self._pending: dict[int, tuple[dict[str, Any], float]] = {}
-        try:  # the daemon builds its parts after the adapter: follow them once they exist
-            asyncio.get_running_loop().call_soon(self._part)
-        except RuntimeError:  # no loop (a test building the adapter alone)
-            pass
+        adapter.when_parts_built(self._part)  # the reports follow the part's limits
 
     def handlers(self) -> dict[str, RequestHandler]:
         return {
