@@ -157,12 +157,6 @@ class LogUploads:
         self._task: asyncio.Task[None] | None = None
         self._uploads = 0  # uploads started in this run
         self._last: tuple[UploadStatus, LogRequest, float] | None = None  # for status
-        # The adapter's firmware messages report this part's statuses and the updates'
-        # part's: attached here when that part exists already, else when the parts run
-        # (before the updates part's own run has started: tasks start in order).
-        self._messages = getattr(daemon.adapter, "firmware", None)
-        self._updates_attached = False
-        self._attach()
 
     def request(self, req: LogRequest, now: float) -> tuple[str, str]:
         """("Accepted" | "AcceptedCanceled", the bundle's file name); the upload follows."""
@@ -243,21 +237,9 @@ class LogUploads:
 
     # --- Part ------------------------------------------------------------------------------
 
-    def _attach(self) -> None:
-        if self._messages is None:
-            return
-        updates = self.daemon.parts.get("updates")
-        if not self.status_listeners:
-            self._messages.attach(updates, self)
-            self._updates_attached = updates is not None
-        elif updates is not None and not self._updates_attached:
-            self._messages.attach_updates(updates)
-            self._updates_attached = True
-
     async def run(self) -> None:
-        self._attach()
         try:
-            await asyncio.Event().wait()  # the daemon takes a part's run that ends for a death
+            await asyncio.Event().wait()  # until the daemon stops
         finally:  # the daemon stops: so does an upload (its statuses would find no store)
             if self._task is not None:
                 self._task.cancel()

@@ -4,6 +4,7 @@ words: ocpp16/firmware.py, ocpp201/firmware.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..adapter import Runtime
@@ -22,19 +23,21 @@ class Host(Protocol):
 
     def add_handlers(self, handlers: dict[str, Any]) -> None: ...
 
+    def when_parts_built(self, attach: Callable[[], object]) -> None: ...
+
 
 class StatusMessages:
     def __init__(self, host: Host) -> None:
         self.h = host
+        host.when_parts_built(self._attach)
 
-    def attach(self, updates: Any, logs: LogUploads) -> None:
-        """Report the statuses of both parts (the log part calls it as it is made)."""
+    def _attach(self) -> None:
+        """Report the statuses of both parts, from before either runs (the status an update
+        ends with after its restart is the first the updates part gives)."""
+        parts = self.h.rt.parts
+        logs: LogUploads = parts["logs"]  # type: ignore[assignment]
         logs.status_listeners.append(self._log_status)
-        if updates is not None:
-            self.attach_updates(updates)
-
-    def attach_updates(self, updates: Any) -> None:
-        updates.status_listeners.append(self._firmware_status)
+        parts["updates"].status_listeners.append(self._firmware_status)  # type: ignore[attr-defined]
 
     def _firmware_status(self, status: FirmwareStatus, request_id: int | None) -> None:
         raise NotImplementedError
