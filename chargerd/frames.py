@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -38,10 +39,6 @@ _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s\"']+@")
 _QUERY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s\"'?]*\?)[^\s\"']+")
 # a value in JSON text too cut short to parse (the daemon logs requests to 300 characters)
 _ANY_VALUE = re.compile(r'("(?:value|attributeValue)"\s*:\s*)"(?:[^"\\]|\\.)*"?')
-
-_log = logging.getLogger("chargerd.frames")
-_log.propagate = False  # frames go to their own file, not into chargerd.log
-
 
 def redact(text: str) -> str:
     """`text` (a frame, a log line) with every secret this module knows replaced."""
@@ -100,37 +97,77 @@ class UtcFormatter(logging.Formatter):
         return f"{stamp}.{int(record.msecs):03d}Z"
 
 
+class FrameLog:
+    """ocpp-frames.log, written directly: one `os.write` per frame, in append mode, so a
+    frame is in the file (page cache) once recorded, also across kill -9. Not through
+    `logging`: a frame is recorded twice per message, and a LogRecord, its formatting and
+    the handler's flush cost more than the rest of sending the message."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._size = os.fstat(self._fd).st_size
+        self._second = -1
+        self._stamp = ""
+
+    def write(self, direction: str, text: str) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:  # the formatted date, once a second
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        millis = int((now - second) * 1000)
+        line = f"{self._stamp}.{millis:03d}Z {direction} {text}\n".encode("utf-8", "replace")
+        if self._size + len(line) > MAX_BYTES and self._size > 0:
+            self._rotate()
+        self._size += os.write(self._fd, line)
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        for n in range(BACKUPS, 0, -1):
+            older = self.path.with_name(f"{FILE_NAME}.{n}")
+            newer = self.path if n == 1 else self.path.with_name(f"{FILE_NAME}.{n - 1}")
+            if newer.exists():
+                os.replace(newer, older)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._size = 0
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+_open: FrameLog | None = None
+
+
 def open_log(storage_dir: Path) -> Path:
     """Start writing frames to storage_dir/ocpp-frames.log (again after a soft reset: the
-    same file, one handler); its path."""
-    from logging.handlers import RotatingFileHandler  # its imports cost start-up time
-
+    same file, kept open); its path."""
+    global _open
     path = storage_dir / FILE_NAME
-    for handler in list(_log.handlers):
-        if getattr(handler, "baseFilename", None) == str(path.absolute()):
-            return path
-        _log.removeHandler(handler)
-        handler.close()
-    class FrameFile(RotatingFileHandler):
-        def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802
-            # by the size written so far: the base class stats the file and formats the line
-            # a second time, for every frame (half of what logging a frame cost)
-            return self.stream is not None and self.stream.tell() >= self.maxBytes
-
-    rotating = FrameFile(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
-    rotating.setFormatter(UtcFormatter("%(asctime)s %(message)s"))
-    _log.addHandler(rotating)
-    _log.setLevel(logging.INFO)
+    if _open is not None and _open.path == path:
+        return path
+    close_log()
+    _open = FrameLog(path)
     return path
+
+
+def close_log() -> None:
+    """Stop writing frames (a test that opened the log in its own storage dir)."""
+    global _open
+    if _open is not None:
+        _open.close()
+        _open = None
 
 
 def record(direction: str, text: str | bytes) -> None:
     """One frame: direction "→" (sent) or "←" (received)."""
-    if not _log.handlers:
+    if _open is None:
         return
     if isinstance(text, bytes):
         text = repr(text)
-    _log.info("%s %s", direction, redact(text))
+    _open.write(direction, redact(text))
 
 
 def files(storage_dir: Path) -> list[Path]:

@@ -158,9 +158,8 @@ class OutboxTable:
             if len(self._confirmed) >= CONFIRMED_BATCH:
                 self.flush_confirmed()
             return
-        with self._transaction(durable=False):
-            self._confirmed.append(message.seq)
-            self._delete_confirmed()
+        self._confirmed.append(message.seq)
+        with self._transaction(durable=False):  # deletes it with the others confirmed
             if csms_id is not None and message.tx_id is not None:
                 self.db.execute(
                     "UPDATE transactions SET csms_id=? WHERE id=?", (csms_id, message.tx_id)
@@ -207,7 +206,11 @@ class OutboxTable:
     def _delete_confirmed(self) -> None:
         seqs, self._confirmed = self._confirmed, []
         gone = set(seqs)
-        self._ahead = deque(row for row in self._ahead if row[0] not in gone)
+        ahead = self._ahead
+        while ahead and ahead[0][0] in gone:  # the usual case: the heads just confirmed
+            ahead.popleft()
+        if ahead and max(seqs) > ahead[0][0]:  # a combined message skipped other rows
+            self._ahead = deque(row for row in ahead if row[0] not in gone)
         finished, self._finished = self._finished, []
         for tx_id in finished:
             self.db.execute("DELETE FROM transactions WHERE id=? AND ended=1", (tx_id,))

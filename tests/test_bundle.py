@@ -35,9 +35,7 @@ def station_dir(tmp_path: Path):
     try:
         yield storage
     finally:
-        for handler in frames._log.handlers[:]:
-            frames._log.removeHandler(handler)
-            handler.close()
+        frames.close_log()
         for handler in root.handlers:
             handler.close()
         root.handlers[:], root.level = saved
