@@ -40,6 +40,7 @@ _QUERY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s\"'?]*\?)[^\s\"']+")
 # a value in JSON text too cut short to parse (the daemon logs requests to 300 characters)
 _ANY_VALUE = re.compile(r'("(?:value|attributeValue)"\s*:\s*)"(?:[^"\\]|\\.)*"?')
 
+
 def redact(text: str) -> str:
     """`text` (a frame, a log line) with every secret this module knows replaced."""
     # each pattern only where its literal part is: most frames have none (a frame costs less)
