@@ -57,7 +57,7 @@ def power_rating(device: DeviceConfig) -> PowerRating:
         source = f"{count} InfyPower module(s) × {amps:g} A / {kw:g} kW"
         return PowerRating(count * amps, count * kw, None, source)
     if device.driver == "modbus":
-        from hal.drivers.modbus_power import load_power_map
+        from hal.drivers.modbus_power_map import load_power_map
 
         power_map = load_power_map(options["model"])
         source = f"the limits of power map {power_map.model!r}"

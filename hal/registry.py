@@ -40,7 +40,7 @@ def _meter_models() -> list[str]:
 
 
 def _power_models() -> list[str]:
-    from hal.drivers.modbus_power import power_models
+    from hal.drivers.modbus_power_map import power_models
 
     return power_models()
 

@@ -14,11 +14,8 @@ from pathlib import Path
 import pytest
 
 from hal.drivers.modbus_bus import ModbusBus
-from hal.drivers.modbus_power import (
-    ModbusPowerStage,
-    load_power_map,
-    power_models,
-)
+from hal.drivers.modbus_power import ModbusPowerStage
+from hal.drivers.modbus_power_map import load_power_map, power_models
 from hal.interfaces import (
     DeviceError,
     FaultCleared,

@@ -20,7 +20,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from hal.drivers.modbus_power import STATUS_BITS, PowerMap, load_power_map
+from hal.drivers.modbus_power_map import STATUS_BITS, PowerMap, load_power_map
 from hal.maps.loader import RegisterValue
 from hal.sim.modbus_line import ModbusLine
 
