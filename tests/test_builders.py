@@ -257,7 +257,7 @@ async def test_wire_dc_connector_gets_infy_modules_on_a_virtual_bus(tmp_path: Pa
     hardware, _ = await built(config)
     (hw,) = hardware.connectors
     assert isinstance(hw.power, InfyPower)
-    assert (hw.power.interface, hw.power.channel) == ("virtual", "chargerd-sim-1")
+    assert (hw.power.bus.interface, hw.power.bus.channel) == ("virtual", "chargerd-sim-1")
     assert hw.power.modules == [0, 1] and hw.dc_target_voltage_v == 400
     assert sorted(hw.power.capabilities) == [0, 1]  # both simulated modules answered
     # what the daemon does when the contactor closes: setpoint, then switch on

@@ -437,14 +437,14 @@ async def test_stop_switches_every_module_off() -> None:
 
 def test_simulated_slcan_adapter_answers_like_a_lawicel_one() -> None:
     sim = InfyModuleSim([0], interface="slcan")
-    assert sim.slcan_command("S4") == b"\r"
-    assert sim.slcan_command("V") == b"V1013\r"
-    assert sim.slcan_command("T0283F00080000000000000000") == b"\a"  # channel closed
-    assert sim.slcan_command("O") == b"\r"
-    answer = sim.slcan_command(f"T{pack_id(0x03, 0, 0xF0):08X}80000000000000000")
+    assert sim.adapter.command("S4") == b"\r"
+    assert sim.adapter.command("V") == b"V1013\r"
+    assert sim.adapter.command("T0283F00080000000000000000") == b"\a"  # channel closed
+    assert sim.adapter.command("O") == b"\r"
+    answer = sim.adapter.command(f"T{pack_id(0x03, 0, 0xF0):08X}80000000000000000")
     assert answer == b"Z\r" + f"T{pack_id(0x03, 0xF0, 0):08X}8{'00' * 8}\r".encode()
-    assert sim.slcan_command("t1232AABB") == b"z\r"
-    assert sim.slcan_command("?") == b"\a"
+    assert sim.adapter.command("t1232AABB") == b"z\r"
+    assert sim.adapter.command("?") == b"\a"
 
 
 async def test_a_session_over_slcan_on_a_pty() -> None:

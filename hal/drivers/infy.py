@@ -1,27 +1,23 @@
 """InfyPower REG/CEG DC power modules over CAN: the `PowerModule` driver (docs: HARDWARE.md).
 
-The protocol itself (ids, payload codecs, status faults) is in hal/drivers/infy_protocol.py.
+The protocol itself (ids, payload codecs, status faults) is in hal/drivers/infy_protocol.py,
+the bus (frames out, replies matched to requests) in hal/drivers/infy_bus.py; `InfyPower`
+here is what the daemon sees, the poll that keeps the modules on, and their faults.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import can
-
+from hal.drivers.infy_bus import InfyBus, ModuleSilentError
 from hal.drivers.infy_protocol import (
     CONTROLLER_ADDRESS,
     STATUS_FAULTS,
-    ZERO_DATA,
     Capabilities,
     Command,
-    ErrorCode,
     StatusBit,
     decode_capabilities,
     decode_module_count,
@@ -29,54 +25,12 @@ from hal.drivers.infy_protocol import (
     decode_status,
     encode_setpoint,
     encode_switch,
-    pack_id,
     split_current,
-    unpack_id,
 )
-from hal.drivers.ports import can_problem
-from hal.interfaces import (
-    DeviceError,
-    EventSink,
-    FaultCleared,
-    FaultCode,
-    FaultRaised,
-    PowerReading,
-)
+from hal.drivers.power_stage import MISSED_POLLS_FOR_SILENCE, PowerFaults, check_setpoint
+from hal.interfaces import DeviceError, EventSink, FaultCode, PowerReading
 
 log = logging.getLogger(__name__)
-
-# --- the driver ------------------------------------------------------------------------
-
-MISSED_POLLS_FOR_SILENCE = 3
-# How often python-can's reader thread looks up from an empty bus (bounds stop()).
-RX_WAKEUP_S = 0.05
-
-
-class ModuleSilentError(DeviceError):
-    """A module did not answer within the reply timeout."""
-
-
-class _FrameForwarder(can.Listener):
-    """Hands every received frame from the python-can reader thread to the event loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, handler: Callable[[can.Message], None]):
-        self._loop = loop
-        self._handler = handler
-        self._failing = False
-
-    def on_message_received(self, msg: can.Message) -> None:
-        self._failing = False
-        try:
-            self._loop.call_soon_threadsafe(self._handler, msg)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            pass
-
-    def on_error(self, exc: Exception) -> None:
-        # Handled here so the reader thread keeps going; the modules then look silent,
-        # which the poll reports. The pause keeps a dead adapter from spinning the CPU.
-        log.log(logging.DEBUG if self._failing else logging.WARNING, "CAN receive error: %s", exc)
-        self._failing = True
-        time.sleep(0.1)
 
 
 class InfyPower:
@@ -123,28 +77,25 @@ class InfyPower:
         if reply_timeout_s <= 0:
             raise ValueError(f"reply_timeout_s must be positive, got {reply_timeout_s}")
         self.connector = connector
-        self.interface = interface
-        self.channel = channel
-        self.bitrate = bitrate
         self.modules = list(modules)
-        self._module_set = frozenset(self.modules)
-        self.controller_address = controller_address
         self.poll_interval_s = poll_interval_s
-        self.reply_timeout_s = reply_timeout_s
-        self.bus_options = dict(bus_options or {})
-
-        self._emit: EventSink | None = None
-        self._bus: can.BusABC | None = None
-        self._notifier: can.Notifier | None = None
-        self._tx: ThreadPoolExecutor | None = None  # one thread: frames leave in order
+        self.bus = InfyBus(
+            connector,
+            interface=interface,
+            channel=channel,
+            bitrate=bitrate,
+            modules=self.modules,
+            controller_address=controller_address,
+            reply_timeout_s=reply_timeout_s,
+            bus_options=bus_options or {},
+        )
         self._poll_task: asyncio.Task[None] | None = None
-        self._waiters: dict[tuple[int, int], list[asyncio.Future[tuple[int, bytes]]]] = {}
         self._capabilities: dict[int, Capabilities] = {}
         self._missed: dict[int, int] = dict.fromkeys(self.modules, 0)
         self._outputs: dict[int, tuple[float, float]] = {}
         self._setpoints: dict[int, tuple[float, float]] = {}
         # Active faults by source ((module, status bit name) or (module, "silent")).
-        self._faults: dict[tuple[int, str], tuple[FaultCode, str]] = {}
+        self._faults = PowerFaults(connector, log=log)
         self._on = False
 
     # --- what the driver knows -----------------------------------------------------------
@@ -171,7 +122,7 @@ class InfyPower:
 
     @property
     def active_faults(self) -> set[FaultCode]:
-        return {code for code, _ in self._faults.values()}
+        return self._faults.codes
 
     # --- PowerModule -----------------------------------------------------------------------
 
@@ -181,27 +132,15 @@ class InfyPower:
         Raises DeviceError when the bus cannot be opened. A module that does not answer
         is reported by the poll (as silent) rather than failing the start.
         """
-        loop = asyncio.get_running_loop()
-        self._emit = emit
-        self._tx = ThreadPoolExecutor(1, thread_name_prefix=f"infy-{self.connector}-tx")
-        try:
-            # Off the loop: opening an slcan adapter sleeps (sleep_after_open).
-            self._bus = await loop.run_in_executor(self._tx, self._open_bus)
-        except (can.CanError, OSError, ValueError, ImportError) as exc:
-            self._tx.shutdown(wait=False)
-            self._tx = None
-            problem = can_problem(self.interface, self.channel, self.bitrate, exc)
-            raise DeviceError(
-                f"cannot open CAN bus {self.interface} {self.channel}: {problem}"
-            ) from exc
-        self._notifier = can.Notifier(
-            self._bus, [_FrameForwarder(loop, self._on_frame)], timeout=RX_WAKEUP_S
-        )
+        self._faults.emit = emit
+        await self.bus.open()
         # A daemon restarted after a crash may find the modules still on.
         await self._switch_all(False, strict=False)
         await asyncio.gather(*(self._refresh_capabilities(m) for m in self.modules))
         await self._check_module_count()
-        self._poll_task = loop.create_task(self._poll_forever(), name=f"infy-{self.connector}")
+        self._poll_task = asyncio.get_running_loop().create_task(
+            self._poll_forever(), name=f"infy-{self.connector}"
+        )
 
     async def stop(self) -> None:
         """Switch every module off and close the bus."""
@@ -213,18 +152,10 @@ class InfyPower:
                 pass
             self._poll_task = None
         self._on = False
-        if self._bus is not None:
+        if self.bus.is_open:
             await self._switch_all(False, strict=False)
-        if self._notifier is not None:
-            await asyncio.to_thread(self._notifier.stop, 1.0)
-            self._notifier = None
-        if self._bus is not None and self._tx is not None:
-            await asyncio.get_running_loop().run_in_executor(self._tx, self._bus.shutdown)
-            self._bus = None
-        if self._tx is not None:
-            self._tx.shutdown(wait=False)
-            self._tx = None
-        self._emit = None
+        await self.bus.close()
+        self._faults.emit = None
 
     async def switch(self, on: bool) -> None:
         """Switch every module on or off.
@@ -232,11 +163,8 @@ class InfyPower:
         Switching on is refused (DeviceError) while a fault is active; if a module
         rejects it or does not answer, all are switched off again and DeviceError says why.
         """
-        if on and self._faults:
-            raise DeviceError(
-                f"connector {self.connector}: power modules not switched on, active faults: "
-                + "; ".join(text for _, text in self._faults.values())
-            )
+        if on:
+            self._faults.refuse_switch_on("power modules")
         self._on = on
         try:
             await self._switch_all(on, strict=True)
@@ -255,10 +183,7 @@ class InfyPower:
         that voltage. ValueError for a voltage no module accepts (0 V is allowed);
         DeviceError when a module is silent or rejects the setpoint.
         """
-        if not (math.isfinite(voltage_v) and math.isfinite(current_a)):
-            raise ValueError(f"setpoint {voltage_v} V / {current_a} A is not a number")
-        if voltage_v < 0 or current_a < 0:
-            raise ValueError(f"setpoint {voltage_v} V / {current_a} A is negative")
+        check_setpoint(voltage_v, current_a)
         limits: list[float] = []
         for module in self.modules:
             caps = self._capabilities.get(module)
@@ -284,7 +209,7 @@ class InfyPower:
             )
         await asyncio.gather(
             *(
-                self._request(m, Command.SET_OUTPUT, encode_setpoint(voltage_v, share))
+                self.bus.request(m, Command.SET_OUTPUT, encode_setpoint(voltage_v, share))
                 for m, share in zip(self.modules, shares, strict=True)
             )
         )
@@ -293,7 +218,7 @@ class InfyPower:
 
     async def read(self) -> PowerReading:
         """Output voltage (highest module) and total current, read from every module now."""
-        replies = await asyncio.gather(*(self._request(m, Command.OUTPUT) for m in self.modules))
+        replies = await asyncio.gather(*(self.bus.request(m, Command.OUTPUT) for m in self.modules))
         outputs = [decode_output(data) for data in replies]
         for module, output in zip(self.modules, outputs, strict=True):
             self._outputs[module] = output
@@ -304,7 +229,7 @@ class InfyPower:
     async def module_count(self, module: int | None = None) -> int:
         """The number of modules in the group, as `module` (default: the first) sees it."""
         address = self.modules[0] if module is None else module
-        data = await self._request(address, Command.MODULE_COUNT)
+        data = await self.bus.request(address, Command.MODULE_COUNT)
         return decode_module_count(data)
 
     # --- polling and faults --------------------------------------------------------------
@@ -325,8 +250,8 @@ class InfyPower:
 
     async def _poll_module(self, module: int) -> None:
         output, status = await asyncio.gather(
-            self._request(module, Command.OUTPUT),
-            self._request(module, Command.STATUS),
+            self.bus.request(module, Command.OUTPUT),
+            self.bus.request(module, Command.STATUS),
             return_exceptions=True,
         )
         if isinstance(output, ModuleSilentError) and isinstance(status, ModuleSilentError):
@@ -335,9 +260,9 @@ class InfyPower:
                 self._raise((module, "silent"), FaultCode.InternalError, "silent")
             return
         self._missed[module] = 0
-        if self._clear((module, "silent")) and not self._on:
+        if self._faults.clear((module, "silent")) and not self._on:
             # It may have kept its output on while we could not reach it.
-            self._send_nowait(module, Command.SWITCH, encode_switch(False))
+            self.bus.send_nowait(module, Command.SWITCH, encode_switch(False))
         if module not in self._capabilities:
             await self._refresh_capabilities(module)
         if isinstance(output, bytes):
@@ -347,47 +272,31 @@ class InfyPower:
             self._apply_status(module, bits)
             if not self._on and StatusBit.DC_OFF not in bits:
                 # Meant to be off (by us, or by a fault) but still on: say it again.
-                self._send_nowait(module, Command.SWITCH, encode_switch(False))
+                self.bus.send_nowait(module, Command.SWITCH, encode_switch(False))
 
     def _apply_status(self, module: int, bits: frozenset[StatusBit]) -> None:
         for bit, (code, info) in STATUS_FAULTS.items():
             if bit in bits:
                 self._raise((module, bit.name), code, info)
             else:
-                self._clear((module, bit.name))
+                self._faults.clear((module, bit.name))
 
     def _raise(self, source: tuple[int, str], code: FaultCode, info: str) -> None:
-        if source in self._faults:
-            return
         module, _ = source
         text = f"power module {module} {info}"
-        self._faults[source] = (code, text)
-        log.warning("connector %s: %s (%s)", self.connector, text, code)
-        if self._emit is not None:
-            self._emit(FaultRaised(self.connector, code, text))
-        self._trip(text)
-
-    def _clear(self, source: tuple[int, str]) -> bool:
-        """Forget the fault of `source`; True if there was one."""
-        fault = self._faults.pop(source, None)
-        if fault is None:
-            return False
-        code, text = fault
-        log.info("connector %s: gone: %s", self.connector, text)
-        if code not in self.active_faults and self._emit is not None:
-            self._emit(FaultCleared(self.connector, code))
-        return True
+        if self._faults.raise_(source, code, text):
+            self._trip(text)
 
     def _trip(self, reason: str) -> None:
         """Switch every module off at once, without waiting for any answer."""
         log.warning("connector %s: all power modules off: %s", self.connector, reason)
         self._on = False
         for module in self.modules:
-            self._send_nowait(module, Command.SWITCH, encode_switch(False))
+            self.bus.send_nowait(module, Command.SWITCH, encode_switch(False))
 
     async def _refresh_capabilities(self, module: int) -> None:
         try:
-            data = await self._request(module, Command.CAPABILITIES)
+            data = await self.bus.request(module, Command.CAPABILITIES)
         except DeviceError as exc:
             log.warning("connector %s: %s", self.connector, exc)
             return
@@ -413,7 +322,7 @@ class InfyPower:
 
     async def _switch_all(self, on: bool, *, strict: bool) -> None:
         results = await asyncio.gather(
-            *(self._request(m, Command.SWITCH, encode_switch(on)) for m in self.modules),
+            *(self.bus.request(m, Command.SWITCH, encode_switch(on)) for m in self.modules),
             return_exceptions=True,
         )
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -424,82 +333,3 @@ class InfyPower:
             raise DeviceError("; ".join(str(e) for e in errors))
         for error in errors:
             log.warning("connector %s: %s", self.connector, error)
-
-    # --- frames --------------------------------------------------------------------------
-
-    def _open_bus(self) -> can.BusABC:
-        return can.Bus(
-            interface=self.interface,
-            channel=self.channel,
-            bitrate=self.bitrate,
-            **self.bus_options,
-        )
-
-    def _message(self, module: int, command: int, data: bytes) -> can.Message:
-        return can.Message(
-            arbitration_id=pack_id(command, module, self.controller_address),
-            is_extended_id=True,
-            data=data,
-        )
-
-    def _send_nowait(self, module: int, command: int, data: bytes) -> None:
-        if self._bus is not None and self._tx is not None:
-            self._tx.submit(self._send_logged, self._bus, self._message(module, command, data))
-
-    def _send_logged(self, bus: can.BusABC, msg: can.Message) -> None:
-        try:
-            bus.send(msg, timeout=self.reply_timeout_s)
-        except can.CanError as exc:
-            log.error("connector %s: CAN send failed: %s", self.connector, exc)
-
-    async def _request(self, module: int, command: int, data: bytes = ZERO_DATA) -> bytes:
-        """Send one frame to `module` and return the data of its reply.
-
-        ModuleSilentError when no reply comes within the reply timeout; DeviceError when
-        the module answers with an error code or the frame cannot be sent.
-        """
-        if self._bus is None or self._tx is None:
-            raise DeviceError(f"connector {self.connector}: power modules not started")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[int, bytes]] = loop.create_future()
-        key = (module, command)
-        self._waiters.setdefault(key, []).append(future)
-        try:
-            msg = self._message(module, command, data)
-            try:
-                await loop.run_in_executor(self._tx, self._bus.send, msg, self.reply_timeout_s)
-            except can.CanError as exc:
-                raise DeviceError(
-                    f"connector {self.connector}: cannot send to power module {module}: {exc}"
-                ) from exc
-            try:
-                error, reply = await asyncio.wait_for(future, self.reply_timeout_s)
-            except TimeoutError:
-                raise ModuleSilentError(
-                    f"power module {module} did not answer command {command:#04x} "
-                    f"within {self.reply_timeout_s:g} s"
-                ) from None
-        finally:
-            waiting = self._waiters.get(key)
-            if waiting is not None and future in waiting:
-                waiting.remove(future)
-                if not waiting:
-                    del self._waiters[key]
-        if error != ErrorCode.NORMAL:
-            try:
-                meaning = ErrorCode(error).name.lower().replace("_", " ")
-            except ValueError:
-                meaning = f"error code {error}"
-            raise DeviceError(f"power module {module} rejected command {command:#04x}: {meaning}")
-        return reply
-
-    def _on_frame(self, msg: can.Message) -> None:
-        """A received frame, on the event loop: resolve whoever waits for it."""
-        if not msg.is_extended_id or msg.is_error_frame or msg.is_remote_frame:
-            return
-        frame = unpack_id(msg.arbitration_id)
-        if frame.destination != self.controller_address or frame.source not in self._module_set:
-            return
-        for future in self._waiters.pop((frame.source, frame.command), []):
-            if not future.done():
-                future.set_result((frame.error, bytes(msg.data)))

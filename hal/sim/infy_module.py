@@ -6,8 +6,9 @@ what a module rejects. Two transports:
 
 - any python-can interface (`virtual` for tests in one process: give the driver the
   same channel name);
-- `slcan`: the simulator plays a Lawicel USB adapter on the master side of a pty, and
-  a driver in any process opens `.port` (the slave path) with `interface="slcan"`.
+- `slcan`: the simulator plays a Lawicel USB adapter on the master side of a pty
+  (hal/sim/slcan.py), and a driver in any process opens `.port` (the slave path) with
+  `interface="slcan"`.
 
 Fault injection: `set_status_bit`, `clear_status`, `go_silent`. A module switches its
 output off after `silence_timeout_s` without traffic, like the real ones do after ~10 s.
@@ -20,12 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import os
 import signal
 import time
-import tty
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from typing import Any
 
 import can
 
+from hal.drivers.infy_bus import CanForwarder
 from hal.drivers.infy_protocol import (
     BROADCAST_ADDRESS,
     DEVICE_GROUP,
@@ -52,6 +51,7 @@ from hal.drivers.infy_protocol import (
     reply_id,
     unpack_id,
 )
+from hal.sim.slcan import SlcanAdapter
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,6 @@ log = logging.getLogger(__name__)
 DEFAULT_CAPABILITIES = Capabilities(
     max_voltage_v=1000.0, min_voltage_v=150.0, max_current_a=50.0, rated_power_w=30000.0
 )
-SLCAN_OK = b"\r"
-SLCAN_ERROR = b"\a"
-SLCAN_MAX_BACKLOG = 64 * 1024  # bytes toward nobody reading the pty before we drop them
 
 
 @dataclass
@@ -172,22 +169,6 @@ class SimModule:
         self._current.retarget(amps, at, self.ramp_s)
 
 
-class _Forwarder(can.Listener):
-    """Hands frames from python-can's reader thread to the event loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, handler: Callable[[can.Message], None]):
-        self._loop = loop
-        self._handler = handler
-
-    def on_message_received(self, msg: can.Message) -> None:
-        with contextlib.suppress(RuntimeError):  # loop closed
-            self._loop.call_soon_threadsafe(self._handler, msg)
-
-    def on_error(self, exc: Exception) -> None:
-        log.warning("simulated modules: CAN receive error: %s", exc)
-        time.sleep(0.1)
-
-
 class InfyModuleSim:
     """One or more simulated InfyPower modules sharing one CAN bus.
 
@@ -228,15 +209,9 @@ class InfyModuleSim:
         # Every frame addressed to a module, as (id fields, data): for tests to inspect.
         self.received: deque[tuple[FrameId, bytes]] = deque(maxlen=10000)
         self.port: str | None = None  # slcan: the pty slave path a driver opens
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.adapter = SlcanAdapter(self.handle_frame)  # serves the pty with interface slcan
         self._bus: can.BusABC | None = None
         self._notifier: can.Notifier | None = None
-        self._master: int | None = None
-        self._slave: int | None = None
-        self._slcan_open = False
-        self._pty_rx = bytearray()
-        self._pty_tx = bytearray()
-        self._writing = False
 
     # --- fault injection and inspection --------------------------------------------------
 
@@ -334,16 +309,15 @@ class InfyModuleSim:
 
     async def start(self) -> None:
         """Open the transport; from now on the modules answer."""
-        self._loop = asyncio.get_running_loop()
         if self.interface == "slcan":
-            self._open_pty()
+            self.adapter.start()
+            self.port = self.adapter.port
             return
         self._bus = await asyncio.to_thread(
             can.Bus, interface=self.interface, channel=self.channel, **self.bus_options
         )
-        self._notifier = can.Notifier(
-            self._bus, [_Forwarder(self._loop, self._on_message)], timeout=0.02
-        )
+        forwarder = CanForwarder(asyncio.get_running_loop(), self._on_message, logger=log)
+        self._notifier = can.Notifier(self._bus, [forwarder], timeout=0.02)
 
     async def stop(self) -> None:
         if self._notifier is not None:
@@ -352,16 +326,7 @@ class InfyModuleSim:
         if self._bus is not None:
             await asyncio.to_thread(self._bus.shutdown)
             self._bus = None
-        if self._master is not None and self._loop is not None:
-            self._loop.remove_reader(self._master)
-            if self._writing:
-                self._loop.remove_writer(self._master)
-                self._writing = False
-            os.close(self._master)
-            self._master = None
-        if self._slave is not None:
-            os.close(self._slave)
-            self._slave = None
+        self.adapter.stop()
 
     def _on_message(self, msg: can.Message) -> None:
         if not msg.is_extended_id or msg.is_remote_frame or msg.is_error_frame:
@@ -372,107 +337,6 @@ class InfyModuleSim:
         for can_id, data in self.handle_frame(msg.arbitration_id, msg.data):
             # The virtual bus queues without blocking; this runs on the loop.
             bus.send(can.Message(arbitration_id=can_id, is_extended_id=True, data=data))
-
-    # --- slcan (Lawicel) adapter on a pty master ---------------------------------------------
-
-    def _open_pty(self) -> None:
-        assert self._loop is not None
-        master, slave = os.openpty()
-        # Raw before anyone opens it: a cooked pty would echo our frames back to us.
-        tty.setraw(slave)
-        os.set_blocking(master, False)
-        self._master, self._slave = master, slave  # the slave stays open: no EIO on master
-        self.port = os.ttyname(slave)
-        self._loop.add_reader(master, self._on_pty_readable)
-
-    def _on_pty_readable(self) -> None:
-        assert self._master is not None
-        try:
-            chunk = os.read(self._master, 4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            log.warning("simulated slcan adapter: read failed: %s", exc)
-            return
-        self._pty_rx += chunk
-        *lines, rest = self._pty_rx.split(b"\r")
-        self._pty_rx = bytearray(rest)
-        for line in lines:
-            self._pty_write(self.slcan_command(line.decode("ascii", "replace")))
-
-    def slcan_command(self, line: str) -> bytes:
-        """What the adapter answers to one command line (without its CR)."""
-        line = line.strip("\n")
-        if not line:
-            return SLCAN_OK
-        head = line[0]
-        if head in "OL":  # open (L: listen only)
-            self._slcan_open = True
-            return SLCAN_OK
-        if head == "C":
-            self._slcan_open = False
-            return SLCAN_OK
-        if head in "SsMmZXUQWY":  # bitrate, acceptance filter, timestamps...: accepted
-            return SLCAN_OK
-        if head in "Vv":
-            return f"{head}1013\r".encode()
-        if head == "N":
-            return b"NSIM0\r"
-        if head == "F":
-            return b"F00\r"
-        if head in "TtRr":
-            return self._slcan_frame(line)
-        return SLCAN_ERROR
-
-    def _slcan_frame(self, line: str) -> bytes:
-        extended = line[0] in "TR"
-        ack = b"Z\r" if extended else b"z\r"
-        if not self._slcan_open:
-            return SLCAN_ERROR
-        if line[0] in "Rr":
-            return ack  # remote frames mean nothing to the modules
-        id_length = 8 if extended else 3
-        try:
-            can_id = int(line[1 : 1 + id_length], 16)
-            dlc = int(line[1 + id_length])
-            data = bytes.fromhex(line[2 + id_length : 2 + id_length + 2 * dlc])
-        except (ValueError, IndexError):
-            return SLCAN_ERROR
-        if len(data) != dlc:
-            return SLCAN_ERROR
-        if not extended:
-            return ack
-        out = bytearray(ack)
-        for reply_can_id, reply in self.handle_frame(can_id, data):
-            out += f"T{reply_can_id:08X}{len(reply)}{reply.hex().upper()}\r".encode()
-        return bytes(out)
-
-    def _pty_write(self, data: bytes) -> None:
-        if len(self._pty_tx) + len(data) > SLCAN_MAX_BACKLOG:
-            log.warning("simulated slcan adapter: nobody reads the pty, dropping output")
-            self._pty_tx.clear()
-            return
-        self._pty_tx += data
-        self._flush_pty()
-
-    def _flush_pty(self) -> None:
-        assert self._master is not None and self._loop is not None
-        while self._pty_tx:
-            try:
-                written = os.write(self._master, self._pty_tx)
-            except BlockingIOError:
-                if not self._writing:
-                    self._loop.add_writer(self._master, self._flush_pty)
-                    self._writing = True
-                return
-            except OSError as exc:
-                log.warning("simulated slcan adapter: write failed: %s", exc)
-                self._pty_tx.clear()
-                break
-            del self._pty_tx[:written]
-        if self._writing:
-            self._loop.remove_writer(self._master)
-            self._writing = False
 
 
 async def _serve(args: argparse.Namespace) -> None:

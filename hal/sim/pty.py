@@ -17,11 +17,18 @@ log = logging.getLogger(__name__)
 
 
 class PtyLine:
-    def __init__(self, name: str) -> None:
+    """`backlog` 0: what does not fit into the pty is dropped at once (a device that talks
+    to nobody). Above 0: it waits for the driver to read, up to that many bytes (a USB
+    adapter that buffers), and the whole backlog is dropped beyond that."""
+
+    def __init__(self, name: str, *, backlog: int = 0) -> None:
         self.name = name  # for the debug log: "rapi device", "pn532 device"
+        self.backlog = backlog
         self._master: int | None = None
         self._slave: int | None = None
         self._port: str | None = None
+        self._pending = bytearray()  # written, not yet taken by the pty (with a backlog)
+        self._writing = False
 
     @property
     def port(self) -> str:
@@ -45,7 +52,12 @@ class PtyLine:
     def close(self) -> None:
         if self._master is None:
             return
-        asyncio.get_running_loop().remove_reader(self._master)
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._master)
+        if self._writing:
+            loop.remove_writer(self._master)
+            self._writing = False
+        self._pending.clear()
         for fd in (self._master, self._slave):
             if fd is not None:
                 os.close(fd)
@@ -55,12 +67,42 @@ class PtyLine:
         """To the driver; dropped (and logged at debug) when the line is full."""
         if self._master is None:
             return
+        if self.backlog:
+            self._queue(data)
+            return
         try:
             os.write(self._master, data)
         except (BlockingIOError, InterruptedError):
             log.debug("%s: line full, dropped %r", self.name, data)
         except OSError as exc:
             log.debug("%s: write failed: %s", self.name, exc)
+
+    def _queue(self, data: bytes) -> None:
+        if len(self._pending) + len(data) > self.backlog:
+            log.warning("%s: nobody reads the pty, dropping output", self.name)
+            self._pending.clear()
+            return
+        self._pending += data
+        self._flush()
+
+    def _flush(self) -> None:
+        assert self._master is not None
+        while self._pending:
+            try:
+                written = os.write(self._master, self._pending)
+            except (BlockingIOError, InterruptedError):
+                if not self._writing:
+                    asyncio.get_running_loop().add_writer(self._master, self._flush)
+                    self._writing = True
+                return
+            except OSError as exc:
+                log.warning("%s: write failed: %s", self.name, exc)
+                self._pending.clear()
+                break
+            del self._pending[:written]
+        if self._writing:
+            asyncio.get_running_loop().remove_writer(self._master)
+            self._writing = False
 
     def _read(self, received: Callable[[bytes], None]) -> None:
         assert self._master is not None
