@@ -60,6 +60,22 @@ class PowerMap:
     max_current_a: float | None = None
     source: str = ""  # the file it came from, for messages
 
+    def registers(self) -> dict[int, list[tuple[str, int, int]]]:
+        """(key, first, end) of every register the map uses, by table: 3 holding, 4 input."""
+        tables: dict[int, list[tuple[str, int, int]]] = {3: [], 4: []}
+        for register in (self.voltage_setpoint, self.current_setpoint):
+            tables[3].append((register.name, register.address, register.end))
+        for register in (self.voltage, self.current):
+            tables[self.measurement_function].append(
+                (register.name, register.address, register.end)
+            )
+        status = self.status
+        tables[status.function].append(("status.address", status.address, status.address + 1))
+        if self.switch.kind == "register":
+            address = self.switch.address
+            tables[3].append(("switch.register", address, address + 1))
+        return tables
+
 
 def power_maps_dir() -> Path:
     return Path(str(resources.files("hal.maps").joinpath("power")))
@@ -254,19 +270,7 @@ def _status_bits(
 
 def _check_overlaps(power_map: PowerMap, fail: Callable[[str, str], ValueError]) -> None:
     """No two values share a register of the same table (holding or input registers)."""
-    tables: dict[int, list[tuple[str, int, int]]] = {3: [], 4: [], 0: []}
-    for register in (power_map.voltage_setpoint, power_map.current_setpoint):
-        tables[3].append((register.name, register.address, register.end))
-    for register in (power_map.voltage, power_map.current):
-        tables[power_map.measurement_function].append(
-            (register.name, register.address, register.end)
-        )
-    status = power_map.status
-    tables[status.function].append(("status.address", status.address, status.address + 1))
-    if power_map.switch.kind == "register":
-        address = power_map.switch.address
-        tables[3].append(("switch.register", address, address + 1))
-    for entries in tables.values():
+    for entries in power_map.registers().values():
         ordered = sorted(entries, key=lambda entry: entry[1])
         for (name, _, end), (other, start, _) in zip(ordered, ordered[1:], strict=False):
             if start < end:

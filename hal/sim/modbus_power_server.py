@@ -130,21 +130,13 @@ class ModbusPowerServer:
 
     def _device(self, stage: SimulatedStage) -> SimDevice:
         power_map = stage.map
-        tables: dict[int, list[tuple[int, int]]] = {3: [], 4: []}
-        for register in (power_map.voltage_setpoint, power_map.current_setpoint):
-            tables[3].append((register.address, register.end))
-        for register in (power_map.voltage, power_map.current):
-            tables[power_map.measurement_function].append((register.address, register.end))
-        status = power_map.status
-        tables[status.function].append((status.address, status.address + 1))
-        if power_map.switch.kind == "register":
-            tables[3].append((power_map.switch.address, power_map.switch.address + 1))
+        tables = power_map.registers()
         coil = power_map.switch.address if power_map.switch.kind == "coil" else 0
 
-        def block(ranges: list[tuple[int, int]]) -> list[SimData]:
+        def block(ranges: list[tuple[str, int, int]]) -> list[SimData]:
             if not ranges:  # pymodbus wants every table to hold something
                 return [SimData(0, values=0, datatype=DataType.REGISTERS)]
-            low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+            low, high = min(r[1] for r in ranges), max(r[2] for r in ranges)
             return [SimData(low, count=high - low, values=0, datatype=DataType.REGISTERS)]
 
         return SimDevice(
