@@ -8,7 +8,8 @@ reboot, once the new image's BootNotification is accepted).
 
 Plain UpdateFirmware has no request id and seven statuses. The block's others are mapped
 (`PLAIN`): the scheduled, paused, verified and rebooting steps are not sent (1.6 has no word
-for them and the status before still holds), InvalidSignature and InstallVerificationFailed
+for them and the status before still holds), nor the Downloading that goes on after a pause
+(Downloading is sent once per update), InvalidSignature and InstallVerificationFailed
 become InstallationFailed. SignedUpdateFirmware reports every status, with its requestId, as
 SignedFirmwareStatusNotification. GetDiagnostics reports Uploading, Uploaded and
 UploadFailed (every failure); GetLog reports LogStatusNotification, whose 1.6 enum has no
@@ -23,8 +24,8 @@ from typing import Any
 
 from ..updates import requests
 from ..updates.logs import LogRequest, LogUploads, UploadStatus
-from ..updates.machine import FirmwareStatus as F
 from ..updates.messages import Host, StatusMessages
+from ..updates.statuses import FirmwareStatus as F
 
 log = logging.getLogger("chargerd.ocpp16")
 
@@ -102,6 +103,9 @@ class Firmware16(StatusMessages):
     def _firmware_status(self, status: F, request_id: int | None) -> None:
         if request_id is None:
             plain = PLAIN.get(status)
+            updates: Any = self.h.rt.parts["updates"]
+            if status is F.Downloading and updates.resumed_download():
+                plain = None  # said when the download began; a pause has no 1.6 word
             if plain is not None:
                 self._send("FirmwareStatusNotification", {"status": plain})
             return

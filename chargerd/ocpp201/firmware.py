@@ -4,20 +4,25 @@ scheduled install) and log upload (N01 GetLog).
 The work is done by the firmware block (parts "updates" and "logs"); this module reads the
 requests and reports every status the block gives, each with its requestId, through the
 outbox's stored queue so that a status survives a lost connection and a restart (the final
-Installed or InstallationFailed comes after the reboot). A TriggerMessage gets the last
-status again, Idle when the last one was Installed or nothing is going on.
+Installed or InstallVerificationFailed comes after the reboot). A TriggerMessage gets the last
+status again, Idle when the last one was Installed or nothing is going on. The updates part
+reads ChargingStation.AllowNewSessionsPendingFirmwareUpdate from here: whether new sessions
+may start while an installation waits for the running ones to end.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..updates import requests
 from ..updates.logs import LogRequest, LogUploads, UploadStatus
-from ..updates.machine import FirmwareStatus as F
 from ..updates.messages import Host, StatusMessages
+from ..updates.statuses import FirmwareStatus as F
+
+if TYPE_CHECKING:
+    from .device_model import DeviceModel
 
 log = logging.getLogger("chargerd.ocpp201")
 
@@ -29,12 +34,27 @@ WHY = {
 }
 
 
+class Host201(Host, Protocol):
+    dm: DeviceModel
+
+
 class Firmware201(StatusMessages):
     """The adapter's firmware and log messages (`adapter.firmware`)."""
 
-    def __init__(self, host: Host) -> None:
+    h: Host201
+
+    def __init__(self, host: Host201) -> None:
         super().__init__(host)
         host.add_handlers({"UpdateFirmware": self.update_firmware, "GetLog": self.get_log})
+
+    def _attach(self) -> None:
+        super()._attach()
+        self.h.rt.parts["updates"].allow_new_sessions = self._allow_new_sessions  # type: ignore[attr-defined]
+
+    def _allow_new_sessions(self) -> bool:
+        """New sessions may start on EVSEs while the station waits for all of them to be free
+        to install a pending update (false: those not in use go Unavailable meanwhile)."""
+        return bool(self.h.dm.value("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate"))
 
     # --- requests --------------------------------------------------------------------------
 

@@ -93,6 +93,8 @@ def catalogue(config: Config) -> list[Variable]:
         _ro(cs, "Model", "string", st.model),
         _ro(cs, "VendorName", "string", st.vendor),
         _ro(cs, "FirmwareVersion", "string", running_version(config)),  # an update's wins
+        # new sessions while a firmware installation waits for the running ones (updates/)
+        _rw(cs, "AllowNewSessionsPendingFirmwareUpdate", "boolean", False),
         _ro(cs, "SupplyPhases", "integer", max_phases),
     ]
     if st.serial:

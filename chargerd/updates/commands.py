@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .part import Updates
 
 
 def _when(epoch: float | None) -> str:
@@ -41,9 +44,37 @@ def render(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def summary(updates: Updates) -> dict[str, Any]:
+    """The version, the update in progress and the last results (chargerctl firmware and
+    `firmware` in chargerctl status)."""
+    from .transfer import safe_url
+
+    current = None
+    if updates.active():
+        s = updates.machine.state
+        assert s.request is not None
+        current = {
+            "request_id": s.request.request_id, "status": str(s.status),
+            "location": safe_url(s.request.location), "version": s.version,
+            "attempt": s.attempt, "attempts": s.request.attempts,
+            "retrieve_at": s.request.retrieve_at, "install_at": s.request.install_at,
+            "signed": s.request.signed, "detail": updates.detail,
+        }  # fmt: skip
+    rows = updates.db.execute(
+        "SELECT finished_at, request_id, location, version, status, detail "
+        "FROM firmware_history ORDER BY rowid DESC LIMIT 5"
+    ).fetchall()
+    keys = ("finished_at", "request_id", "location", "version", "status", "detail")
+    return {
+        "version": updates.running_version(),
+        "update": current,
+        "last": [dict(zip(keys, row, strict=True)) for row in rows],
+    }
+
+
 async def firmware(daemon: Any, args: list[str]) -> str:
     """chargerctl firmware [--json]"""
     if args not in ([], ["--json"]):
         raise ValueError("usage: firmware [--json]")
-    summary = daemon.parts["updates"].summary()
-    return json.dumps(summary, indent=2) if args else render(summary)
+    found = summary(daemon.parts["updates"])
+    return json.dumps(found, indent=2) if args else render(found)

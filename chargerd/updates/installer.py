@@ -4,11 +4,15 @@
   run by /bin/sh; its exit status and output are logged. Exit 0 means the image is written
   and a restart is due; a line `version=X` in the output names the version instead of the
   file name. The running version is then persisted (version.py) and the part exits the
-  daemon with 75 (systemd restarts it; `reset.hard_command` reboots first if set).
+  daemon with 75 (systemd restarts it; `reset.hard_command` reboots first if set). Exit 65
+  (EX_DATAERR of sysexits.h) means the installer's own check refused the image (bundle
+  signature, checksum) and wrote nothing: InstallVerificationFailed; any other exit status
+  is InstallationFailed.
 - `sim`: pretends (a short pause) and restarts the daemon in-process. An image whose file
   name contains "rollback" comes back with the old version, as an A/B system whose new slot
-  failed its health check would: the update then ends InstallationFailed. Tests and the
-  simulator use it.
+  failed its health check would: the update then ends InstallVerificationFailed. One whose
+  file name contains "corrupt" is refused by the simulated check (nothing written, no
+  restart: InstallVerificationFailed). Tests and the simulator use it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ log = logging.getLogger("chargerd.updates")
 
 SIM_INSTALL_S = 0.3  # how long the simulated installation "takes"
 OUTPUT_LINES_LOGGED = 50  # an installer that talks a lot is cut in the log, not in its work
+REFUSED_IMAGE_EXIT = 65  # EX_DATAERR: the installer's verification of the image failed
 VERSION_LINE = re.compile(r"^\s*version\s*=\s*(\S+)\s*$", re.I | re.M)
 
 
@@ -35,6 +40,7 @@ class Installed:
     ok: bool  # the image is written; a restart is due
     version: str | None  # the version the installer named, if it did
     detail: str  # for the log and chargerctl firmware
+    verification_failed: bool = False  # the installer refused the image: nothing written
 
 
 async def install(config: Any, image: Path, version: str) -> Installed:
@@ -46,6 +52,9 @@ async def install(config: Any, image: Path, version: str) -> Installed:
 
 async def _simulate(config: Any, image: Path, version: str) -> Installed:
     await asyncio.sleep(SIM_INSTALL_S)
+    if "corrupt" in image.name:
+        log.error("sim installer: %s fails the image check", image.name)
+        return Installed(False, None, "simulated; the image check failed", True)
     if "rollback" in image.name:
         log.warning("sim installer: %s will roll back to the old version", image.name)
         return Installed(True, None, "simulated; the new slot will fail and roll back")
@@ -72,9 +81,12 @@ async def _run_command(config: Any, image: Path, version: str) -> Installed:
     named = VERSION_LINE.findall(output)
     reported = named[-1] if named else None
     if process.returncode != 0:
-        log.error("the firmware installer exited with %s", process.returncode)
+        refused = process.returncode == REFUSED_IMAGE_EXIT
+        log.error("the firmware installer exited with %s%s", process.returncode,
+                  " (the image failed its verification)" if refused else "")  # fmt: skip
         tail = lines[-1] if lines else ""
-        return Installed(False, reported, f"exit status {process.returncode}: {tail}"[:200])
+        detail = f"exit status {process.returncode}: {tail}"[:200]
+        return Installed(False, reported, detail, refused)
     log.warning("the firmware installer finished (exit 0): restarting into %s",
                 reported or version)  # fmt: skip
     await asyncio.to_thread(set_running_version, config.storage_dir, reported or version)

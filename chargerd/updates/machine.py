@@ -7,53 +7,55 @@ with `take()`; the daemon's part carries them out and feeds their results back.
 
 The states are the statuses OCPP reports, in the order the specs give them:
 
-    [DownloadScheduled] → Downloading → Downloaded | DownloadFailed
+    [DownloadScheduled] → Downloading ⇄ DownloadPaused → Downloaded | DownloadFailed
     Downloaded → [SignatureVerified | InvalidSignature]        (signed requests only)
     → [InstallScheduled] → Installing → InstallRebooting → (restart) → Installed
-                                      ↘ InstallationFailed      ↘ InstallationFailed (old version)
+                         ↘ InstallationFailed                      ↘ InstallVerificationFailed
+                         ↘ InstallVerificationFailed  (the installer refused the image)
 
 Each state change is reported once (`Report`). The plain 1.6 adapter sends only the
 statuses its enum has (Downloading, Downloaded, DownloadFailed, Installing, Installed,
-InstallationFailed). `retries` is the number of download attempts; between two the status
-stays Downloading. Whatever state a restart finds (`booted`), the update goes on or ends
+InstallationFailed). Whatever state a restart finds (`booted`), the update goes on or ends
 with a failure status.
+
+Downloads. `retries` is the number of attempts, `retryInterval` apart. OCPP 2.0.1 says of
+DownloadPaused only "Downloading has been paused" (an intermediate state); this station never
+pauses a transfer by choice, so a pause is one that happened to it: an attempt broke off with
+part of the image on disk (the file server's connection dropped or timed out mid-file, the
+server failed) and attempts are left. The station waits `retryInterval`, then reports
+Downloading again and goes on where the file stopped (HTTP Range, FTP REST). An attempt that
+got nothing of the image (refused, not found, unreachable) pauses nothing: the status stays
+Downloading until the last attempt fails (DownloadFailed). Waiting between attempts survives a
+restart (the next attempt comes at the same time); a transfer cut off by a restart goes on at
+once, still Downloading.
+
+Installation. Never while a transaction runs: when it is due, the update waits in
+InstallScheduled. With `allow_new_sessions` false (2.0.1
+ChargingStation.AllowNewSessionsPendingFirmwareUpdate, absent or false; always on 1.6) the
+connectors are held Unavailable from then on, those in use once their session ends; with it
+true they stay available, new sessions may start, and the installation waits for a moment
+without any session (the connectors are held then, for the installation itself).
+InstallationFailed: the installer failed, or a restart cut it off and the old version came
+back. InstallVerificationFailed (2.0.1: "verification of the new firmware ... has failed and
+installation will not proceed"): the installer's own check refused the image, or the
+installer wrote it but after the restart another version runs than the one installed (the new
+system failed its health check and the bootloader fell back). Either way the old version
+keeps running.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-
-class FirmwareStatus(StrEnum):
-    Idle = "Idle"
-    DownloadScheduled = "DownloadScheduled"
-    Downloading = "Downloading"
-    DownloadPaused = "DownloadPaused"
-    Downloaded = "Downloaded"
-    DownloadFailed = "DownloadFailed"
-    SignatureVerified = "SignatureVerified"
-    InvalidSignature = "InvalidSignature"
-    InstallScheduled = "InstallScheduled"
-    Installing = "Installing"
-    InstallRebooting = "InstallRebooting"
-    Installed = "Installed"
-    InstallationFailed = "InstallationFailed"
-    InstallVerificationFailed = "InstallVerificationFailed"
-    # answer-level (SignedUpdateFirmware / 2.0.1 UpdateFirmware), never a state
-    InvalidCertificate = "InvalidCertificate"
-    RevokedCertificate = "RevokedCertificate"
-
+from .statuses import FINAL, FirmwareStatus
 
 S = FirmwareStatus
-# an update in one of these is over (its last status is kept for TriggerMessage)
-FINAL = {S.Idle, S.DownloadFailed, S.InvalidSignature, S.Installed, S.InstallationFailed,
-         S.InstallVerificationFailed}  # fmt: skip
 # these cannot be cancelled by a new request: the image is being written or booted
 UNSTOPPABLE = {S.Installing, S.InstallRebooting}
+DOWNLOADING = (S.Downloading, S.DownloadPaused)
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,9 @@ class UpdateState:
 class UpdateMachine:
     state: UpdateState = field(default_factory=UpdateState)
     _decisions: list[Decision] = field(default_factory=list)
+    # a setting, not state: the part keeps it in step with the CSMS's (2.0.1
+    # AllowNewSessionsPendingFirmwareUpdate) before every input
+    allow_new_sessions: bool = False
 
     def take(self) -> list[Decision]:
         taken, self._decisions = self._decisions, []
@@ -225,7 +230,7 @@ class UpdateMachine:
             return
         if s.status is S.DownloadScheduled and now >= s.request.retrieve_at:
             self._download(now)
-        elif s.status is S.Downloading and s.retry_at is not None and now >= s.retry_at:
+        elif s.status in DOWNLOADING and s.retry_at is not None and now >= s.retry_at:
             self._download(now)
         elif s.status is S.InstallScheduled:
             self._towards_install(now, busy)
@@ -239,12 +244,16 @@ class UpdateMachine:
         else:
             self._towards_install(now, busy)
 
-    def download_failed(self, reason: str, now: float) -> None:
+    def download_failed(self, reason: str, now: float, kept_bytes: int = 0) -> None:
+        """An attempt failed; `kept_bytes` of the image are on disk (the next attempt goes on
+        from there): with attempts left, that is a pause."""
         s = self.state
         if s.status is not S.Downloading or s.request is None:
             return
         if s.attempt < s.request.attempts:
             s.retry_at = now + s.request.retry_interval_s
+            if kept_bytes > 0:
+                self._report(S.DownloadPaused)
         else:
             self._report(S.DownloadFailed)
 
@@ -258,8 +267,11 @@ class UpdateMachine:
             self._report(S.InvalidSignature)
             self._decisions.append(SecurityEvent("InvalidFirmwareSignature", reason))
 
-    def installed(self, ok: bool, version: str | None, now: float) -> None:
-        """The installer finished: `ok` = the image is written; `version` if it said one."""
+    def installed(
+        self, ok: bool, version: str | None, now: float, verification_failed: bool = False
+    ) -> None:
+        """The installer finished: `ok` = the image is written; `version` if it said one;
+        `verification_failed`: it refused the image (nothing written)."""
         if self.state.status is not S.Installing:
             return
         if ok:
@@ -268,7 +280,8 @@ class UpdateMachine:
             self._report(S.InstallRebooting)
             self._decisions.append(Restart())
         else:
-            self._report(S.InstallationFailed)
+            self._report(S.InstallVerificationFailed if verification_failed
+                         else S.InstallationFailed)  # fmt: skip
             self._release()
 
     def booted(self, running_version: str, now: float, busy: bool) -> None:
@@ -279,16 +292,19 @@ class UpdateMachine:
         if s.status in FINAL or s.request is None:
             return
         if s.status in (S.Installing, S.InstallRebooting):
-            # the old version after the restart: the bootloader fell back (A/B rollback),
-            # or the installation was cut off
             if running_version == s.version:
                 self._report(S.Installed)
                 self._decisions.append(SecurityEvent("FirmwareUpdated", running_version))
-            else:
+            elif s.status is S.InstallRebooting:
+                # the image was written, yet another version came up: the new system failed
+                # its check and the bootloader fell back (A/B), or it is not what was installed
+                self._report(S.InstallVerificationFailed)
+            else:  # the installation was cut off
                 self._report(S.InstallationFailed)
-        elif s.status is S.Downloading:
-            s.retry_at = None
-            self._decisions.append(StartDownload(s.request.location, s.attempt))
+        elif s.status in DOWNLOADING:
+            if s.retry_at is None:  # the transfer was running: on with it
+                self._decisions.append(StartDownload(s.request.location, s.attempt))
+            # else waiting between attempts: the next one comes at retry_at (tick)
         elif s.status is S.Downloaded:
             if s.request.signed:
                 self._decisions.append(VerifySignature())
@@ -317,13 +333,17 @@ class UpdateMachine:
 
     def _towards_install(self, now: float, busy: bool) -> None:
         """Install now if the time has come and no transaction runs; otherwise wait in
-        InstallScheduled (holding the connectors once the time has come)."""
+        InstallScheduled (holding the connectors once the time has come, unless new sessions
+        are allowed meanwhile: then only for the installation itself)."""
         s = self.state
         assert s.request is not None
         due = s.request.install_at is None or now >= s.request.install_at
-        if due and not s.holding:
+        hold = due and (not busy or not self.allow_new_sessions)
+        if hold and not s.holding:
             s.holding = True
             self._decisions.append(HoldConnectors())
+        elif due and not hold:
+            self._release()  # the setting became true while they were held
         if not due or busy:
             if s.status is not S.InstallScheduled:
                 self._report(S.InstallScheduled)
@@ -332,7 +352,7 @@ class UpdateMachine:
         self._decisions.append(Install(s.version))
 
     def _cancel(self) -> None:
-        if self.state.status is S.Downloading:
+        if self.state.status in DOWNLOADING:
             self._decisions.append(CancelDownload())
         self._release()
 

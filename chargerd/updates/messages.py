@@ -11,7 +11,7 @@ from ..adapter import Runtime
 from ..outbox import Outbox
 from ..store import Store
 from .logs import LogRequest, LogUploads, UploadStatus
-from .machine import FirmwareStatus
+from .statuses import FirmwareStatus
 
 
 class Host(Protocol):

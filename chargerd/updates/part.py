@@ -15,34 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ..core.model import TransactionEnded
 from .holding import ConnectorHold
-from .machine import (
-    CancelDownload,
-    Decision,
-    FirmwareStatus,
-    HoldConnectors,
-    Install,
-    ReleaseConnectors,
-    Report,
-    Restart,
-    SecurityEvent,
-    StartDownload,
-    UpdateMachine,
-    UpdateRequest,
-    UpdateState,
-    VerifySignature,
-)
+from .statuses import FINAL, FirmwareStatus
 from .version import running_version
+
+if TYPE_CHECKING:  # machine.py is imported when an update is under way (start-up time)
+    from .machine import Decision, StartDownload, UpdateMachine, UpdateRequest, UpdateState
 
 log = logging.getLogger("chargerd.updates")
 
@@ -73,6 +62,15 @@ DOWNLOAD_TIMEOUT_S = 30.0  # per network operation, not for the whole file
 TICK = object()  # a queue item: look at the clock and the sessions now
 
 
+def _status_of(stored: str) -> str:
+    """The status in a stored UpdateState, read without the machine ("" if unreadable: the
+    machine then says what it makes of it)."""
+    try:
+        return str(json.loads(stored)["status"])
+    except (ValueError, TypeError, KeyError):
+        return ""
+
+
 class Updates:
     """Firmware updates of one daemon run; one update at a time."""
 
@@ -87,9 +85,13 @@ class Updates:
         # every status change in order (request id beside it), also the final one after the
         # restart; the adapter's firmware messages send them
         self.status_listeners: list[StatusListener] = []
+        # the 2.0.1 messages make it read AllowNewSessionsPendingFirmwareUpdate (1.6: false)
+        self.allow_new_sessions: Callable[[], bool] = lambda: False
         self.db.executescript(SCHEMA)
         row = self.db.execute("SELECT state FROM firmware_update").fetchone()
-        self.machine = UpdateMachine(self._stored_state(row[0]) if row else UpdateState())
+        self._stored: str | None = row[0] if row else None
+        self._machine: UpdateMachine | None = None  # made from _stored when first needed
+        self._stored_active = self._stored is not None and _status_of(self._stored) not in FINAL
         self.connectors = ConnectorHold(daemon)
         self.connectors.give_back_at_start()
         self._effects: asyncio.Queue[Any] = asyncio.Queue()
@@ -97,13 +99,18 @@ class Updates:
         self._work: set[asyncio.Task[None]] = set()
         self.detail = ""  # why the last step failed, for chargerctl firmware
 
-    @staticmethod
-    def _stored_state(text: str) -> UpdateState:
-        try:
-            return UpdateState.from_json(text)
-        except (ValueError, TypeError, KeyError) as exc:  # written by another chargerd version
-            log.error("the stored firmware update state is unreadable (%s): forgotten", exc)
-            return UpdateState()
+    @property
+    def machine(self) -> UpdateMachine:
+        if self._machine is None:
+            from .machine import UpdateMachine, UpdateState
+
+            try:
+                state = UpdateState.from_json(self._stored) if self._stored else UpdateState()
+            except (ValueError, TypeError, KeyError) as exc:  # another chargerd version's
+                log.error("the stored firmware update state is unreadable (%s): forgotten", exc)
+                state = UpdateState()
+            self._machine = UpdateMachine(state)
+        return self._machine
 
     # --- the API of the OCPP messages -----------------------------------------------------
 
@@ -133,8 +140,13 @@ class Updates:
         return s.last_reported, s.last_request_id
 
     def active(self) -> bool:
-        """An update is in progress."""
-        return self.machine.active
+        """An update is in progress (read from the stored state while the machine is not
+        made: most starts find no update under way)."""
+        return self._machine.active if self._machine is not None else self._stored_active
+
+    def resumed_download(self) -> bool:
+        """The update's download is past its first attempt (1.6 plain says Downloading once)."""
+        return self.machine.state.attempt > 1
 
     def running_version(self) -> str:
         return running_version(self.config)
@@ -143,12 +155,16 @@ class Updates:
 
     async def run(self) -> None:
         await asyncio.sleep(0)  # the other parts attach their listeners first
-        self._input(lambda m: m.booted(self.running_version(), time.time(), self.connectors.busy()))
+        if self.active():
+            self._input(lambda m: m.booted(self.running_version(), time.time(),
+                                           self.connectors.busy()))  # fmt: skip
+        else:  # a finished update has nothing to do at a start but hand out its statuses
+            self._deliver()
         try:
             while True:
                 try:
                     # dates and sessions matter only while an update is under way
-                    tick = TICK_S if self.machine.active else None
+                    tick = TICK_S if self.active() else None
                     item = await asyncio.wait_for(self._effects.get(), tick)
                 except TimeoutError:
                     item = TICK
@@ -161,42 +177,22 @@ class Updates:
                 task.cancel()
 
     def see(self, decision: Any) -> None:
-        if isinstance(decision, TransactionEnded) and self.machine.active:
+        if isinstance(decision, TransactionEnded) and self.active():
             self._effects.put_nowait(TICK)  # an installation may be waiting for it
 
     def status(self, into: dict[str, Any]) -> None:
-        into["firmware"] = self.summary()
+        from .commands import summary
 
-    def summary(self) -> dict[str, Any]:
-        """The version, the update in progress and the last results (chargerctl firmware)."""
-        from .transfer import safe_url
-
-        s = self.machine.state
-        current = None
-        if s.request is not None and self.machine.active:
-            current = {
-                "request_id": s.request.request_id, "status": str(s.status),
-                "location": safe_url(s.request.location), "version": s.version,
-                "attempt": s.attempt, "attempts": s.request.attempts,
-                "retrieve_at": s.request.retrieve_at, "install_at": s.request.install_at,
-                "signed": s.request.signed, "detail": self.detail,
-            }  # fmt: skip
-        rows = self.db.execute(
-            "SELECT finished_at, request_id, location, version, status, detail "
-            "FROM firmware_history ORDER BY rowid DESC LIMIT 5"
-        ).fetchall()
-        keys = ("finished_at", "request_id", "location", "version", "status", "detail")
-        return {
-            "version": self.running_version(),
-            "update": current,
-            "last": [dict(zip(keys, row, strict=True)) for row in rows],
-        }
+        into["firmware"] = summary(self)
 
     # --- inputs and persistence -----------------------------------------------------------
 
     def _input(self, change: Callable[[UpdateMachine], Any]) -> Any:
         """One input to the machine: its new state and reports on disk, then its effects
         queued in order, then the reports handed out."""
+        from .machine import Report
+
+        self.machine.allow_new_sessions = self.allow_new_sessions()
         before, was_active = self.machine.state, self.machine.active
         result = change(self.machine)
         decisions = self.machine.take()
@@ -218,6 +214,8 @@ class Updates:
     def _save(self, decisions: list[Decision], ended: tuple[UpdateState, str] | None) -> None:
         """The state and new reports in one transaction; `ended`: an update that is over
         (its state, how it ended) goes into the history."""
+        from .machine import Report
+
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(
@@ -265,6 +263,17 @@ class Updates:
     # --- effects ----------------------------------------------------------------------------
 
     async def _carry_out(self, d: Any) -> None:
+        from .machine import (
+            CancelDownload,
+            HoldConnectors,
+            Install,
+            ReleaseConnectors,
+            Restart,
+            SecurityEvent,
+            StartDownload,
+            VerifySignature,
+        )
+
         if isinstance(d, StartDownload):
             self._stop_transfer()
             self._transfer = asyncio.create_task(self._download(d))
@@ -331,7 +340,9 @@ class Updates:
                         where, d.attempt, req.attempts, reason)  # fmt: skip
             if self._still(req):
                 self.detail = reason
-                self._input(lambda m: m.download_failed(reason, time.time()))
+                file = self.image()
+                kept = file.stat().st_size if file.exists() else 0  # the next attempt's start
+                self._input(lambda m: m.download_failed(reason, time.time(), kept))
             return
         log.info("downloaded %s (%d bytes)", where, self.image().stat().st_size)
         if self._still(req):
@@ -365,12 +376,12 @@ class Updates:
         except OSError as exc:  # the version could not be written (disk?)
             log.error("firmware installation failed: %s", exc)
             self.detail = str(exc)
-            ok, named = False, None
+            ok, named, refused = False, None, False
         else:
             self.detail = result.detail
-            ok, named = result.ok, result.version
+            ok, named, refused = result.ok, result.version, result.verification_failed
         if self._still(req):
-            self._input(lambda m: m.installed(ok, named, time.time()))
+            self._input(lambda m: m.installed(ok, named, time.time(), refused))
 
     def _restart(self) -> None:
         """Into the new image: in-process for the simulator, else exit 75 (systemd)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .logs import LogRequest
-from .machine import UpdateRequest
+
+if TYPE_CHECKING:  # the machine is imported when a request comes (start-up time)
+    from .machine import UpdateRequest
 
 # When the CSMS leaves them out, "left to the station" (1.6 §6.19, 2.0.1 L01.FR.xx).
 DEFAULT_ATTEMPTS = 3
@@ -35,6 +37,8 @@ def _interval(p: dict[str, Any]) -> int:
 
 def plain_update(p: dict[str, Any]) -> UpdateRequest:
     """1.6 UpdateFirmware: no request id, no signature."""
+    from .machine import UpdateRequest
+
     return UpdateRequest(
         request_id=None,
         location=p["location"],
@@ -47,6 +51,8 @@ def plain_update(p: dict[str, Any]) -> UpdateRequest:
 def update(p: dict[str, Any], *, signed: bool | None = None) -> UpdateRequest:
     """1.6 SignedUpdateFirmware (always signed) / 2.0.1 UpdateFirmware (signed when the
     CSMS sends a signing certificate or a signature: L01; neither: L02)."""
+    from .machine import UpdateRequest
+
     fw = p["firmware"]
     cert, signature = fw.get("signingCertificate"), fw.get("signature")
     return UpdateRequest(

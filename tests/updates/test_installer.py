@@ -1,5 +1,6 @@
 """The installers: a real command run through the shell ({file} and {version} substituted,
-exit status, a `version=` line), and the simulated one (rollback by name)."""
+exit status, a `version=` line, exit 65 for an image its check refuses), and the simulated
+one (rollback and refused image by name)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,17 @@ async def test_a_failing_command_is_not_installed_and_keeps_the_old_version(tmp_
     assert "exit status 3" in result.detail
     assert running_version(config) == config.station.firmware_version
     assert "bundle signature invalid" in caplog.text  # its output is logged
+    assert not result.verification_failed  # any failure but exit 65 is InstallationFailed
+
+
+async def test_exit_65_is_the_installer_refusing_the_image(tmp_path):
+    config = config_with(tmp_path, (
+        "firmware:\n  installer: command\n"
+        "  command: \"echo checksum mismatch; exit 65\"\n"
+    ))  # fmt: skip
+    result = await install(config, image(tmp_path), "2.7.1")
+    assert not result.ok and result.verification_failed
+    assert running_version(config) == config.station.firmware_version
 
 
 async def test_the_sim_installer_runs_the_new_version(tmp_path):
@@ -67,4 +79,12 @@ async def test_the_sim_installer_rolls_back_an_image_named_rollback(tmp_path):
     before = running_version(config)
     result = await install(config, image(tmp_path, "chargerd-fw-rollback-2.8.0.bin"), "2.8.0")
     assert result.ok  # written; the restart comes back with the old version
+    assert running_version(config) == before
+
+
+async def test_the_sim_installer_refuses_an_image_named_corrupt(tmp_path):
+    config = config_with(tmp_path, "")
+    before = running_version(config)
+    result = await install(config, image(tmp_path, "chargerd-fw-corrupt-2.9.bin"), "2.9")
+    assert not result.ok and result.verification_failed
     assert running_version(config) == before

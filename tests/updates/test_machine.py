@@ -114,6 +114,136 @@ def test_retries_is_the_number_of_attempts_spaced_by_the_interval_then_download_
     assert not m.active
 
 
+# --- DownloadPaused -------------------------------------------------------------------------
+
+
+def test_an_attempt_broken_off_midway_is_paused_then_downloading_again_at_the_interval():
+    m = UpdateMachine()
+    m.request(req(retries=3, retry_interval_s=30), T0)
+    m.take()
+    m.download_failed("connection lost", T0 + 1, kept_bytes=100_000)
+    assert m.take() == [Report(S.DownloadPaused, 7)]
+    assert m.active
+    m.tick(T0 + 30, busy=False)
+    assert m.take() == []
+    m.tick(T0 + 31, busy=False)
+    assert m.take() == [Report(S.Downloading, 7), StartDownload(URL, 2)]  # resumes the file
+    m.downloaded(T0 + 40, busy=False)
+    assert statuses(m.take()) == [S.Downloaded, S.Installing]
+
+
+def test_an_attempt_that_got_nothing_is_no_pause():
+    m = UpdateMachine()
+    m.request(req(retries=2), T0)
+    m.take()
+    m.download_failed("HTTP 404", T0 + 1, kept_bytes=0)
+    assert m.take() == []
+    assert m.status is S.Downloading
+
+
+def test_pausing_again_after_a_resumed_attempt_broke_off_too():
+    m = UpdateMachine()
+    m.request(req(retries=3, retry_interval_s=5), T0)
+    m.download_failed("cut", T0 + 1, kept_bytes=10)
+    m.tick(T0 + 6, busy=False)
+    m.take()
+    m.download_failed("unreachable", T0 + 7, kept_bytes=10)  # the part from before is kept
+    assert m.take() == [Report(S.DownloadPaused, 7)]
+
+
+def test_the_last_attempt_breaking_off_is_download_failed_not_paused():
+    m = UpdateMachine()
+    m.request(req(retries=2, retry_interval_s=5), T0)
+    m.download_failed("cut", T0 + 1, kept_bytes=10)
+    m.tick(T0 + 6, busy=False)
+    m.take()
+    m.download_failed("cut", T0 + 7, kept_bytes=20)
+    assert m.take() == [Report(S.DownloadFailed, 7)]
+
+
+def test_a_new_request_during_a_pause_cancels_it_and_its_partial_file():
+    m = UpdateMachine()
+    m.request(req(retries=2), T0)
+    m.download_failed("cut", T0 + 1, kept_bytes=10)
+    m.take()
+    assert m.request(req(request_id=8, retrieve_at=T0 + 500), T0 + 2) == "AcceptedCanceled"
+    assert m.take() == [CancelDownload(), Report(S.DownloadScheduled, 8)]
+    m.tick(T0 + 100, busy=False)  # the paused one's retry time: nothing of it comes back
+    assert m.take() == []
+
+
+def test_restart_in_download_paused_waits_for_the_interval_then_goes_on():
+    m = UpdateMachine()
+    m.request(req(retries=2, retry_interval_s=30), T0)
+    m.download_failed("cut", T0 + 1, kept_bytes=10)
+    m.take()
+    m = restarted(m)
+    assert m.status is S.DownloadPaused
+    m.booted("2.6.0", T0 + 5, busy=False)
+    assert m.take() == []
+    m.tick(T0 + 31, busy=False)
+    assert m.take() == [Report(S.Downloading, 7), StartDownload(URL, 2)]
+
+
+# --- AllowNewSessionsPendingFirmwareUpdate ---------------------------------------------------
+
+
+def allowing() -> UpdateMachine:
+    m = UpdateMachine()
+    m.allow_new_sessions = True
+    return m
+
+
+def test_allowing_new_sessions_the_connectors_stay_free_until_no_session_runs():
+    m = allowing()
+    m.request(req(), T0)
+    m.take()
+    m.downloaded(T0 + 1, busy=True)
+    assert m.take() == [Report(S.Downloaded, 7), Report(S.InstallScheduled, 7)]
+    m.tick(T0 + 2, busy=True)  # the first session ended, another began meanwhile
+    assert m.take() == []
+    m.tick(T0 + 3, busy=False)  # none left: held for the installation itself
+    assert m.take() == [HoldConnectors(), Report(S.Installing, 7), Install("2.7.1")]
+
+
+def test_allowing_new_sessions_with_an_install_date_still_waits_for_the_date():
+    m = allowing()
+    m.request(req(install_at=T0 + 100), T0)
+    m.downloaded(T0 + 1, busy=False)
+    m.take()
+    m.tick(T0 + 100, busy=True)
+    assert m.take() == []
+    m.tick(T0 + 101, busy=False)
+    assert m.take() == [HoldConnectors(), Report(S.Installing, 7), Install("2.7.1")]
+
+
+def test_the_setting_changed_while_waiting_holds_or_gives_back_the_connectors():
+    m = allowing()
+    m.request(req(), T0)
+    m.downloaded(T0 + 1, busy=True)
+    m.take()
+    m.allow_new_sessions = False
+    m.tick(T0 + 2, busy=True)
+    assert m.take() == [HoldConnectors()]
+    m.allow_new_sessions = True
+    m.tick(T0 + 3, busy=True)
+    assert m.take() == [ReleaseConnectors()]
+    assert m.status is S.InstallScheduled
+
+
+def test_restart_in_install_scheduled_allowing_new_sessions_holds_nothing_while_busy():
+    m = allowing()
+    m.request(req(), T0)
+    m.downloaded(T0 + 1, busy=True)
+    m.take()
+    m = restarted(m)
+    m.allow_new_sessions = True  # a setting: the part gives it again after a restart
+    m.booted("2.6.0", T0 + 5, busy=True)
+    assert m.take() == []
+    m.tick(T0 + 6, busy=False)
+    assert m.take() == [HoldConnectors(), Report(S.Installing, 7), Install("2.7.1")]
+
+
 @pytest.mark.parametrize("retries", [0, 1])
 def test_at_least_one_attempt_is_made(retries):
     m = UpdateMachine()
@@ -158,15 +288,27 @@ def test_installer_failure_is_installation_failed_and_connectors_released():
     assert m.take() == [Report(S.InstallationFailed, 7), ReleaseConnectors()]
 
 
-def test_rollback_to_the_old_version_after_the_restart_is_installation_failed():
+@pytest.mark.parametrize("running", ["2.6.0", "2.7.0"])  # the old one (rollback), another
+def test_another_version_after_the_restart_is_install_verification_failed(running):
     m = UpdateMachine()
     m.request(req(), T0)
     m.downloaded(T0 + 1, busy=False)
     m.installed(True, None, T0 + 2)
     m.take()
     m = restarted(m)
-    m.booted("2.6.0", T0 + 30, busy=False)
-    assert m.take() == [Report(S.InstallationFailed, 7)]
+    m.booted(running, T0 + 30, busy=False)
+    assert m.take() == [Report(S.InstallVerificationFailed, 7)]
+    assert not m.active
+
+
+def test_an_image_the_installer_refuses_is_install_verification_failed_and_nothing_restarts():
+    m = UpdateMachine()
+    m.request(req(), T0)
+    m.downloaded(T0 + 1, busy=False)
+    m.take()
+    m.installed(False, None, T0 + 2, verification_failed=True)
+    assert m.take() == [Report(S.InstallVerificationFailed, 7), ReleaseConnectors()]
+    assert not m.active
 
 
 def test_installer_reported_version_wins_over_the_file_name():
@@ -273,14 +415,16 @@ def test_restart_while_downloading_resumes_the_same_attempt():
     assert m.take() == [StartDownload(URL, 1)]
 
 
-def test_restart_while_waiting_between_attempts_tries_again_at_once():
+def test_restart_while_waiting_between_attempts_keeps_the_interval():
     m = UpdateMachine()
-    m.request(req(retries=2), T0)
+    m.request(req(retries=2, retry_interval_s=30), T0)
     m.download_failed("x", T0 + 1)
     m.take()
     m = restarted(m)
     m.booted("2.6.0", T0 + 5, busy=False)
-    assert m.take() == [StartDownload(URL, 1)]
+    assert m.take() == []
+    m.tick(T0 + 31, busy=False)
+    assert m.take() == [StartDownload(URL, 2)]
 
 
 def test_restart_when_downloaded_verifies_again_if_signed():
@@ -327,7 +471,8 @@ def test_restart_in_install_rebooting_with_the_new_version_is_installed():
     assert statuses(m.take()) == [S.Installed]
 
 
-@pytest.mark.parametrize("final", [S.DownloadFailed, S.InvalidSignature, S.InstallationFailed])
+@pytest.mark.parametrize("final", [S.DownloadFailed, S.InvalidSignature, S.InstallationFailed,
+                                   S.InstallVerificationFailed])  # fmt: skip
 def test_restart_after_a_failure_sends_nothing(final):
     m = UpdateMachine(UpdateState(status=final, request=req(), last_reported=final,
                                   last_request_id=7))  # fmt: skip
