@@ -2,15 +2,17 @@
 
 The driver (`hal.drivers.rapi.RapiController`) opens `RapiDevice.port`, the slave side of
 a pty; the device answers on the master side from the asyncio loop (add_reader, no
-threads). The EV and the current it draws are a `SimController`, so a `SimMeter` built on
-`device.controller` measures what the EV takes through this device.
+threads; rapi_wire.py). The EV and the current it draws are a `SimController`, so a
+`SimMeter` built on `device.controller` measures what the EV takes through this device.
+The firmware's parts with a state of their own are beside it: the heartbeat supervision
+(rapi_heartbeat.py), the cable lock (rapi_lock.py), the session energy (rapi_energy.py)
+and the LCD (rapi_lcd.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Collection
 from typing import Literal
 
@@ -29,9 +31,11 @@ from hal.drivers.rapi_protocol import (
 )
 from hal.interfaces import HalEvent, PilotChanged, PilotState
 from hal.sim.controller import SimController
-from hal.sim.pty import PtyLine
+from hal.sim.rapi_energy import SessionEnergy
 from hal.sim.rapi_heartbeat import HeartbeatSupervision
 from hal.sim.rapi_lcd import Lcd, fp_text
+from hal.sim.rapi_lock import CableLock
+from hal.sim.rapi_wire import DeviceLine
 
 log = logging.getLogger(__name__)
 
@@ -84,29 +88,20 @@ class RapiDevice:
         self.rapi_version = rapi_version
         self.sequence_ids = _version(rapi_version) >= (3, 0, 0)
         self.refuse = {command.upper() for command in refuse}
-        self.has_lock = has_lock
+        self.lock = CableLock(has_lock)
         self.heartbeat_supported = heartbeat
         self.reply_delay_s = 0.0  # answer this much later (tests of late replies)
         self.received: list[RapiFrame] = []  # every command understood, in order
-        self.lines_heard = 0  # every line that reached the device, also while silent
         self.lcd = Lcd()
         self._line = b""  # the command line being handled, as it came (FP keeps its spaces)
         self._boot_amps = max_current_a  # the EEPROM value
         self._amps = max_current_a
         self._mode: Mode = "enabled"
         self._fault: int | None = None
-        self._silent = False
         self._hs = HeartbeatSupervision(self.expire_heartbeat)
-        self._lock_manual = False
-        self._lock_wanted: bool | None = None
-        self._session_ws = 0.0
-        self._total_wh = 0.0
-        self._flow_t = time.monotonic()
-        self._charge_since: float | None = None
+        self.energy = SessionEnergy()
         self._last_at: tuple[int, int, int, int] | None = None
-        self._pty = PtyLine("rapi device")
-        self._buffer = bytearray()
-        self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._wire = DeviceLine()
         self._worker: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
         self._controller.add_flow_listener(self._integrate)
@@ -116,7 +111,12 @@ class RapiDevice:
     @property
     def port(self) -> str:
         """The pty slave path the driver opens (after start())."""
-        return self._pty.port
+        return self._wire.port
+
+    @property
+    def lines_heard(self) -> int:
+        """Every line that reached the device, also while silent."""
+        return self._wire.lines_heard
 
     @property
     def controller(self) -> SimController:
@@ -153,7 +153,7 @@ class RapiDevice:
     # --- life cycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._pty.open(self._received)
+        self._wire.open()
         self._worker = asyncio.create_task(self._work(), name="rapi-device")
         await self._controller.start(self._on_sim_event)
         self._boot()
@@ -164,7 +164,7 @@ class RapiDevice:
             worker.cancel()
             await asyncio.wait({worker}, timeout=1.0)
         self._hs.cancel()
-        self._pty.close()
+        self._wire.close()
         await self._controller.stop()
 
     # --- the EV and the environment -----------------------------------------------------
@@ -187,12 +187,12 @@ class RapiDevice:
             known = ", ".join(f"{code:02X}" for code in FAULT_BY_STATE)
             raise ValueError(f"not a RAPI fault state: {evse_state_code:02X}; known: {known}")
         self._fault = evse_state_code
-        self._kick()
+        self._wire.nudge()
 
     def clear(self) -> None:
         """Leave the fault state: back to enabled, asleep or disabled as before."""
         self._fault = None
-        self._kick()
+        self._wire.nudge()
 
     def reboot(self) -> None:
         """The firmware restarts: volatile settings gone, enabled at the boot current."""
@@ -200,12 +200,12 @@ class RapiDevice:
         self._mode = "enabled"
         self._fault = None
         self._hs.reboot()
-        self._lock_manual = False
+        self.lock.reboot()
         self._boot()
 
     def go_silent(self, silent: bool) -> None:
         """Stop (True) or resume (False) answering and notifying, like a cut line."""
-        self._silent = silent
+        self._wire.silent = silent
 
     def expire_heartbeat(self) -> None:
         """The heartbeat interval runs out now, as if the daemon had stopped pulsing.
@@ -214,11 +214,11 @@ class RapiDevice:
         flag the miss (pulses get NK until `$SY 165`), and wait a new interval."""
         self._hs.miss()
         self._amps = min(self._amps, max(self._hs.fallback_a, self.min_current_a))
-        self._kick()
+        self._wire.nudge()
 
     def inject(self, raw: bytes) -> None:
         """Put raw bytes on the line (noise, forged frames)."""
-        self._write(raw, force=True)
+        self._wire.write(raw, force=True)
 
     # --- RAPI ---------------------------------------------------------------------------
 
@@ -226,7 +226,7 @@ class RapiDevice:
         self._hs.arm()
         self._last_at = None
         self._send(f"AB 00 {self.firmware}")
-        self._kick()
+        self._wire.nudge()
 
     def _handle(self, f: RapiFrame) -> None:
         if f.seq is not None and not self.sequence_ids:
@@ -243,7 +243,7 @@ class RapiDevice:
         handler(f)
 
     def _cmd_gs(self, f: RapiFrame) -> None:
-        elapsed = 0 if self._charge_since is None else int(time.monotonic() - self._charge_since)
+        elapsed = self.energy.elapsed_s()
         pilot = CODE_BY_PILOT[self._controller.pilot]
         self._reply(f, True, f"{self.evse_state:02x} {elapsed} {pilot:02x} {self._vflags():04x}")
 
@@ -263,7 +263,7 @@ class RapiDevice:
 
     def _cmd_gu(self, f: RapiFrame) -> None:
         self._integrate()
-        self._reply(f, True, f"{int(self._session_ws)} {int(self._total_wh)}")
+        self._reply(f, True, f"{int(self.energy.session_ws)} {int(self.energy.total_wh)}")
 
     def _cmd_gv(self, f: RapiFrame) -> None:
         self._reply(f, True, f"{self.firmware} {self.rapi_version}")
@@ -327,32 +327,20 @@ class RapiDevice:
         self._reply(f, self.heartbeat_supported, self._hs.state if self.heartbeat_supported else "")
 
     def _cmd_g5(self, f: RapiFrame) -> None:
-        state = "1" if self._controller.locked else "0"
-        self._reply(f, self.has_lock, f"{state} {'M' if self._lock_manual else 'A'}")
+        self._reply(f, self.lock.present, self.lock.state(self._controller.locked))
 
     def _cmd_s5(self, f: RapiFrame) -> None:
-        arg = f.args[0] if f.args else ""
-        if not self.has_lock or arg not in ("A", "M", "0", "1"):
-            self._reply(f, False)
-            return
-        if arg in ("A", "M"):
-            self._lock_manual = arg == "M"
-        elif not self._lock_manual:
-            self._reply(f, False)  # 0/1 only in manual mode
-            return
-        else:
-            self._lock_wanted = arg == "1"
-        self._reply(f, True)
+        self._reply(f, self.lock.command(f.args))
 
     def _reply(self, f: RapiFrame, ok: bool, text: str = "") -> None:
         data = frame(("OK" if ok else "NK") + (f" {text}" if text else ""), f.seq)
         if self.reply_delay_s > 0:
-            asyncio.get_running_loop().call_later(self.reply_delay_s, self._write, data)
+            asyncio.get_running_loop().call_later(self.reply_delay_s, self._wire.write, data)
         else:
-            self._write(data)
+            self._wire.write(data)
 
     def _send(self, command: str) -> None:
-        self._write(frame(command, None))
+        self._wire.write(frame(command, None))
 
     # --- physics ------------------------------------------------------------------------
 
@@ -370,47 +358,28 @@ class RapiDevice:
         relay = live and c.pilot is PilotState.C
         if c.contactor_closed != relay:
             await c.set_contactor(relay)
-        if self._lock_wanted is not None and c.locked != self._lock_wanted:
-            await c.set_lock(self._lock_wanted)
+        if self.lock.wanted is not None and c.locked != self.lock.wanted:
+            await c.set_lock(self.lock.wanted)
         if c.pilot is PilotState.C and relay:
-            self._charge_since = self._charge_since or time.monotonic()
+            self.energy.charging()
         at = (self.evse_state, CODE_BY_PILOT[c.pilot], self._amps, self._vflags())
-        if at != self._last_at and not self._silent:
+        if at != self._last_at and not self._wire.silent:
             self._last_at = at
             self._send(f"AT {at[0]:02x} {at[1]:02x} {at[2]} {at[3]:04x}")
 
     def _integrate(self) -> None:
-        now = time.monotonic()
-        ws = self._controller.current_a * self.voltage_v * (now - self._flow_t)
-        self._flow_t = now
-        self._session_ws += ws
-        self._total_wh += ws / 3600.0
+        self.energy.flowed(self._controller.current_a, self.voltage_v)
 
     # --- the line -----------------------------------------------------------------------
 
     def _on_sim_event(self, event: HalEvent) -> None:
         if isinstance(event, PilotChanged) and event.state is PilotState.A:
-            self._session_ws = 0.0  # the next EV starts a new session
-            self._charge_since = None
-        self._kick()
-
-    def _kick(self) -> None:
-        self._inbox.put_nowait(None)
-
-    def _received(self, data: bytes) -> None:
-        self._buffer += data
-        while (end := self._buffer.find(b"\r")) >= 0:
-            line = bytes(self._buffer[:end])
-            del self._buffer[: end + 1]
-            self.lines_heard += 1
-            if not self._silent:
-                self._inbox.put_nowait(line)
-        if len(self._buffer) > 256:
-            self._buffer.clear()
+            self.energy.new_session()
+        self._wire.nudge()
 
     async def _work(self) -> None:
         while True:
-            line = await self._inbox.get()
+            line = await self._wire.next()
             if line is not None:
                 start = line.rfind(b"$")  # the firmware waits for '$': noise before is lost
                 if start >= 0:
@@ -419,7 +388,7 @@ class RapiDevice:
                         command = parse(line[start:])
                     except FrameError as exc:
                         log.debug("rapi device: %s", exc)
-                        self._write(frame("NK", None))  # as the firmware: NK, no sequence id
+                        self._wire.write(frame("NK", None))  # as the firmware: NK, no sequence id
                     else:
                         try:
                             self._handle(command)
@@ -428,10 +397,6 @@ class RapiDevice:
             await self._settle()
             async with self._changed:
                 self._changed.notify_all()
-
-    def _write(self, data: bytes, *, force: bool = False) -> None:
-        if force or not self._silent:
-            self._pty.write(data)
 
 
 def _version(text: str) -> tuple[int, ...]:
