@@ -3,6 +3,7 @@ daemon with `installer: sim` against local HTTP and FTP servers."""
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -90,6 +91,44 @@ async def test_a_missing_image_ends_download_failed_after_the_retries(
     assert len([r for r in site.requests if r[0] == "GET"]) == 3
 
 
+async def test_a_download_cut_off_midway_says_downloading_once_and_resumes(
+    csms: Csms, station: Station, tmp_path: Path
+):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-2.9.bin")
+    site = Site(files={"/chargerd-fw-2.9.bin": fw.read_bytes()},
+                drop_after={"/chargerd-fw-2.9.bin": 100_000})  # fmt: skip
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        await csms.call(STATION_ID, "UpdateFirmware", {
+            "location": site.url(port, "/chargerd-fw-2.9.bin"), "retrieveDate": iso(time.time()),
+            "retries": 2, "retryInterval": 1,
+        })  # fmt: skip
+        sent = await until_final(csms, "FirmwareStatusNotification", mark)
+    assert sent == ["Downloading", "Downloaded", "Installing", "Installed"]  # no pause in 1.6
+    gets = [r for r in site.requests if r[0] == "GET"]
+    assert len(gets) == 2 and gets[1][2] == "bytes=100000-"
+
+
+async def test_a_signed_update_reports_the_pause_of_a_download_cut_off(
+    csms: Csms, station: Station, tmp_path: Path
+):
+    maker = with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-3.4.bin")
+    site = Site(files={"/chargerd-fw-3.4.bin": fw.read_bytes()},
+                drop_after={"/chargerd-fw-3.4.bin": 100_000})  # fmt: skip
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        payload = signed(site.url(port, "/chargerd-fw-3.4.bin"), maker, fw)
+        payload["retries"] = 2
+        await csms.call(STATION_ID, "SignedUpdateFirmware", payload)
+        sent = await until_final(csms, "SignedFirmwareStatusNotification", mark)
+    assert sent == ["Downloading", "DownloadPaused", "Downloading", "Downloaded",
+                    "SignatureVerified", "Installing", "InstallRebooting", "Installed"]  # fmt: skip
+
+
 async def test_an_image_whose_new_slot_fails_rolls_back_installation_failed(
     csms: Csms, station: Station, tmp_path: Path
 ):
@@ -104,9 +143,11 @@ async def test_an_image_whose_new_slot_fails_rolls_back_installation_failed(
             "retrieveDate": iso(time.time()),
         })  # fmt: skip
         sent = await until_final(csms, "FirmwareStatusNotification", mark)
-    assert sent[-1] == "InstallationFailed"
+    # (2.0.1 and the signed update say InstallVerificationFailed; plain 1.6 has no such word)
+    assert sent == ["Downloading", "Downloaded", "Installing", "InstallationFailed"]
     boot = await wait_call(csms, "BootNotification", after=mark)
     assert boot.payload["firmwareVersion"] != "9.9"  # the old version came back
+    assert calls(csms, "FirmwareStatusNotification", mark)[-1].index > boot.index
 
 
 async def test_signed_update_over_ftp_reports_every_status_with_its_request_id(
@@ -168,3 +209,30 @@ async def test_signed_update_with_a_bad_signature_installs_nothing(
     assert sent == ["Downloading", "Downloaded", "InvalidSignature"]
     await wait_call(csms, "SecurityEventNotification", after=mark, type="InvalidFirmwareSignature")
     assert csms.ledger.boot_count[STATION_ID] == 1
+
+
+async def test_a_get_diagnostics_during_an_upload_ends_it_upload_failed_then_does_its_own(
+    csms: Csms, station: Station
+):
+    """1.6 has no word for a cancelled upload: each upload still reads Uploading, then
+    Uploaded or UploadFailed, and Idle comes only on a trigger."""
+    site = Site()
+    with socket.socket() as silent, http_server(site) as port:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts, never answers: the first upload hangs there
+        await station.start()
+        mark = len(csms.ledger.entries)
+        hanging = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        first = await csms.call(STATION_ID, "GetDiagnostics", {"location": hanging})
+        await wait_call(csms, "DiagnosticsStatusNotification", after=mark, status="Uploading")
+        second = await csms.call(STATION_ID, "GetDiagnostics",
+                                 {"location": site.url(port, "/diag/")})  # fmt: skip
+        await wait_call(csms, "DiagnosticsStatusNotification", after=mark, status="Uploaded")
+    assert statuses(csms, "DiagnosticsStatusNotification", mark) == [
+        "Uploading", "UploadFailed", "Uploading", "Uploaded"]  # fmt: skip
+    assert first["fileName"].endswith(".tar.gz")
+    assert f"/diag/{second['fileName']}" in site.uploads
+    mark = len(csms.ledger.entries)
+    await csms.call(STATION_ID, "TriggerMessage",
+                    {"requestedMessage": "DiagnosticsStatusNotification"})  # fmt: skip
+    await wait_call(csms, "DiagnosticsStatusNotification", after=mark, status="Idle")

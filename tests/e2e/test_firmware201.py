@@ -127,7 +127,9 @@ async def test_a_missing_image_fails_after_the_attempts(csms: Csms201, station: 
     assert [r[1] for r in site.requests if r[0] == "GET"] == ["/nothing-1.0.bin"] * 2  # retries
 
 
-async def test_a_download_cut_off_midway_is_resumed(csms: Csms201, station: Station201, tmp_path):
+async def test_a_download_cut_off_midway_is_paused_then_resumed(
+    csms: Csms201, station: Station201, tmp_path
+):
     with_firmware(station)
     fw = image(tmp_path, "chargerd-fw-2.8.bin")
     site = Site(files={"/chargerd-fw-2.8.bin": fw.read_bytes()},
@@ -138,11 +140,35 @@ async def test_a_download_cut_off_midway_is_resumed(csms: Csms201, station: Stat
         location = site.url(port, "/chargerd-fw-2.8.bin")
         await csms.call(STATION_ID, "UpdateFirmware", update(location))
         statuses = await until_final(csms, mark)
-    assert statuses[-1] == "Installed" and "DownloadFailed" not in statuses  # L02: unsigned
+    assert statuses == ["Downloading", "DownloadPaused", "Downloading", "Downloaded",
+                        "Installing", "InstallRebooting", "Installed"]  # L02: unsigned
     gets = [r for r in site.requests if r[0] == "GET"]
     assert len(gets) == 2 and gets[1][2] == "bytes=100000-"  # the rest, not the whole again
     boot = await wait_call(csms, "BootNotification", after=mark)
     assert boot.payload["chargingStation"]["firmwareVersion"] == "2.8"
+
+
+async def test_a_paused_download_goes_on_after_a_restart(
+    csms: Csms201, station: Station201, tmp_path
+):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-2.9.bin")
+    site = Site(files={"/chargerd-fw-2.9.bin": fw.read_bytes()},
+                drop_after={"/chargerd-fw-2.9.bin": 120_000})  # fmt: skip
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        payload = update(site.url(port, "/chargerd-fw-2.9.bin"), request_id=9)
+        payload["retryInterval"] = 4  # the restart comes within the pause
+        await csms.call(STATION_ID, "UpdateFirmware", payload)
+        await wait_call(csms, "FirmwareStatusNotification", after=mark, status="DownloadPaused",
+                        requestId=9)  # fmt: skip
+        await station.restart()
+        statuses = await until_final(csms, mark)
+    assert statuses == ["Downloading", "DownloadPaused", "Downloading", "Downloaded",
+                        "Installing", "InstallRebooting", "Installed"]  # fmt: skip
+    gets = [r for r in site.requests if r[0] == "GET"]
+    assert len(gets) == 2 and gets[1][2] == "bytes=120000-"  # the partial file survived
 
 
 async def test_a_later_retrieve_date_is_kept_across_a_restart(
@@ -207,6 +233,110 @@ async def test_kill_while_installing_ends_with_a_status_after_the_restart(
         statuses = await until_final(csms, mark)
     assert statuses[-1] in ("Installed", "InstallationFailed")
     assert statuses.count(statuses[-1]) == 1
+
+
+async def test_an_image_that_rolls_back_after_the_restart_is_install_verification_failed(
+    csms: Csms201, station: Station201, tmp_path
+):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-rollback-9.9.bin")
+    site = Site(files={"/chargerd-fw-rollback-9.9.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        await csms.call(STATION_ID, "UpdateFirmware",
+                        update(site.url(port, "/chargerd-fw-rollback-9.9.bin"), request_id=61))
+        statuses = await until_final(csms, mark)
+    assert statuses == ["Downloading", "Downloaded", "Installing", "InstallRebooting",
+                        "InstallVerificationFailed"]  # fmt: skip
+    boot = await wait_call(csms, "BootNotification", after=mark)
+    old = boot.payload["chargingStation"]["firmwareVersion"]
+    assert old != "9.9"  # the old version runs on
+    failed = calls(csms, "FirmwareStatusNotification", mark)[-1]
+    assert failed.index > boot.index and failed.payload["requestId"] == 61
+    events = [e.payload["type"] for e in calls(csms, "SecurityEventNotification", mark)]
+    assert "FirmwareUpdated" not in events
+    await station.wait_status(1, "Available")
+    await station.wait_status(2, "Available")
+
+
+async def test_an_image_the_installer_refuses_is_install_verification_failed_without_restart(
+    csms: Csms201, station: Station201, tmp_path
+):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-corrupt-9.8.bin")
+    site = Site(files={"/chargerd-fw-corrupt-9.8.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        await csms.call(STATION_ID, "UpdateFirmware",
+                        update(site.url(port, "/chargerd-fw-corrupt-9.8.bin"), request_id=62))
+        statuses = await until_final(csms, mark)
+    assert statuses == ["Downloading", "Downloaded", "Installing", "InstallVerificationFailed"]
+    assert csms.ledger.boot_count[STATION_ID] == 1  # no restart: the old version runs on
+    await station.wait_status(1, "Available")  # held for the installation, given back
+    await station.wait_status(2, "Available")
+    firmware = (await station.status())["firmware"]
+    assert firmware["update"] is None
+    assert firmware["last"][0]["status"] == "InstallVerificationFailed"
+
+
+ALLOW_NEW_SESSIONS = {"component": {"name": "ChargingStation"},
+                      "variable": {"name": "AllowNewSessionsPendingFirmwareUpdate"}}  # fmt: skip
+
+
+async def test_allow_new_sessions_pending_firmware_update_is_reported_and_settable(
+    csms: Csms201, station: Station201
+):
+    await station.start()
+    answer = await csms.call(STATION_ID, "GetBaseReport",
+                             {"requestId": 71, "reportBase": "ConfigurationInventory"})  # fmt: skip
+    assert answer == {"status": "Accepted"}
+    await wait_until(lambda: csms.ledger.reports.get(71, [{"tbc": True}])[-1].get("tbc") is False,
+                     "the last NotifyReport page")  # fmt: skip
+    reported = [d for d in csms.ledger.report(71)
+                if (d["component"]["name"], d["variable"]["name"])
+                == ("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate")]  # fmt: skip
+    assert len(reported) == 1
+    attribute = reported[0]["variableAttribute"][0]
+    assert (attribute["value"], attribute["mutability"]) == ("false", "ReadWrite")
+    assert reported[0]["variableCharacteristics"]["dataType"] == "boolean"
+    answer = await csms.call(STATION_ID, "SetVariables", {"setVariableData": [
+        {**ALLOW_NEW_SESSIONS, "attributeValue": "true"}]})  # fmt: skip
+    assert answer["setVariableResult"][0]["attributeStatus"] == "Accepted"
+    answer = await csms.call(STATION_ID, "GetVariables", {"getVariableData": [ALLOW_NEW_SESSIONS]})
+    assert answer["getVariableResult"][0]["attributeValue"] == "true"
+    again = await station.restart()  # persisted
+    await wait_call(csms, "BootNotification", after=again)
+    answer = await csms.call(STATION_ID, "GetVariables", {"getVariableData": [ALLOW_NEW_SESSIONS]})
+    assert answer["getVariableResult"][0]["attributeValue"] == "true"
+
+
+async def test_allowing_new_sessions_the_installation_waits_for_a_moment_without_any(
+    csms: Csms201, station: Station201, tmp_path
+):
+    with_firmware(station)
+    station.set_ocpp("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate", True)
+    fw = image(tmp_path, "chargerd-fw-5.1.bin")
+    site = Site(files={"/chargerd-fw-5.1.bin": fw.read_bytes()})
+    with http_server(site) as port:
+        await station.start()
+        await station.start_session(1)
+        mark = len(csms.ledger.entries)
+        location = site.url(port, "/chargerd-fw-5.1.bin")
+        await csms.call(STATION_ID, "UpdateFirmware", update(location))
+        await wait_call(csms, "FirmwareStatusNotification", after=mark, status="InstallScheduled")
+        await station.start_session(2, tag="TAG2")  # a new session while the update waits
+        await station.sim("unplug", "1")
+        await station.wait_status(1, "Available")  # free again, not held Unavailable
+        assert firmware_statuses(csms, mark)[-1] == "InstallScheduled"  # session 2 runs
+        assert (await station.connector(2))["status"] == "Charging"
+        await station.sim("unplug", "2")
+        statuses = await until_final(csms, mark)
+    assert statuses == ["Downloading", "Downloaded", "InstallScheduled", "Installing",
+                        "InstallRebooting", "Installed"]  # fmt: skip
+    await station.wait_status(1, "Available")
+    await station.wait_status(2, "Available")
 
 
 # --- N01 GetLog ------------------------------------------------------------------------------
