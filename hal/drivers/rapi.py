@@ -2,17 +2,18 @@
 
 The wire protocol (frames, state codes, fault table) is in hal/drivers/rapi_protocol.py,
 the serial line in rapi_link.py, the start-up order and the optional features in
-rapi_startup.py; `RapiController` here is what the daemon sees, and the running loop.
+rapi_startup.py, what reports and silences mean in rapi_health.py, when the controller is
+visited in rapi_rounds.py; `RapiController` here is what the daemon sees, and what a
+visit (a round) does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 
-from hal.drivers.rapi_health import HOLD_OFF, LINK, Health, ReportedState, RoundSchedule
+from hal.drivers.rapi_health import HOLD_OFF, LINK, Health, ReportedState
 from hal.drivers.rapi_link import NoAnswer, PortFailed, RapiLink
 from hal.drivers.rapi_protocol import (
     HEARTBEAT_ACK_COOKIE,
@@ -22,6 +23,7 @@ from hal.drivers.rapi_protocol import (
     int_arg,
     parse,
 )
+from hal.drivers.rapi_rounds import Rounds
 from hal.drivers.rapi_startup import (
     Features,
     HoldOffRefused,
@@ -91,10 +93,12 @@ class RapiController:
         )
         self._emit: EventSink | None = None
         self._apply_lock = asyncio.Lock()
-        self._supervisor: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()  # something happened that wants a round soon
-        self._schedule = RoundSchedule(poll_interval_s, self.retry_s)
-        self._stopping = False
+        self._rounds = Rounds(
+            self._round,
+            poll_s=poll_interval_s,
+            retry_s=self.retry_s,
+            name=f"rapi-supervisor-{connector}",
+        )
         # What the daemon wants; what was last applied (None: unknown, apply again).
         self._offer_a = 0.0
         self._held_off = False
@@ -149,21 +153,12 @@ class RapiController:
         A missing, silent or refusing controller does not fail start(): InternalError is
         raised through `emit` and the controller is retried in the background."""
         self._emit = emit
-        self._stopping = False
-        await self._scheduled_round()
-        self._supervisor = asyncio.create_task(
-            self._supervise(), name=f"rapi-supervisor-{self.connector}"
-        )
+        await self._rounds.start()
 
     async def stop(self) -> None:
         """Stop polling, join the reader thread, close the port. Sends nothing: offer 0
         first to leave the controller asleep."""
-        self._stopping = True
-        task, self._supervisor = self._supervisor, None
-        if task is not None:
-            task.cancel()
-            # Bounded: stop() must return even if the task got stuck somewhere.
-            await asyncio.wait({task}, timeout=self.timeout_s + 1.0)
+        await self._rounds.stop(self.timeout_s + 1.0)
         await self._link.close_now()  # a request still running fails with DeviceError
         self._emit = None
 
@@ -328,7 +323,7 @@ class RapiController:
         self._features = None
         self._link.forget_firmware()
         self._resync_needed = True
-        self._wake.set()
+        self._rounds.wake()
 
     def _apply_state(self, evse: int, pilot_code: int | None) -> None:
         if self._applied == ("sleep", 0) and evse in PILOT_BY_CODE:
@@ -336,7 +331,7 @@ class RapiController:
             log.warning("connector %d: the controller is enabled; holding off", self.connector)
             self._applied = None
             self._resync_needed = True
-            self._wake.set()
+            self._rounds.wake()
         self._state.apply(evse, pilot_code)
 
     def _send(self, event: HalEvent) -> None:
@@ -349,17 +344,17 @@ class RapiController:
         if self._health.answered():
             # It may have lost our settings (or rebooted) meanwhile.
             self._resync_needed = True
-            self._wake.set()
+            self._rounds.wake()
 
     def _note_failure(self, reason: str = "", *, at_once: bool = False) -> None:
         self._applied = None
         self._health.unanswered(reason, at_once=at_once)
-        self._wake.set()  # look again soon (not before the retry pause)
+        self._rounds.wake()  # look again soon (not before the retry pause)
 
     def _on_port_failed(self, exc: BaseException) -> None:
         self._note_failure(f"{self.port}: {exc}", at_once=True)
 
-    # --- the running loop ---------------------------------------------------------------
+    # --- a round -----------------------------------------------------------------------
 
     async def _round(self) -> bool:
         """One visit: (re)open the port if needed, resync or poll. False when it failed."""
@@ -385,26 +380,3 @@ class RapiController:
         except DeviceError as exc:
             log.debug("connector %d: %s", self.connector, exc)
             return False
-
-    async def _supervise(self) -> None:
-        """Rounds as `RoundSchedule` times them: every poll_interval_s, sooner when woken."""
-        loop = asyncio.get_running_loop()
-        while not self._stopping:
-            delay = self._schedule.next_at(woken=self._wake.is_set()) - loop.time()
-            if delay > 0:
-                if self._schedule.last_ok and not self._wake.is_set():
-                    # asyncio.timeout, not wait_for: in 3.11 wait_for may swallow the
-                    # cancellation of stop() when the wake-up comes at the same moment.
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(delay):
-                            await self._wake.wait()
-                else:
-                    await asyncio.sleep(delay)  # a failed round's pause
-                continue
-            await self._scheduled_round()
-
-    async def _scheduled_round(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._wake.clear()
-        started = loop.time()
-        self._schedule.done(started, await self._round(), loop.time())

@@ -5,7 +5,6 @@
 - `Health`: whether the controller can be trusted to hold the EV off, and why not. One
   InternalError fault stands for every cause (no answer, a refused hold-off); it clears
   when the last cause goes.
-- `RoundSchedule`: when the driver's next visit to the controller is due.
 """
 
 from __future__ import annotations
@@ -110,29 +109,3 @@ class Health:
         if at_once or not self.safe or self.failures >= FAILURES_BEFORE_FAULT:
             info = "EVSE controller not answering" + (f": {reason}" if reason else "")
             self.raise_fault(LINK, info)
-
-
-class RoundSchedule:
-    """When the next round (a poll, or a resync) is due, in loop time.
-
-    Every `poll_s` after a good round; sooner when woken (a reboot, a failure, a
-    recovery), but never sooner than `retry_s` after the last round began. After a failed
-    round the pause of `retry_s` runs whatever wakes it: a refused or unanswered command
-    is an answer, not a reason to ask again at once."""
-
-    def __init__(self, poll_s: float, retry_s: float) -> None:
-        self.poll_s = poll_s
-        self.retry_s = retry_s
-        self.last_ok = True
-        self._last_start = float("-inf")
-        self._due = 0.0
-
-    def next_at(self, *, woken: bool) -> float:
-        if woken and self.last_ok:
-            return min(self._due, self._last_start + self.retry_s)
-        return self._due
-
-    def done(self, started: float, ok: bool, now: float) -> None:
-        self._last_start = started
-        self.last_ok = ok
-        self._due = now + (self.poll_s if ok else self.retry_s)
