@@ -1,6 +1,7 @@
 """Sharing one grid connection between the charging sessions (local load balancing).
 
-Pure functions. The rules:
+Pure functions (`share`: what each session should get) and the `Handover` (when it may
+get it). The rules:
 - every session gets at least 6 A (the smallest PWM offer) or nothing (paused), in order of
   arrival when the budget does not reach all: no first-come-takes-all, no session at 4 A;
 - a session paused by the balancer resumes only when 6 A + 1 A are free, so that a budget
@@ -10,19 +11,26 @@ Pure functions. The rules:
   limit, so undrawn current goes to the others but is never wasted.
 - with a grid meter the budget is what the building leaves: max − (grid − chargers' own
   draw) − margin (the chargers' draw is taken out of the grid reading, or the budget would
-  chase its own tail); when the meter fails, each session gets `fallback_current_a`.
+  chase its own tail); when the meter fails, each session gets `fallback_current_a`;
+- current freed by lowering an offer goes to another session only once the EV it came from
+  followed (IEC 61851-1 Annex A gives it up to 5 s): see `Handover`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .profiles import MIN_OFFER_A, SiteLimit
 
 RESUME_HYSTERESIS_A = 1.0  # a paused session needs 6 A + this to resume
 HEADROOM_A = 2.0  # offered above the draw of an EV that takes less, so it can ask for more
 UNDER_DRAW_A = 1.0  # drawing this much below the offer: the EV takes less than offered
+FOLLOW_S = 5.0  # IEC 61851-1 Annex A: an EV has up to 5 s to follow a lower offer
+# a draw this little above a lowered offer counts as followed (meter and EV tolerances; the
+# site's margin_a covers it)
+FOLLOW_TOLERANCE_A = 0.5
+SETTLE_S = 5.0  # an offer changed this recently is raised after the settled ones
 
 
 @dataclass(frozen=True)
@@ -100,3 +108,144 @@ def _fill(shares: dict[int, float], left: float, targets: dict[int, float]) -> f
             shares[c] += step
         left -= step * len(rising)
     return max(0.0, left)
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """A connector's offer went down from `from_a` to `to_a` at `at`: until its EV follows,
+    it may still draw `from_a`."""
+
+    from_a: float
+    to_a: float
+    at: float
+
+    def over(self, now: float, draw: Draw | None, raised_at: float) -> bool:
+        """The EV followed (its measured draw is at or below the new offer) or had its 5 s.
+        Only a draw measured after the offer last rose counts (`Draw.since`)."""
+        if now >= self.at + FOLLOW_S:
+            return True
+        if draw is None or not draw.since(raised_at):
+            return False
+        return draw.amps <= self.to_a + FOLLOW_TOLERANCE_A
+
+
+@dataclass(frozen=True)
+class Draw:
+    """A session's measured draw per phase (None: unknown) and when it was measured."""
+
+    amps: float | None
+    at: float
+
+    def since(self, raised_at: float) -> bool:
+        """Known and measured after the offer last rose (an earlier one shows what the EV
+        took under a lower offer: not what it takes now, nor whether it followed since)."""
+        return self.amps is not None and self.at > raised_at
+
+
+@dataclass
+class Handover:
+    """The sessions' offers as the pilots show them, and the current freed by lowering one of
+    them that is not yet anyone else's.
+
+    `share` says what each session should get; `pace` gets there without the grid seeing the
+    old and the new draw at once:
+    - a lower share is offered at once (the budget may have shrunk: it cannot wait);
+    - the current a lowering frees counts as still drawn by its connector until its EV
+      followed (measured draw at or below the new offer) or 5 s passed, whichever is first.
+      An EV that already drew less than the new offer — the draw-based reclaim, where the
+      offer comes down to what the EV takes — has followed at once: its undrawn current
+      moves in the same pass, so the hold and the reclaim do not fight;
+    - a higher share is offered as far as free current allows (never a partial offer below
+      6 A), the rest as soon as more is free. Raises wait on nothing but freed current.
+    Anti-toggling: free current goes first to sessions whose offer has not changed for
+    SETTLE_S, then to those changed more recently (earlier arrivals first within each). We
+    do not hold a raise back on time alone: current nobody else can take would be wasted for
+    up to 5 s, and an EV is not harmed by an offer that rises (it may take it or not); what
+    makes EVs stumble — a pilot switched off and on within a second (EVerest #1068) — is
+    kept away by the resume hysteresis (RESUME_HYSTERESIS_A) and by lowering only to shares,
+    never below them in passing.
+    """
+
+    offers: dict[int, float] = field(default_factory=dict)
+    changed_at: dict[int, float] = field(default_factory=dict)
+    raised_at: dict[int, float] = field(default_factory=dict)
+    lowerings: dict[int, list[Lowering]] = field(default_factory=dict)
+
+    def measured(self, connector: int, draw: Draw) -> float | None:
+        """The draw if it was measured after the connector's offer last rose, else None."""
+        return draw.amps if draw.since(self.raised_at.get(connector, -math.inf)) else None
+
+    def held_a(self, connector: int) -> float:
+        """The most the connector's EV may still draw from offers it has not yet followed."""
+        return max((low.from_a for low in self.lowerings.get(connector, ())), default=0.0)
+
+    def in_use_a(self) -> float:
+        """What the sessions may draw now: each one's offer, or more while it follows."""
+        return sum(max(a, self.held_a(c)) for c, a in self.offers.items())
+
+    def waiting(self) -> dict[int, float]:
+        """Connector → when its last unfollowed lowering's 5 s end."""
+        return {c: max(low.at for low in lows) + FOLLOW_S
+                for c, lows in self.lowerings.items() if lows}  # fmt: skip
+
+    def next_release(self) -> float | None:
+        """When held current is freed by time alone (the earliest 5 s to end)."""
+        ends = [low.at + FOLLOW_S for lows in self.lowerings.values() for low in lows]
+        return min(ends, default=None)
+
+    def pace(
+        self,
+        now: float,
+        budget_a: float,
+        shares: dict[int, float],
+        drawing: dict[int, Draw],
+        order: list[int],
+    ) -> dict[int, float]:
+        """The offers now, on the way to `shares` (one per session: connector → A), within
+        `budget_a`. `drawing`: each session's measured draw; `order`: the sessions by
+        arrival."""
+        for gone in set(self.offers) - set(shares):  # the EV left: it draws nothing
+            self._forget(gone)
+
+        def over(c: int, low: Lowering) -> bool:
+            return low.over(now, drawing.get(c), self.raised_at.get(c, -math.inf))
+
+        for c in shares:
+            self.lowerings[c] = [low for low in self.lowerings.get(c, ()) if not over(c, low)]
+        offers: dict[int, float] = {}
+        for c, share_a in shares.items():
+            before = self.offers.get(c, 0.0)
+            offers[c] = min(before, share_a)
+            if share_a < before:
+                low = Lowering(before, share_a, now)
+                if not over(c, low):
+                    self.lowerings[c].append(low)
+        used = sum(max(offers[c], self.held_a(c)) for c in shares)
+        free = budget_a - used
+
+        def recent(c: int) -> bool:
+            return now - self.changed_at.get(c, -math.inf) < SETTLE_S
+
+        rising = [c for c in order if c in shares and shares[c] > offers[c]]
+        for c in sorted(rising, key=recent):  # stable: arrival order within each group
+            held = self.held_a(c)
+            base = max(offers[c], held)
+            reach = shares[c] if shares[c] <= held else min(shares[c], base + max(0.0, free))
+            reach = max(offers[c], math.floor(reach * 100) / 100)
+            if reach < MIN_OFFER_A:
+                continue  # an EV is offered 6 A or nothing
+            free -= max(reach, held) - base
+            offers[c] = reach
+        for c, a in offers.items():
+            if a != self.offers.get(c, 0.0):
+                self.changed_at[c] = now
+            if a > self.offers.get(c, 0.0):
+                self.raised_at[c] = now
+        self.offers = offers
+        return dict(offers)
+
+    def _forget(self, connector: int) -> None:
+        self.offers.pop(connector, None)
+        self.changed_at.pop(connector, None)
+        self.raised_at.pop(connector, None)
+        self.lowerings.pop(connector, None)

@@ -9,10 +9,16 @@ external limit on the whole station — is shared between the charging sessions 
 `balancer.share`; with none of them each session gets its own limit. All currents are per
 phase, and the budget is taken as if every connector drew on every phase (safe for
 single-phase connectors).
+
+`limits` (what the pilots offer now) reaches those shares through `balancer.Handover`:
+current freed by a lowering is given to others once its EV followed, or after 5 s
+(`next_change` includes that instant). `composite` shows the shares themselves: a
+schedule looks past a handover of a few seconds.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from . import balancer
@@ -59,6 +65,7 @@ class SmartCharging(InstalledProfiles):
         self.site = site
         self._paused: set[int] = set()  # sessions the balancer gave nothing last time
         self._offered: dict[int, float] = {}
+        self.handover = balancer.Handover()  # the offers now, and current not yet free
         self._grid: tuple[float | None, bool] = (None, True)
 
     def limits(
@@ -67,7 +74,7 @@ class SmartCharging(InstalledProfiles):
         """Each connector's limit now. `grid_a`: the grid meter's reading (None: no meter);
         `grid_ok` False: the meter failed, the fallback current applies."""
         self._grid = (grid_a, grid_ok)
-        found, _, self._paused = self._evaluate(now, sessions, now)
+        found, _, self._paused = self._evaluate(now, sessions, now, self.handover)
         self._offered = {c: limit.offered_a for c, limit in found.items()}
         return found
 
@@ -95,8 +102,12 @@ class SmartCharging(InstalledProfiles):
         return periods
 
     def next_change(self, now: float, sessions: dict[int, Session]) -> float | None:
-        """The next instant after `now` at which the limits may change by time alone."""
+        """The next instant after `now` at which the limits may change by time alone: a
+        profile's boundary, or the end of the 5 s a lowered EV has to follow."""
         later = [t for t in self._changes(now, now + HORIZON_S, sessions, None) if t > now]
+        release = self.handover.next_release()
+        if release is not None and release > now:
+            later.append(release)
         return min(later, default=None)
 
     def _changes(
@@ -115,10 +126,12 @@ class SmartCharging(InstalledProfiles):
         return found
 
     def _evaluate(
-        self, t: float, sessions: dict[int, Session], default: float
-    ) -> tuple[dict[int, Limit], tuple[float, str], set[int]]:
+        self, t: float, sessions: dict[int, Session], default: float,
+        handover: balancer.Handover | None = None,
+    ) -> tuple[dict[int, Limit], tuple[float, str], set[int]]:  # fmt: skip
         """Every connector's limit at `t`, the grid connection's (limit, source), and the
-        sessions the balancer pauses."""
+        sessions the balancer pauses. With `handover` (the limits now, not a schedule) the
+        sessions get their shares as the handover allows."""
         profiles = [p for p in self._profiles.values() if p.purpose is not Purpose.EXTERNAL]
         external = [p for p in self._profiles.values() if p.purpose is Purpose.EXTERNAL]
 
@@ -153,15 +166,27 @@ class SmartCharging(InstalledProfiles):
         shared = [(a, source) for a, source in budget if a is not None]
         station = _least((self.station.max_current_a, "connector"), *budget)
         found: dict[int, Limit] = {}
+        drawing = {  # a suspended EV (pilot state B, reported at once) draws nothing now
+            c: balancer.Draw(0.0, t) if s.ev_suspended
+            else balancer.Draw(s.drawing_a, t if s.drawing_at is None else s.drawing_at)
+            for c, s in charging.items()
+        }  # fmt: skip
+        order = sorted(charging, key=lambda c: (charging[c].arrived_at, c))
         if not shared:
             for c, (cap, source) in caps.items():
                 found[c] = _limit(cap, source)
+            if handover is not None:  # nothing to share: only remember what is offered
+                offered = {c: found[c].offered_a for c in charging}
+                handover.pace(t, math.inf, offered, drawing, order)
             return found, station, set()
         budget_a, budget_source = _least(*shared)
+        # a draw measured before the offer last rose does not say the EV takes less than
+        # offered (reclaiming on it would lower an EV that was just raised)
+        fresh = {c: self.handover.measured(c, drawing[c]) for c in charging}
         demands = [
             balancer.Demand(
                 c, s.arrived_at, caps[c][0],
-                balancer.want(caps[c][0], self._offered.get(c), s.drawing_a, s.ev_suspended),
+                balancer.want(caps[c][0], self._offered.get(c), fresh[c], s.ev_suspended),
                 c in self._paused,
             )
             for c, s in charging.items()
@@ -169,13 +194,18 @@ class SmartCharging(InstalledProfiles):
         if self.site is not None and not grid_ok:
             demands = balancer.fallback_caps(self.site, demands)
         shares = balancer.share(budget_a, demands)
-        left = max(0.0, budget_a - sum(shares.values()))
+        paused = {c for c in charging if shares[c] == 0 and caps[c][0] >= MIN_OFFER_A}
+        if handover is None:
+            left = max(0.0, budget_a - sum(shares.values()))
+        else:
+            shares = handover.pace(t, budget_a, shares, drawing, order)
+            # an EV plugging in on an idle connector takes its offer at once: only free current
+            left = max(0.0, budget_a - handover.in_use_a())
         for c, (cap, source) in caps.items():
             given = shares.get(c, min(cap, left))
             # below 6 A of its own it pauses whatever its share: its own limit says why
             own = given >= cap - _TIE_A or cap < MIN_OFFER_A
             found[c] = _limit(cap, source) if own else _limit(given, budget_source)
-        paused = {c for c in charging if shares[c] == 0 and caps[c][0] >= MIN_OFFER_A}
         return found, station, paused
 
 

@@ -8,7 +8,10 @@ whose offer then reaches the controller at once. Limits are recomputed
 - when a profile is installed or cleared, or an external limit set or cleared;
 - when a session starts or ends (inside the same settle, before the next input);
 - every second, after the meters were read (a site limit follows the measured draw);
-- at the engine's next period boundary (a timer, not the next meter tick).
+- at the engine's next period boundary (a timer, not the next meter tick), which includes
+  the end of the 5 s a lowered EV has to follow before its freed current goes elsewhere;
+- when a connector whose lowered offer its EV has yet to follow is read: the freed current
+  moves on as soon as the meter shows the EV followed.
 
 Nothing here depends on the link: profiles keep applying while offline.
 """
@@ -71,6 +74,7 @@ class SmartPart:
         # SC-B's OCPP messages report these (ChargingRateChanged, NotifyChargingLimit, ...)
         self.on_limit_changed: list[Callable[[int, Limit, Limit | None], None]] = []
         self.external_changed: list[Callable[[int, float | None, str], None]] = []
+        self._read_at: dict[int, float] = {}  # when each connector's meter was last read
         self._wake = asyncio.Event()
         self._failing: str | None = None  # the error apply() last failed with
 
@@ -132,6 +136,7 @@ class SmartPart:
                 arrived_at=tx.started_at,  # sessions are served in the order they began
                 drawing_a=drawing,
                 ev_suspended=c.status is Status.SuspendedEV,
+                drawing_at=self._read_at.get(c.id),
             )
         return found
 
@@ -155,7 +160,15 @@ class SmartPart:
             self._apply_safely(decision.at)
             self._wake.set()  # the shares follow its draw from now on
 
+    def meter_read(self, connector: int, reading: Any, at: float) -> None:
+        """A meter reading the daemon took (Daemon.meter_listeners): if that connector's EV
+        was lowered and has yet to follow, the current it frees may be free now."""
+        self._read_at[connector] = at
+        if self.engine.handover.lowerings.get(connector):
+            self._wake.set()
+
     async def run(self) -> None:
+        self.daemon.meter_listeners.append(self.meter_read)
         if self.grid_meter is not None:
             await self._start_grid_meter()
         try:
@@ -188,8 +201,15 @@ class SmartPart:
             entry["limit_a"] = limit.limit_a
             entry["limit_source"] = limit.source
         external = self.engine.external
+        handover = self.engine.handover
+        now = time.time()
         into["smart"] = {
             "profiles": len(self.engine.profiles()),
+            # lowered offers whose EVs have yet to follow: their freed current waits
+            "following": {
+                str(c): {"held_a": handover.held_a(c), "s_left": round(max(0.0, end - now), 1)}
+                for c, end in handover.waiting().items()
+            },
             "external": {str(n): {"limit_a": a, "source": s} for n, (a, s) in external.items()},
             "site": None
             if self.site is None

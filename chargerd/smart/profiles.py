@@ -95,6 +95,7 @@ class Session:
     arrived_at: float  # when the EV came: the order of service when current is short
     drawing_a: float | None = None  # measured per phase; None: unknown
     ev_suspended: bool = False  # the EV does not draw (SuspendedEV)
+    drawing_at: float | None = None  # when drawing_a was measured; None: just now
 
 
 @dataclass(frozen=True)

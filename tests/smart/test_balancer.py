@@ -45,10 +45,12 @@ def test_one_session_takes_the_whole_site_up_to_its_connector():
     assert (limits[1].offered_a, limits[1].source) == (32, "connector")
 
 
-def test_a_new_session_shares_at_once():
+def test_a_new_session_gets_its_share_once_the_first_ev_followed_the_lower_offer():
     engine = station(32)
     engine.limits(T, sessions(ev(1)), None)
-    limits = engine.limits(T + 1, sessions(ev(1), ev(2, arrived=1)), None)
+    limits = engine.limits(T + 1, sessions(ev(1, drawing=32), ev(2, arrived=1)), None)
+    assert (limits[1].offered_a, limits[2].offered_a) == (16, 0)  # lowered first
+    limits = engine.limits(T + 2, sessions(ev(1, drawing=16), ev(2, arrived=1)), None)
     assert (limits[1].offered_a, limits[2].offered_a) == (16, 16)
     assert limits[1].source == limits[2].source == "site"
 
