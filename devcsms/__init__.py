@@ -8,7 +8,8 @@ The daemon never imports this package; only `chargerd demo` (the CLI entry point
 - handshake.py the websocket opening handshake: station id, subprotocols, Basic auth
 - outgoing.py  the CALLs a CSMS sends to a station and the answers it waits for
 - session.py   one connected station, recorded and checked alike for both versions
-- server.py    the websocket server, subprotocol choice, knobs, waits, recording
+- recording.py what a CSMS saw into the ledger and the log; the waits of tests on it
+- server.py    the websocket server, subprotocol choice, connections, knobs
 - v16.py       `Csms`: the 1.6J handlers, transaction records and their checks
 - v201.py      `Csms201`: the 2.0.1 handlers, TransactionEvent/seqNo records and checks
 - cli.py       `scripts/dev-csms` / `python -m devcsms`

@@ -3,9 +3,10 @@
 `CsmsServer` listens on a `websockets.asyncio.server`, picks the session class by the
 subprotocol the station offers (`protocols`, in order of preference), records every frame
 and connection event in the ledger, and gives tests their knobs (`boot_status`, `auth`,
-`fail_next`, ...), `call`, `send_raw`, `disconnect` and the `wait_for` family. The version
-modules subclass it with their sessions and ledger (v16.Csms, v201.Csms201). Everything
-runs on one asyncio loop.
+`fail_next`, ...), `call`, `send_raw` and `disconnect`; recording into the ledger and the
+`wait_for` family come from its base, `Recording` (recording.py). The version modules
+subclass it with their sessions and ledger (v16.Csms, v201.Csms201). Everything runs on
+one asyncio loop.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import asyncio
 import http
 import logging
 import ssl as ssl_module
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
@@ -24,15 +24,13 @@ from websockets.headers import build_www_authenticate_basic
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from .frames import dumps
 from .handshake import Handshake, read_handshake, refusal, station_id_from_path
-from .ledger import Ledger, LedgerEntry
+from .recording import Recording
 from .session import Session, StationMemory
 
 log = logging.getLogger("chargerd.csms")  # the name soak and bench configure
 
 FAIL_MODES = ("error", "silent", "drop_answer")
-MESSAGE_KINDS = ("call", "result", "error", "raw", "malformed")  # other kinds are events
 
 
 def server_tls(cert: str, key: str | None, client_ca: str | None) -> ssl_module.SSLContext:
@@ -47,12 +45,11 @@ def server_tls(cert: str, key: str | None, client_ca: str | None) -> ssl_module.
     return context
 
 
-class CsmsServer:
+class CsmsServer(Recording):
     """OCPP Central System on one asyncio loop; see the module docstring."""
 
     #: websocket subprotocol → session class, in order of preference
     protocols: Mapping[str, type[Session]] = {}
-    ledger: Ledger[Any]
 
     def __init__(
         self,
@@ -67,6 +64,7 @@ class CsmsServer:
         close_timeout: float = 2.0,
         ssl: ssl_module.SSLContext | None = None,
     ) -> None:
+        super().__init__(on_message)
         self.host = host
         self.ssl = ssl  # serve wss:// (security profiles 2 and 3) with this server context
         self.port = port
@@ -74,11 +72,9 @@ class CsmsServer:
         self.heartbeat_interval = heartbeat_interval
         self.boot_status = boot_status
         self.boot_interval = boot_interval
-        self.on_message = on_message
         self.close_timeout = close_timeout
         self.auth: dict[str, str] = {}
         self.unknown_tags_status = "Accepted"
-        self.ledger = self.new_ledger()
         self.protocols = dict(type(self).protocols)
         self.handshakes: dict[str, Handshake] = {}  # latest per station id
         self.handshake_log: list[Handshake] = []
@@ -89,11 +85,6 @@ class CsmsServer:
         self._failures: list[tuple[str, str | None, str]] = []  # (action, station, mode)
         self._pending_handshakes: dict[int, Handshake] = {}
         self._background: set[asyncio.Task] = set()
-        self._changed = asyncio.Event()
-
-    def new_ledger(self) -> Ledger[Any]:
-        """An empty ledger of the version."""
-        raise NotImplementedError
 
     # ---- lifecycle
 
@@ -228,127 +219,6 @@ class CsmsServer:
                     await self._changed.wait()
         except TimeoutError:
             log.warning("%s: connection did not finish closing", station_id)
-
-    # ---- waiting
-
-    def _pulse(self) -> None:
-        event, self._changed = self._changed, asyncio.Event()
-        event.set()
-
-    async def wait_for(
-        self,
-        predicate: Callable[[LedgerEntry], bool] | str,
-        timeout: float = 10,
-        *,
-        after: int = 0,
-    ) -> LedgerEntry:
-        """The first ledger entry with index ≥ `after` that matches; a str matches a
-        received CALL of that action. TimeoutError lists the recent entries."""
-        matches: Callable[[LedgerEntry], bool]
-        if isinstance(predicate, str):
-            action = predicate
-
-            def matches(e: LedgerEntry) -> bool:
-                return e.direction == "in" and e.kind == "call" and e.action == action
-
-            what = f"received {action} CALL"
-        else:
-            matches = predicate
-            what = f"an entry matching {getattr(predicate, '__name__', repr(predicate))}"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        pos = after
-        while True:
-            event = self._changed
-            entries = self.ledger.entries
-            while pos < len(entries):
-                entry = entries[pos]
-                pos += 1
-                if matches(entry):
-                    return entry
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(self._timeout_message(what, timeout, after))
-            try:
-                await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
-                pass
-
-    async def wait_connected(self, station_id: str, timeout: float = 10) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while station_id not in self._sessions:
-            event = self._changed
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(
-                    self._timeout_message(f"station {station_id!r} to connect", timeout, 0)
-                )
-            try:
-                await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
-                pass
-
-    def _timeout_message(self, what: str, timeout: float, after: int) -> str:
-        entries = self.ledger.entries
-        recent = entries[max(after, len(entries) - 12) :]
-        lines = [
-            f"no {what} within {timeout} s (ledger entries from #{after}; "
-            f"{len(entries)} in total; connected: {sorted(self._sessions) or 'none'})"
-        ]
-        if recent:
-            lines.append("recent entries:")
-            lines.extend(f"  {e}" for e in recent)
-        else:
-            lines.append("no entries since then")
-        if self.ledger.violations:
-            lines.append(f"violations: {self.ledger.violations[-5:]}")
-        return "\n".join(lines)
-
-    # ---- recording
-
-    def record(
-        self,
-        station_id: str,
-        direction: str,
-        kind: str,
-        action: str,
-        payload: Any,
-        unique_id: Any = None,
-        note: str | None = None,
-    ) -> LedgerEntry:
-        """Append a ledger entry, log it, tell on_message (messages only) and waiters."""
-        entry = LedgerEntry(
-            index=len(self.ledger.entries),
-            time=time.time(),
-            station_id=station_id,
-            direction=direction,
-            action=action or "",
-            payload=payload,
-            kind=kind,
-            unique_id=unique_id,
-            note=note,
-        )
-        self.ledger.entries.append(entry)
-        if kind in MESSAGE_KINDS:
-            suffix = f"  [{note}]" if note else ""
-            log.info("%s %s %s%s", station_id, entry.label, dumps(payload), suffix)
-            if self.on_message is not None:
-                try:
-                    self.on_message(station_id, direction, entry.action, payload)
-                except Exception:
-                    log.exception("on_message callback failed")
-        else:
-            log.info("%s %s %s", station_id, kind, dumps(payload))
-        self._pulse()
-        return entry
-
-    def violation(self, station_id: str, text: str) -> None:
-        """A protocol problem of the station: into ledger.violations and the log."""
-        message = f"{station_id}: {text}"
-        self.ledger.violations.append(message)
-        log.warning("VIOLATION %s", message)
-        self._pulse()
 
     # ---- websocket server
 
