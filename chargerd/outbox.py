@@ -50,19 +50,30 @@ class RetryPolicy:
 @dataclass(frozen=True)
 class Combining:
     """Which queued messages may be sent as one: consecutive messages of one transaction
-    with this `action` and equal `same` fields, whose `entries` lists are joined, at most
-    `limit()` entries in all (1: each alone)."""
+    with this `action`, each `foldable`, equal but for their `entries` lists and the
+    fields in `may_differ`. Their `entries` are joined, at most `limit()` in all (1: each
+    alone); the message keeps the first one's other fields.
+
+    `renumber(head, n)`: where the transaction's messages are numbered without gaps (the
+    2.0.1 seqNo), closes the gap of the `n` folded numbers in the messages queued after
+    them (called inside the store's transaction that folds them)."""
 
     action: str
     entries: str
-    same: tuple[str, ...]
     limit: Callable[[], int]
+    may_differ: tuple[str, ...] = ()
+    foldable: Callable[[dict[str, Any]], bool] = lambda payload: True
+    renumber: Callable[[OutboxMessage, int], None] | None = None
 
     def combine(self, head: OutboxMessage, store: Store) -> OutboxMessage:
-        """`head` with the messages that may travel with it folded in, in the store too: a
-        retry sends the same message again, and giving up drops what was attempted."""
+        """`head` with the messages that may travel with it folded in, in the store too
+        (durably, before the first attempt: a retry, also after a power cut, sends the
+        same message, and giving up drops what was attempted)."""
         limit = self.limit()
-        if head.action != self.action or head.tx_id is None or head.attempts or limit <= 1:
+        if (
+            head.action != self.action or head.tx_id is None or head.attempts or limit <= 1
+            or not self.foldable(head.payload)
+        ):  # fmt: skip
             return head
         entries = list(head.payload[self.entries])
         folded: list[int] = []
@@ -70,7 +81,8 @@ class Combining:
             more = message.payload.get(self.entries, [])
             if (
                 message.action != self.action
-                or any(message.payload.get(f) != head.payload.get(f) for f in self.same)
+                or not self.foldable(message.payload)
+                or not self._alike(head.payload, message.payload)
                 or len(entries) + len(more) > limit
             ):
                 break
@@ -78,7 +90,14 @@ class Combining:
             folded.append(message.seq)
         if not folded:
             return head
-        return store.merge(head, {**head.payload, self.entries: entries}, folded)
+        renumber = self.renumber
+        also = None if renumber is None else (lambda: renumber(head, len(folded)))
+        return store.merge(head, {**head.payload, self.entries: entries}, folded, also)
+
+    def _alike(self, first: dict[str, Any], other: dict[str, Any]) -> bool:
+        ignored = {self.entries, *self.may_differ}
+        keys = (first.keys() | other.keys()) - ignored
+        return all(first.get(key) == other.get(key) for key in keys)
 
 
 class Outbox:

@@ -98,12 +98,17 @@ class OutboxTable:
         )
         return [_message(row) for row in rows]
 
-    def merge(self, head: OutboxMessage, payload: dict, folded: list[int]) -> OutboxMessage:
-        """`head` becomes one message with `payload`, replacing itself and the `folded` ones
-        (not durably: a power cut brings back the messages as they were, all of them)."""
+    def merge(
+        self, head: OutboxMessage, payload: dict, folded: list[int],
+        also: Callable[[], None] | None = None,
+    ) -> OutboxMessage:  # fmt: skip
+        """`head` becomes one message with `payload`, replacing itself and the `folded` ones,
+        on disk before it is sent (sent and then undone by a power cut, the messages would
+        come back apart and part of them be sent twice). `also` runs in the same
+        transaction (renumbering what follows)."""
         text = json.dumps(payload)
         self._ahead.clear()
-        with self._transaction(durable=False):
+        with self._transaction(durable=True):
             (old,) = self.db.execute(
                 "SELECT LENGTH(payload) FROM outbox WHERE seq=?", (head.seq,)
             ).fetchone()
@@ -114,6 +119,8 @@ class OutboxTable:
                 folded,
             )
             self.outbox_bytes += len(text) - old - sum(n + ROW_OVERHEAD for (n,) in rows)
+            if also is not None:
+                also()
         return replace(head, payload=payload)
 
     def outbox_depth(self, action: str | None = None) -> int:

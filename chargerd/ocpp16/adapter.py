@@ -96,12 +96,7 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
             delivered=self._delivered,
             call_timeout_s=config.csms.call_timeout_s,
             # a backlog of samples goes as few MeterValues as the spec allows
-            combining=Combining(
-                "MeterValues",
-                "meterValue",
-                ("connectorId",),
-                lambda: config.csms.replay_batch,
-            ),
+            combining=Combining("MeterValues", "meterValue", lambda: config.csms.replay_batch),
         )
 
     def bind(self, runtime: Runtime) -> None:

@@ -56,7 +56,7 @@ from .payloads import connector_status, problem_event, status_notification, time
 from .requests import SUPPORTED, Requests
 from .reservations import status_update
 from .security import Security201
-from .sequencing import SeqNumbers
+from .sequencing import SeqNumbers, combining
 from .smart import SmartMessages201
 from .transactions import TransactionEvents, tx_policy
 from .variables import catalogue
@@ -115,6 +115,7 @@ class Ocpp201Adapter(CsmsConnection):
             prepare=lambda message: message.payload,  # complete when queued
             delivered=self._delivered,
             call_timeout_s=config.csms.call_timeout_s,
+            combining=combining(self.seq, lambda: config.csms.replay_batch),
         )
         online = lambda: self._online  # noqa: E731
         self.authorizer = Authorizer(self.dm, self.local_list, self.outbox, online)

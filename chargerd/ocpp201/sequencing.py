@@ -9,13 +9,43 @@ a number taken by an event that never was written: a gap the CSMS can never fill
 
 The Started event is queued with the transaction row by `Store.start_transaction`
 (seq_no 0) and takes number 0.
+
+A backlog of periodic meter values goes as few events as the spec allows (`combining`):
+queued Updated events of one transaction with triggerReason MeterValuePeriodic, alike but
+for their time, are folded into the first one, whose meterValue list carries all the
+samples (each with its own timestamp), before it is first sent. The events queued after
+them are renumbered in the same store transaction (`close_gap`), so the CSMS still sees
+seqNo without gaps; an event that was sent once is never renumbered (only the head, never
+attempted, and what follows it are).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
-from ..store import Store
+from ..outbox import Combining
+from ..store import OutboxMessage, Store
+
+
+def _periodic_update(payload: dict[str, Any]) -> bool:
+    return payload.get("eventType") == "Updated" and payload.get("triggerReason") == (
+        "MeterValuePeriodic"
+    )
+
+
+def combining(seq: SeqNumbers, limit: Callable[[], int]) -> Combining:
+    """How queued TransactionEvents are folded for a replay (module doc); at most
+    `limit()` meter values per event (csms.replay_batch)."""
+    return Combining(
+        "TransactionEvent",
+        "meterValue",
+        limit,
+        may_differ=("timestamp", "seqNo"),
+        foldable=_periodic_update,
+        renumber=seq.close_gap,
+    )
 
 
 class SeqNumbers:
@@ -33,6 +63,21 @@ class SeqNumbers:
         """The event numbered `used` is in the outbox: take its number."""
         while self.store.next_seq_no(tx_id) < used:  # only after a repair gone wrong
             pass
+
+    def close_gap(self, head: OutboxMessage, folded: int) -> None:
+        """`folded` events queued after `head` were folded into it: the events of its
+        transaction queued after them take the numbers that follow head's, and so does the
+        next one. Runs inside the store transaction that folds them."""
+        db = self.store.db
+        rows = db.execute(
+            "SELECT seq, payload FROM outbox WHERE tx_id=? AND action='TransactionEvent' AND seq>?",
+            (head.tx_id, head.seq),
+        ).fetchall()
+        for seq, text in rows:
+            payload = json.loads(text)
+            payload["seqNo"] -= folded
+            db.execute("UPDATE outbox SET payload=? WHERE seq=?", (json.dumps(payload), seq))
+        db.execute("UPDATE transactions SET seq_no=seq_no-? WHERE id=?", (folded, head.tx_id))
 
     def repair(self) -> list[tuple[str, int]]:
         """Take the numbers of queued events whose number was not taken (a power cut came

@@ -172,7 +172,7 @@ def make_outbox(
         prepare=owner.prepare,
         delivered=owner.deliver,
         call_timeout_s=timeout_s,
-        combining=Combining("MeterValues", "meterValue", ("connectorId",), lambda: combine),
+        combining=Combining("MeterValues", "meterValue", lambda: combine),
     )
     return outbox, owner
 
