@@ -478,8 +478,10 @@ class Run:
 # --------------------------------------------------------------------------- measuring
 
 
-async def measure_async(version: str = "2.0.1", sessions: int = 100, maps: bool = False,
-                        workdir: Path | None = None) -> dict[str, Any]:  # fmt: skip
+async def measure_async(
+    version: str = "2.0.1", sessions: int = 100, maps: bool = False,
+    workdir: Path | None = None, keep: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     """RSS (MB) of a `version` station on profile 2 after boot, after every block once and
     after `sessions` more sessions; whether cryptography is mapped; the blocks used."""
     directory = Path(tempfile.mkdtemp(prefix="bench-blocks-", dir=workdir))
@@ -522,13 +524,17 @@ async def measure_async(version: str = "2.0.1", sessions: int = 100, maps: bool 
         import shutil
 
         shutil.rmtree(daemon.socket.parent, ignore_errors=True)
-        shutil.rmtree(directory, ignore_errors=True)
+        if keep:
+            result["directory"] = str(directory)  # the daemon's log and state
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
     return result
 
 
-def measure(version: str = "2.0.1", sessions: int = 100, maps: bool = False) -> dict[str, Any]:
+def measure(version: str = "2.0.1", sessions: int = 100, maps: bool = False,
+            keep: bool = False) -> dict[str, Any]:  # fmt: skip
     """measure_async on a loop of its own (from synchronous callers)."""
-    return asyncio.run(measure_async(version, sessions, maps))
+    return asyncio.run(measure_async(version, sessions, maps, keep=keep))
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -551,16 +557,19 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--maps", action="store_true", help="largest mappings after the blocks")
+    parser.add_argument("--keep", action="store_true", help="keep the daemon's directory (log)")
     args = parser.parse_args()
     versions = ["1.6", "2.0.1"] if args.ocpp == "both" else [args.ocpp]
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    results = [measure(v, args.sessions, args.maps) for v in versions]
+    results = [measure(v, args.sessions, args.maps, args.keep) for v in versions]
     print(table(results))
     for r in results:
         if r.get("violations"):
             print(f"{r['ocpp']}: CSMS saw protocol violations: {r['violations']}")
         for name, mb in r.get("mappings_mb", []):
             print(f"  {r['ocpp']}  {mb:6.1f} MB  {name}")
+        if "directory" in r:
+            print(f"{r['ocpp']}: kept {r['directory']}")
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

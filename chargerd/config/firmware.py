@@ -32,10 +32,10 @@ def pem_certificates(value: object) -> Path:
     except OSError as exc:
         raise Invalid(f"{str(path)!r} cannot be read ({exc.strerror}); allowed: a PEM file "
                       "with the maker's root certificate(s)") from None  # fmt: skip
-    from cryptography import x509  # only when a trust anchor is configured
+    from ..security.certificate import read_pem  # the standard library only
 
     try:
-        x509.load_pem_x509_certificates(data)
+        read_pem(data)
     except ValueError:
         raise Invalid(f"{str(path)!r} holds no readable PEM certificate; allowed: a PEM file "
                       "with the maker's root certificate(s)") from None  # fmt: skip

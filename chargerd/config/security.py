@@ -25,7 +25,8 @@ SECTION = dataclass_section("security", KEYS, SecurityConfig)
 
 
 # --- csms: security_profile, ca_file, client_cert, client_key taken together ------------------
-# (`chargerd check-config`; `cryptography` is imported only for a file that is configured)
+# (`chargerd check-config` and every start: read with the standard library only,
+# chargerd/security/certificate.py and `ssl`, so the daemon never loads `cryptography`)
 
 
 def check_csms(csms: Checked, section: Node | None, problems: list[Problem]) -> None:
@@ -67,10 +68,10 @@ def check_csms(csms: Checked, section: Node | None, problems: list[Problem]) -> 
 
 
 def _pem_problem(path: str, what: str) -> str | None:
-    from ..security.chain import load_chain
+    from ..security.certificate import read_pem
 
     try:
-        load_chain(Path(path).read_text())
+        read_pem(Path(path).read_text())
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         return f"{path} holds no readable PEM {what} ({exc}); allowed: a PEM file"
     return None
@@ -79,11 +80,11 @@ def _pem_problem(path: str, what: str) -> str | None:
 def _client_problems(cert: str, key: str) -> list[tuple[str, str]]:
     import time
 
-    from ..security.chain import dates_problem, load_chain
+    from ..security.certificate import dates_problem, read_pem
     from ..security.keys import key_matches
 
     try:
-        leaf = load_chain(Path(cert).read_text())[0]
+        leaf = read_pem(Path(cert).read_text())[0]
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         return [("client_cert", f"{cert} holds no readable PEM certificate ({exc})")]
     dates = dates_problem(leaf, time.time())

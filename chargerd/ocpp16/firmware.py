@@ -78,14 +78,14 @@ class Firmware16(StatusMessages):
 
     async def update_firmware(self, p: dict[str, Any]) -> dict[str, Any]:
         req = requests.plain_update(p)
-        answer = self.h.rt.parts["updates"].request(req, time.time())  # type: ignore[attr-defined]
+        answer = await self.h.rt.parts["updates"].request(req, time.time())  # type: ignore[attr-defined]
         if answer not in ("Accepted", "AcceptedCanceled"):
             log.warning("UpdateFirmware not carried out: %s (1.6 cannot refuse it)", answer)
         return {}  # the station cannot refuse a 1.6 UpdateFirmware
 
     async def signed_update_firmware(self, p: dict[str, Any]) -> dict[str, Any]:
         req = requests.update(p, signed=True)
-        return {"status": self.h.rt.parts["updates"].request(req, time.time())}  # type: ignore[attr-defined]
+        return {"status": await self.h.rt.parts["updates"].request(req, time.time())}  # type: ignore[attr-defined]
 
     async def get_diagnostics(self, p: dict[str, Any]) -> dict[str, Any]:
         _, name = self._logs().request(requests.diagnostics(p), time.time())

@@ -96,7 +96,7 @@ class Security16:
 
     async def install_certificate(self, p: dict[str, Any]) -> dict[str, Any]:
         certs = self.part.certs
-        status = certs.install(STORE_TYPES[p["certificateType"]], p["certificate"])
+        status = await certs.install(STORE_TYPES[p["certificateType"]], p["certificate"])
         if status == "Accepted":
             self.part.events.record(
                 "ReconfigurationOfSecurityParameters", f"{p['certificateType']} installed"
@@ -164,10 +164,14 @@ class Security16:
 
     async def sign_certificate(self, why: str) -> None:
         """A new key pair and SignCertificate with its CSR (O = CpoName, CN = station id)."""
-        from ..security.keys import new_csr
+        from ..security.worker import WorkerError
 
         organization = str(self.a.keys["CpoName"]) or self.a.config.station.vendor
-        csr = new_csr(self.a.config.storage_dir, self.a.config.station.id, organization)
+        try:
+            csr = await self.part.new_csr(organization)
+        except WorkerError as exc:
+            log.error("no SignCertificate: %s", exc)
+            return
         log.info("SignCertificate: %s", why)
         try:
             answer = await self.a.outbox.call("SignCertificate", {"csr": csr})
@@ -178,16 +182,11 @@ class Security16:
             log.warning("SignCertificate %s by the CSMS", answer["status"])
 
     async def certificate_signed(self, p: dict[str, Any]) -> dict[str, Any]:
-        from ..security.keys import certificate_signed
-
         chain = p["certificateChain"]
         if len(chain) > int(self.a.keys["CertificateSignedMaxChainSize"]):
             reason = "the chain is longer than CertificateSignedMaxChainSize"
         else:
-            roots = self.part.certs.roots("CSMSRootCertificate")
-            reason = certificate_signed(
-                self.a.config.storage_dir, chain, self.a.config.station.id, roots
-            )
+            reason = await self.part.certificate_signed(chain)
         if reason is not None:
             log.warning("CertificateSigned Rejected: %s", reason)
             self.part.events.record("InvalidChargingStationCertificate", reason)

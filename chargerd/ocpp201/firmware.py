@@ -60,7 +60,7 @@ class Firmware201(StatusMessages):
 
     async def update_firmware(self, p: dict[str, Any]) -> dict[str, Any]:
         req = requests.update(p)
-        status = self.h.rt.parts["updates"].request(req, time.time())  # type: ignore[attr-defined]
+        status = await self.h.rt.parts["updates"].request(req, time.time())  # type: ignore[attr-defined]
         answer: dict[str, Any] = {"status": status}
         if status in WHY:
             answer["statusInfo"] = {"reasonCode": status, "additionalInfo": WHY[status]}

@@ -110,7 +110,7 @@ class Security201:
 
     async def install_certificate(self, p: dict[str, Any]) -> dict[str, Any]:
         certs = self.part.certs
-        status = certs.install(p["certificateType"], p["certificate"])
+        status = await certs.install(p["certificateType"], p["certificate"])
         if status == "Accepted":
             self.part.events.record(
                 "ReconfigurationOfSecurityParameters", f"{p['certificateType']} installed"
@@ -172,12 +172,15 @@ class Security201:
     async def sign_certificate(self, why: str) -> None:
         """A new key pair and SignCertificate with its CSR (O = OrganizationName, CN = the
         station id); sent again while no CertificateSigned comes."""
-        from ..security.keys import new_csr
+        from ..security.worker import WorkerError
 
         if self._resending is not None:
             self._resending.cancel()  # a newer CSR replaces the one waiting
-        organization = str(self._value("OrganizationName"))
-        self._csr = new_csr(self.a.config.storage_dir, self.a.config.station.id, organization)
+        try:
+            self._csr = await self.part.new_csr(str(self._value("OrganizationName")))
+        except WorkerError as exc:
+            log.error("no SignCertificate: %s", exc)
+            return
         self._signed.clear()
         log.info("SignCertificate: %s", why)
         if await self._send_csr():
@@ -213,8 +216,6 @@ class Security201:
             wait *= 2
 
     async def certificate_signed(self, p: dict[str, Any]) -> dict[str, Any]:
-        from ..security.keys import certificate_signed
-
         chain = p["certificateChain"]
         kind = p.get("certificateType", STATION_CERTIFICATE)
         if kind != STATION_CERTIFICATE:
@@ -222,10 +223,7 @@ class Security201:
         elif len(chain) > int(self._value("MaxCertificateChainSize")):
             reason = "the chain is longer than MaxCertificateChainSize"
         else:
-            roots = self.part.certs.roots("CSMSRootCertificate")
-            reason = certificate_signed(
-                self.a.config.storage_dir, chain, self.a.config.station.id, roots
-            )
+            reason = await self.part.certificate_signed(chain)
         if reason is not None:
             log.warning("CertificateSigned Rejected: %s", reason)
             self.part.events.record("InvalidChargingStationCertificate", reason)

@@ -7,11 +7,13 @@ another CSMS root remains (the file is left alone; the deletion is remembered in
 `certificates_hidden`). The station's own certificate (and its sub-CAs) is listed as
 `ChargingStationCertificate` and can never be deleted, nor can the last CSMS root: without
 it the station could not connect over TLS again.
+
+Reading (listing, the TLS trust of each connection attempt) uses certificate.py, the
+standard library only; the checks before an install run in the security worker.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
 import time
@@ -19,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from .chain import describe, issued_by, load_chain, root_problem
+from . import worker
+from .certificate import Certificate, read_pem
 from .hashdata import HashData, hash_data
 from .keys import StationCertificate, certs_dir
 
@@ -31,8 +33,6 @@ CSMS_ROOT = "CSMSRootCertificate"
 ROOT_TYPES = (CSMS_ROOT, "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate")
 OWN = "ChargingStationCertificate"  # the station's client certificate, listed, not deletable
 DEFAULT_MAX_ENTRIES = 20  # CertificateStoreMaxLength (1.6) / CertificateEntries (2.0.1)
-MIN_RSA_BITS = 2048
-MIN_EC_BITS = 224
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS certificates (
@@ -56,24 +56,7 @@ class InstalledCertificate:
     source: str  # "installed" (by the CSMS), "config" (csms.ca_file), "station" (own)
     fingerprint: str  # SHA-256 of the DER, lowercase hex
     children: tuple[HashData, ...] = field(default=())  # sub-CAs of a chain, leaf's first
-    cert: Any = field(default=None, compare=False, repr=False)  # the x509.Certificate
-
-
-def fingerprint(cert: Any) -> str:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
-
-
-def key_too_weak(cert: Any) -> str | None:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        return f"an RSA key of {key.key_size} bits (at least {MIN_RSA_BITS} wanted)"
-    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < MIN_EC_BITS:
-        return f"an EC key of {key.curve.key_size} bits (at least {MIN_EC_BITS} wanted)"
-    return None
+    cert: Certificate | None = field(default=None, compare=False, repr=False)
 
 
 class CertificateStore:
@@ -105,27 +88,26 @@ class CertificateStore:
         found = self._installed_roots() + self._config_roots() + self._own()
         return [c for c in found if types is None or c.cert_type in types]
 
-    def roots(self, cert_type: str) -> list[Any]:
-        """The x509 root certificates of `cert_type` (TLS trust, firmware signatures)."""
-        return [c.cert for c in self.installed([cert_type])]
+    def roots(self, cert_type: str) -> list[Certificate]:
+        """The root certificates of `cert_type` (TLS trust, firmware signatures)."""
+        return [c.cert for c in self.installed([cert_type]) if c.cert is not None]
 
     def roots_pem(self, cert_type: str = CSMS_ROOT) -> str:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        return "".join(c.public_bytes(Encoding.PEM).decode() for c in self.roots(cert_type))
+        """The roots of `cert_type` as one PEM text (an SSLContext's cadata, the worker)."""
+        return "".join(c.pem for c in self.roots(cert_type))
 
     def _entry(
-        self, cert: Any, cert_type: str, path: Path, source: str, issuer: Any = None,
-        children: tuple[HashData, ...] = (),
+        self, cert: Certificate, cert_type: str, path: Path, source: str,
+        issuer: Certificate | None = None, children: tuple[HashData, ...] = (),
     ) -> InstalledCertificate:  # fmt: skip
         return InstalledCertificate(
             cert_type=cert_type,
             hash=hash_data(cert, issuer),
-            subject=describe(cert),
-            not_after=cert.not_valid_after_utc,
+            subject=cert.subject,
+            not_after=cert.not_after,
             path=path,
             source=source,
-            fingerprint=fingerprint(cert),
+            fingerprint=cert.fingerprint,
             children=children,
             cert=cert,
         )
@@ -137,7 +119,7 @@ class CertificateStore:
         ).fetchall()
         for cert_type, path in rows:
             try:
-                cert = load_chain(Path(path).read_text())[0]
+                cert = read_pem(Path(path).read_text())[0]
             except (OSError, ValueError) as exc:
                 log.error("installed certificate %s cannot be read: %s", path, exc)
                 continue
@@ -148,7 +130,7 @@ class CertificateStore:
         if not self.ca_file:
             return []
         try:
-            certs = load_chain(Path(self.ca_file).read_text())
+            certs = read_pem(Path(self.ca_file).read_text())
         except (OSError, ValueError) as exc:
             log.error("csms.ca_file %s cannot be read: %s", self.ca_file, exc)
             return []
@@ -161,7 +143,7 @@ class CertificateStore:
         }
         entries = []
         for cert in certs:
-            fp = fingerprint(cert)
+            fp = cert.fingerprint
             if fp not in hidden and fp not in installed:
                 entries.append(self._entry(cert, CSMS_ROOT, Path(self.ca_file), "config"))
         return entries
@@ -177,42 +159,65 @@ class CertificateStore:
         issuer = chain[1] if len(chain) > 1 else self._issuer_of(chain[0])
         return [self._entry(chain[0], OWN, files.cert, "station", issuer, children)]
 
-    def _issuer_of(self, cert: Any) -> Any:
-        """The root that signed `cert`; the certificate itself when none is installed (a
-        self-signed one is its own issuer)."""
+    def _issuer_of(self, cert: Certificate) -> Certificate | None:
+        """The root named as `cert`'s issuer (the worker checked the signatures when the
+        chain was accepted); None: the certificate itself (a self-signed one is its own
+        issuer) when no such root is installed."""
         for entry in self._installed_roots() + self._config_roots():
-            if issued_by(cert, entry.cert):
+            if entry.cert is not None and entry.cert.named_issuer_of(cert):
                 return entry.cert
         return None
 
     # --- changing -----------------------------------------------------------------------
 
-    def install(self, cert_type: str, pem: str, now: float | None = None) -> str:
+    async def install(self, cert_type: str, pem: str, now: float | None = None) -> str:
         """InstallCertificate: "Accepted", "Rejected" (not a valid, unexpired root of a
-        known type, or the store is full) or "Failed" (it could not be stored)."""
+        known type, or the store is full) or "Failed" (it could not be checked or stored)."""
         now = time.time() if now is None else now
         self.last_reason = None
-        reason = self._install_problem(cert_type, pem, now)
-        if isinstance(reason, str):
-            self.last_reason = reason
-            log.warning("certificate not installed as %s: %s", cert_type, reason)
-            return "Rejected"
-        cert = reason
-        fp = fingerprint(cert)
+        found = self._readable_root(cert_type, pem)
+        if isinstance(found, str):
+            return self._refused(cert_type, found)
+        try:  # the self-signature, CA flag, dates and key size: `cryptography`, in the worker
+            problem = await worker.call("install_problem", pem=found.pem, now=now)
+        except worker.WorkerError as exc:
+            self.last_reason = f"the certificate could not be checked: {exc}"
+            log.error("certificate not installed as %s: %s", cert_type, self.last_reason)
+            return "Failed"
+        if problem:
+            return self._refused(cert_type, problem)
+        return self._store(cert_type, found, now)
+
+    def _refused(self, cert_type: str, reason: str) -> str:
+        self.last_reason = reason
+        log.warning("certificate not installed as %s: %s", cert_type, reason)
+        return "Rejected"
+
+    def _readable_root(self, cert_type: str, pem: str) -> Certificate | str:
+        """The one certificate of `pem`, or why it is no candidate for a root (a str)."""
+        if cert_type not in ROOT_TYPES:
+            return f"{cert_type!r} is not a root certificate type ({', '.join(ROOT_TYPES)})"
+        try:
+            certs = read_pem(pem)
+        except ValueError as exc:
+            return f"the certificate does not parse ({exc})"
+        if len(certs) != 1:
+            return f"{len(certs)} certificates given; a root certificate comes alone"
+        return certs[0]
+
+    def _store(self, cert_type: str, cert: Certificate, now: float) -> str:
+        fp = cert.fingerprint
         known = self.db.execute(
             "SELECT 1 FROM certificates WHERE fingerprint=? AND cert_type=?", (fp, cert_type)
         ).fetchone()
         if known:
             return "Accepted"  # installed again: nothing changes
         if len(self._installed_roots()) + len(self._config_roots()) >= self.max_entries:
-            self.last_reason = f"the certificate store is full ({self.max_entries} entries)"
-            log.warning("certificate not installed as %s: %s", cert_type, self.last_reason)
-            return "Rejected"
+            full = f"the certificate store is full ({self.max_entries} entries)"
+            return self._refused(cert_type, full)
         path = self.dir / f"{cert_type}-{fp[:16]}.pem"
-        from cryptography.hazmat.primitives.serialization import Encoding
-
         try:
-            path.write_bytes(cert.public_bytes(Encoding.PEM))
+            path.write_text(cert.pem)
             with self.db:  # BEGIN ... COMMIT on the store's autocommit connection
                 self.db.execute("BEGIN IMMEDIATE")
                 self.db.execute(
@@ -228,23 +233,10 @@ class CertificateStore:
             if "full" in str(exc).lower() and self.on_full is not None:
                 self.on_full(self.last_reason)
             return "Failed"
-        log.info("installed %s %s", cert_type, describe(cert))
+        log.info("installed %s %s", cert_type, cert.subject)
         return "Accepted"
 
-    def _install_problem(self, cert_type: str, pem: str, now: float) -> Any:
-        """The certificate to install, or why it cannot be (a str)."""
-        if cert_type not in ROOT_TYPES:
-            return f"{cert_type!r} is not a root certificate type ({', '.join(ROOT_TYPES)})"
-        try:
-            certs = load_chain(pem)
-        except ValueError as exc:
-            return f"the certificate does not parse ({exc})"
-        if len(certs) != 1:
-            return f"{len(certs)} certificates given; a root certificate comes alone"
-        cert = certs[0]
-        return root_problem(cert, now) or key_too_weak(cert) or cert
-
-    def delete(self, wanted: dict[str, Any]) -> str:
+    def delete(self, wanted: dict[str, object]) -> str:
         """DeleteCertificate by hash data: "Accepted", "NotFound", or "Failed" for the
         station's own certificate (and its sub-CAs) and for the last CSMS root."""
         self.last_reason = None

@@ -1,4 +1,6 @@
-"""Checks of certificates and chains: parsing, signatures, dates, roots.
+"""Checks of certificates and chains with `cryptography`: parsing, signatures, dates,
+roots, key strength. They run in the security worker (worker.py, operations.py), never in
+the daemon, which reads certificates with certificate.py.
 
 Each check returns None when the certificate (chain) holds, else the reason in a line a
 technician or a CSMS operator can act on (it goes into techInfo and the security log).
@@ -8,6 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+
+MIN_RSA_BITS = 2048
+MIN_EC_BITS = 224
 
 
 def load_chain(pem: str) -> list[Any]:
@@ -88,3 +93,14 @@ def common_name(cert: Any) -> str | None:
 
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else None
+
+
+def key_too_weak(cert: Any) -> str | None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        return f"an RSA key of {key.key_size} bits (at least {MIN_RSA_BITS} wanted)"
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < MIN_EC_BITS:
+        return f"an EC key of {key.curve.key_size} bits (at least {MIN_EC_BITS} wanted)"
+    return None

@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from .certificate import Certificate
+
 ALGORITHMS = {"SHA256": "sha256", "SHA384": "sha384", "SHA512": "sha512"}
 
 
@@ -50,28 +52,15 @@ class HashData:
                    row["serialNumber"])  # fmt: skip
 
 
-def public_key_bits(key: Any) -> bytes:
-    """The content of a public key's subjectPublicKey BIT STRING."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    if isinstance(key, rsa.RSAPublicKey):
-        return key.public_bytes(Encoding.DER, PublicFormat.PKCS1)
-    if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    raise ValueError(f"unsupported public key type {type(key).__name__}")
-
-
-def hash_data(cert: Any, issuer: Any = None, algorithm: str = "SHA256") -> HashData:
-    """Hash data of `cert` (an x509.Certificate) issued by `issuer`; None: `cert` is a
-    self-signed root and its own key counts."""
+def hash_data(cert: Certificate, issuer: Certificate | None = None,
+              algorithm: str = "SHA256") -> HashData:  # fmt: skip
+    """Hash data of `cert` issued by `issuer`; None: `cert` is a self-signed root and its
+    own key counts."""
     name = ALGORITHMS[algorithm]
     signer = cert if issuer is None else issuer
     return HashData(
         hash_algorithm=algorithm,
-        issuer_name_hash=hashlib.new(name, cert.issuer.public_bytes()).hexdigest(),
-        issuer_key_hash=hashlib.new(name, public_key_bits(signer.public_key())).hexdigest(),
+        issuer_name_hash=hashlib.new(name, cert.issuer_der).hexdigest(),
+        issuer_key_hash=hashlib.new(name, signer.key_bits).hexdigest(),
         serial_number=format(cert.serial_number, "x"),
     )

@@ -6,16 +6,21 @@ Files in `<storage.dir>/certs/` (keys created 0600, never logged):
   connection tries it, and it becomes the current one once it has connected;
 - `station.pem` + `station.key` — the current client certificate (leaf first, then sub-CAs).
 Without `station.pem` the maker's `csms.client_cert` / `csms.client_key` are used.
+
+`new_csr` and `certificate_signed` use `cryptography` and run in the security worker
+(operations.py); the daemon reads the chain with certificate.py.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .certificate import Certificate, read_pem
 from .chain import chain_problem, common_name, load_chain
 
 log = logging.getLogger("chargerd.security")
@@ -98,9 +103,22 @@ def _same_key(cert: Any, key: Any) -> bool:
 
 
 def key_matches(cert_file: str | Path, key_file: str | Path) -> bool:
-    """Whether the private key in `key_file` belongs to the first certificate of `cert_file`."""
-    leaf = load_chain(Path(cert_file).read_text())[0]
-    return _same_key(leaf, _load_key(Path(key_file)))
+    """Whether the private key in `key_file` belongs to the first certificate of
+    `cert_file`, as OpenSSL checks it when a TLS connection loads them (the `ssl` module:
+    no `cryptography` in the daemon). ValueError: the key cannot be read (or is
+    encrypted: the daemon has no passphrase to give)."""
+
+    def no_passphrase() -> str:
+        raise ValueError("the key is encrypted; allowed: an unencrypted PEM key")
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_cert_chain(str(cert_file), str(key_file), password=no_passphrase)
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            return False
+        raise ValueError(f"unreadable ({exc.reason or exc})") from None
+    return True
 
 
 def certificate_signed(
@@ -193,12 +211,12 @@ class StationCertificate:
         log.warning("the new station certificate did not connect: back to the previous one")
         return True
 
-    def chain(self) -> list[Any]:
+    def chain(self) -> list[Certificate]:
         """The current certificate chain (leaf first); [] when there is none."""
         files = self.current()
         if files is None or not files.cert.exists():
             return []
         try:
-            return load_chain(files.cert.read_text())
+            return read_pem(files.cert.read_text())
         except (ValueError, OSError):
             return []

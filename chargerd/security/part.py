@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.model import Decision
+from . import worker
 from .certs import CSMS_ROOT, CertificateStore
 from .credentials import Attempt, Credentials
 from .events import SecurityEvents
@@ -93,8 +94,8 @@ class SecurityPart:
         client = None
         if chain:
             client = {
-                "subject": chain[0].subject.rfc4514_string(),
-                "not_after": chain[0].not_valid_after_utc.isoformat().replace("+00:00", "Z"),
+                "subject": chain[0].subject,
+                "not_after": chain[0].not_after.isoformat().replace("+00:00", "Z"),
             }
         into["security"] = {"profile": self.credentials.profile, "client_cert": client}
 
@@ -120,7 +121,7 @@ class SecurityPart:
         chain = self.station.chain()
         if not chain:
             return False
-        left_s = chain[0].not_valid_after_utc.timestamp() - now
+        left_s = chain[0].not_after.timestamp() - now
         if left_s > self.renew_days * DAY_S:
             return False
         log.warning("the station certificate expires in %.0f days: asking for a new one",
@@ -128,6 +129,31 @@ class SecurityPart:
         for hook in self.renew_wanted:
             hook()
         return True
+
+    # --- the station's certificate, through the worker (for both versions' messages) -----
+
+    async def new_csr(self, organization: str) -> str:
+        """A new pending key pair and its PEM CSR (CN = the station id, O = `organization`).
+        WorkerError when the worker fails (logged by the caller: no SignCertificate)."""
+        csr: str = await worker.call(
+            "new_csr", storage_dir=str(self.config.storage_dir), common_name=self.station_id,
+            organization=organization,
+        )  # fmt: skip
+        return csr
+
+    async def certificate_signed(self, chain_pem: str) -> str | None:
+        """Check a CertificateSigned chain and keep it for the next connection: None when
+        accepted, else why not (also when the worker could not check it)."""
+        roots = [c.pem for c in self.certs.roots(CSMS_ROOT)]
+        try:
+            reason: str | None = await worker.call(
+                "certificate_signed", storage_dir=str(self.config.storage_dir),
+                chain_pem=chain_pem, common_name=self.station_id, roots_pem=roots,
+            )  # fmt: skip
+        except worker.WorkerError as exc:
+            log.error("CertificateSigned could not be checked: %s", exc)
+            return f"the certificate could not be checked ({exc})"
+        return reason
 
     # --- the link's side (chargerd.link.LinkSecurity) ------------------------------------
 

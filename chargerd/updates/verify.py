@@ -4,19 +4,76 @@ Before the download: the signing certificate (PEM, possibly followed by intermed
 in its validity period and chains to a trusted maker root. After the download: SHA-256 over
 the file, in chunks, and the base64 signature checked with the certificate's public key
 (RSA PKCS#1 v1.5 or ECDSA). Each check returns None when it holds, else a reason fit for a
-security event's techInfo. `cryptography` is imported here only, and this module only when
-an update needs it.
+security event's techInfo.
+
+The daemon calls `certificate_check` and `image_check`: they run the checks below, which
+need `cryptography`, in the security worker (chargerd/security/worker.py), so that library
+never lands in the daemon's memory; a worker that fails or times out is a failed check.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger("chargerd.updates")
+
 CHUNK = 1 << 20
+# a maximal image (firmware.max_size_mb) is hashed by the worker on a slow board
+SIGNATURE_TIMEOUT_S = 300.0
+
+
+async def certificate_check(signing_pem: str, trust_anchor: Path | None, security: Any,
+                            now: float) -> str | None:  # fmt: skip
+    """certificate_problem against the trusted maker roots, in the security worker."""
+    from ..security.worker import WorkerError, call
+
+    roots = trusted_roots(trust_anchor, security)
+    if not roots:
+        return "no trusted manufacturer root certificate (firmware.trust_anchor or installed)"
+    try:
+        problem: str | None = await call("firmware_certificate", signing_pem=signing_pem,
+                                         roots_pem=roots, now=now)  # fmt: skip
+    except WorkerError as exc:
+        log.error("the firmware signing certificate could not be checked: %s", exc)
+        return f"the signing certificate could not be checked ({exc})"
+    return problem
+
+
+async def image_check(file: Path, signing_pem: str, signature_b64: str) -> str | None:
+    """signature_problem of the downloaded image, in the security worker."""
+    from ..security.worker import WorkerError, call
+
+    try:
+        problem: str | None = await call(
+            "firmware_signature", timeout=SIGNATURE_TIMEOUT_S, file=str(file),
+            signing_pem=signing_pem, signature=signature_b64,
+        )  # fmt: skip
+    except WorkerError as exc:
+        log.error("the firmware signature could not be checked: %s", exc)
+        return f"the signature could not be checked ({exc})"
+    return problem
+
+
+def trusted_roots(trust_anchor: Path | None, security: Any) -> list[str]:
+    """The maker roots firmware must chain to, as PEM texts: `firmware.trust_anchor` and the
+    ManufacturerRootCertificates the CSMS installed (the security part's store, if any).
+    Read with the standard library (chargerd/security/certificate.py)."""
+    from ..security.certificate import read_pem
+
+    roots: list[str] = []
+    if trust_anchor is not None:
+        try:
+            roots += [cert.pem for cert in read_pem(Path(trust_anchor).read_text())]
+        except (OSError, ValueError):
+            pass  # checked when the configuration was loaded; gone since: not trusted
+    if security is not None:
+        roots += [cert.pem for cert in security.certs.roots("ManufacturerRootCertificate")]
+    return roots
 
 
 def load_certificates(pem: str | bytes) -> list[Any]:
@@ -73,20 +130,6 @@ def certificate_problem(signing_pem: str, roots: list[Any], now: float) -> str |
         if top == root or _issued_by(top, root):
             return _dates_problem(root, now)
     return f"{_name(top)} does not chain to a trusted manufacturer root"
-
-
-def trusted_roots(trust_anchor: Path | None, security: Any) -> list[Any]:
-    """The maker roots firmware must chain to: `firmware.trust_anchor` and the
-    ManufacturerRootCertificates the CSMS installed (the security part's store, if any)."""
-    roots: list[Any] = []
-    if trust_anchor is not None:
-        try:
-            roots += load_certificates(Path(trust_anchor).read_bytes())
-        except (OSError, ValueError):
-            pass  # checked when the configuration was loaded; gone since: not trusted
-    if security is not None:
-        roots += security.certs.roots("ManufacturerRootCertificate")
-    return roots
 
 
 def file_digest(file: Path) -> bytes:

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from chargerd.security.certificate import Certificate, read_pem
+
 NOW = dt.datetime.now(dt.UTC)
 
 
@@ -38,6 +40,11 @@ class Issued:
     @property
     def pem(self) -> str:
         return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    @property
+    def facts(self) -> Certificate:
+        """The certificate as the daemon reads it (chargerd/security/certificate.py)."""
+        return read_pem(self.pem)[0]
 
     @property
     def key_pem(self) -> bytes:

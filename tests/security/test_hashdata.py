@@ -36,7 +36,7 @@ def spki_bit_string(public_key) -> bytes:
 
 def test_root_hash_data_uses_its_own_name_and_key():
     root = pki.root("Hash Root", serial=0x1234)
-    h = hash_data(root.cert)
+    h = hash_data(root.facts)
     assert h.hash_algorithm == "SHA256"
     assert h.issuer_name_hash == hashlib.sha256(root.cert.issuer.public_bytes()).hexdigest()
     assert h.issuer_key_hash == hashlib.sha256(spki_bit_string(root.key.public_key())).hexdigest()
@@ -46,7 +46,7 @@ def test_root_hash_data_uses_its_own_name_and_key():
 def test_leaf_of_an_rsa_issuer_hashes_the_issuers_key_not_its_own():
     parent = pki.root("RSA Root", key=pki.rsa_key())
     child = pki.leaf("CP-001", parent)
-    h = hash_data(child.cert, parent.cert)
+    h = hash_data(child.facts, parent.facts)
     expected = hashlib.sha256(spki_bit_string(parent.key.public_key())).hexdigest()
     assert h.issuer_key_hash == expected
     assert h.issuer_key_hash != hashlib.sha256(spki_bit_string(child.key.public_key())).hexdigest()
@@ -57,20 +57,20 @@ def test_leaf_of_an_ec_sub_ca():
     top = pki.root("EC Root")
     sub = pki.ca("EC Sub", top)
     child = pki.leaf("CP-001", sub)
-    h = hash_data(child.cert, sub.cert)
+    h = hash_data(child.facts, sub.facts)
     assert h.issuer_key_hash == hashlib.sha256(spki_bit_string(sub.key.public_key())).hexdigest()
     assert h.issuer_name_hash == hashlib.sha256(sub.cert.subject.public_bytes()).hexdigest()
 
 
 def test_serial_with_the_top_bit_set_has_no_leading_zero_byte():
     # DER encodes 0x80... with a 00 in front; OCPP wants the number in hex without it
-    cert = pki.root("Top Bit", serial=0x80FF00112233).cert
+    cert = pki.root("Top Bit", serial=0x80FF00112233).facts
     assert hash_data(cert).serial_number == "80ff00112233"
 
 
 def test_sha384_hash_data():
     root = pki.root("384")
-    h = hash_data(root.cert, algorithm="SHA384")
+    h = hash_data(root.facts, algorithm="SHA384")
     assert h.issuer_name_hash == hashlib.sha384(root.cert.subject.public_bytes()).hexdigest()
 
 

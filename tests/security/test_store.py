@@ -27,22 +27,22 @@ def make(store, tmp_path, ca_file=None, max_entries=20):
                             max_entries)  # fmt: skip
 
 
-def test_install_a_root_lists_it_with_its_hash_data(store, tmp_path):
+async def test_install_a_root_lists_it_with_its_hash_data(store, tmp_path):
     certs = make(store, tmp_path)
     root = pki.root("CSMS Root")
-    assert certs.install("CSMSRootCertificate", root.pem) == "Accepted"
+    assert await certs.install("CSMSRootCertificate", root.pem) == "Accepted"
     [entry] = certs.installed()
     assert entry.cert_type == "CSMSRootCertificate"
-    assert entry.hash == hash_data(root.cert)
+    assert entry.hash == hash_data(root.facts)
     assert "CSMS Root" in entry.subject
-    assert certs.roots("CSMSRootCertificate") == [root.cert]
+    assert certs.roots("CSMSRootCertificate") == [root.facts]
     assert certs.roots("ManufacturerRootCertificate") == []
 
 
-def test_the_index_survives_a_restart(store, tmp_path):
+async def test_the_index_survives_a_restart(store, tmp_path):
     root = pki.root()
-    make(store, tmp_path).install("ManufacturerRootCertificate", root.pem)
-    assert [c.cert for c in make(store, tmp_path).installed()] == [root.cert]
+    await make(store, tmp_path).install("ManufacturerRootCertificate", root.pem)
+    assert [c.cert for c in make(store, tmp_path).installed()] == [root.facts]
 
 
 @pytest.mark.parametrize("pem_of", [
@@ -53,72 +53,73 @@ def test_the_index_survives_a_restart(store, tmp_path):
     lambda: "not a certificate",
     lambda: pki.root().pem + pki.root().pem,  # two at once
 ])  # fmt: skip
-def test_what_is_not_a_valid_root_is_rejected(store, tmp_path, pem_of):
+async def test_what_is_not_a_valid_root_is_rejected(store, tmp_path, pem_of):
     certs = make(store, tmp_path)
-    assert certs.install("CSMSRootCertificate", pem_of()) == "Rejected"
+    assert await certs.install("CSMSRootCertificate", pem_of()) == "Rejected"
     assert certs.last_reason
     assert certs.installed() == []
 
 
-def test_unknown_type_is_rejected(store, tmp_path):
-    assert make(store, tmp_path).install("ChargingStationCertificate", pki.root().pem) == "Rejected"
+async def test_unknown_type_is_rejected(store, tmp_path):
+    certs = make(store, tmp_path)
+    assert await certs.install("ChargingStationCertificate", pki.root().pem) == "Rejected"
 
 
-def test_the_store_limit_rejects_more(store, tmp_path):
+async def test_the_store_limit_rejects_more(store, tmp_path):
     certs = make(store, tmp_path, max_entries=2)
-    assert certs.install("CSMSRootCertificate", pki.root("A").pem) == "Accepted"
-    assert certs.install("V2GRootCertificate", pki.root("B").pem) == "Accepted"
-    assert certs.install("MORootCertificate", pki.root("C").pem) == "Rejected"
+    assert await certs.install("CSMSRootCertificate", pki.root("A").pem) == "Accepted"
+    assert await certs.install("V2GRootCertificate", pki.root("B").pem) == "Accepted"
+    assert await certs.install("MORootCertificate", pki.root("C").pem) == "Rejected"
     certs.max_entries = 3
-    assert certs.install("MORootCertificate", pki.root("C").pem) == "Accepted"
+    assert await certs.install("MORootCertificate", pki.root("C").pem) == "Accepted"
 
 
-def test_installing_the_same_root_again_changes_nothing(store, tmp_path):
+async def test_installing_the_same_root_again_changes_nothing(store, tmp_path):
     certs = make(store, tmp_path)
     root = pki.root()
-    assert certs.install("CSMSRootCertificate", root.pem) == "Accepted"
-    assert certs.install("CSMSRootCertificate", root.pem) == "Accepted"
+    assert await certs.install("CSMSRootCertificate", root.pem) == "Accepted"
+    assert await certs.install("CSMSRootCertificate", root.pem) == "Accepted"
     assert len(certs.installed()) == 1
 
 
-def test_delete_by_hash_data(store, tmp_path):
+async def test_delete_by_hash_data(store, tmp_path):
     certs = make(store, tmp_path)
     a, b = pki.root("A"), pki.root("B")
-    certs.install("CSMSRootCertificate", a.pem)
-    certs.install("ManufacturerRootCertificate", b.pem)
-    wire = hash_data(b.cert).to_wire()
+    await certs.install("CSMSRootCertificate", a.pem)
+    await certs.install("ManufacturerRootCertificate", b.pem)
+    wire = hash_data(b.facts).to_wire()
     assert certs.delete({**wire, "serialNumber": "00" + wire["serialNumber"].upper()}) == "Accepted"
-    assert [c.cert for c in certs.installed()] == [a.cert]
+    assert [c.cert for c in certs.installed()] == [a.facts]
     assert certs.delete(wire) == "NotFound"
 
 
-def test_the_last_csms_root_cannot_be_deleted(store, tmp_path):
+async def test_the_last_csms_root_cannot_be_deleted(store, tmp_path):
     certs = make(store, tmp_path)
     a, b = pki.root("A"), pki.root("B")
-    certs.install("CSMSRootCertificate", a.pem)
-    assert certs.delete(hash_data(a.cert).to_wire()) == "Failed"
-    certs.install("CSMSRootCertificate", b.pem)
-    assert certs.delete(hash_data(a.cert).to_wire()) == "Accepted"
-    assert certs.delete(hash_data(b.cert).to_wire()) == "Failed"
+    await certs.install("CSMSRootCertificate", a.pem)
+    assert certs.delete(hash_data(a.facts).to_wire()) == "Failed"
+    await certs.install("CSMSRootCertificate", b.pem)
+    assert certs.delete(hash_data(a.facts).to_wire()) == "Accepted"
+    assert certs.delete(hash_data(b.facts).to_wire()) == "Failed"
 
 
-def test_ca_file_counts_as_an_installed_csms_root(store, tmp_path):
+async def test_ca_file_counts_as_an_installed_csms_root(store, tmp_path):
     maker = pki.root("Maker CSMS Root")
     ca_file = tmp_path / "ca.pem"
     ca_file.write_text(maker.pem)
     certs = make(store, tmp_path, ca_file=str(ca_file))
     [entry] = certs.installed(["CSMSRootCertificate"])
-    assert entry.source == "config" and entry.cert == maker.cert
-    assert certs.delete(hash_data(maker.cert).to_wire()) == "Failed"  # the last one
+    assert entry.source == "config" and entry.cert == maker.facts
+    assert certs.delete(hash_data(maker.facts).to_wire()) == "Failed"  # the last one
     other = pki.root("Other")
-    certs.install("CSMSRootCertificate", other.pem)
-    assert certs.delete(hash_data(maker.cert).to_wire()) == "Accepted"
+    await certs.install("CSMSRootCertificate", other.pem)
+    assert certs.delete(hash_data(maker.facts).to_wire()) == "Accepted"
     assert ca_file.exists()  # the maker's file stays; it is no longer trusted
-    assert certs.roots("CSMSRootCertificate") == [other.cert]
-    assert make(store, tmp_path, ca_file=str(ca_file)).roots("CSMSRootCertificate") == [other.cert]
+    assert certs.roots("CSMSRootCertificate") == [other.facts]
+    assert make(store, tmp_path, ca_file=str(ca_file)).roots("CSMSRootCertificate") == [other.facts]
 
 
-def test_the_stations_own_certificate_is_listed_and_cannot_be_deleted(store, tmp_path):
+async def test_the_stations_own_certificate_is_listed_and_cannot_be_deleted(store, tmp_path):
     root = pki.root()
     sub = pki.ca("Sub", root)
     signed = sign_csr(new_csr(tmp_path, "CP-001", "CPO"), sub)
@@ -126,9 +127,9 @@ def test_the_stations_own_certificate_is_listed_and_cannot_be_deleted(store, tmp
     station = StationCertificate(tmp_path)
     station.connected(station.for_connection())
     certs = make(store, tmp_path)
-    certs.install("CSMSRootCertificate", root.pem)
+    await certs.install("CSMSRootCertificate", root.pem)
     [own] = certs.installed(["ChargingStationCertificate"])
-    assert own.hash == hash_data(signed.cert, sub.cert)
-    assert own.children == (hash_data(sub.cert, root.cert),)
+    assert own.hash == hash_data(signed.facts, sub.facts)
+    assert own.children == (hash_data(sub.facts, root.facts),)
     assert certs.delete(own.hash.to_wire()) == "Failed"
     assert certs.delete(own.children[0].to_wire()) == "Failed"
