@@ -29,7 +29,8 @@ def render(summary: dict[str, Any]) -> str:
             f"  image:     {update['location']} (version {update['version']}"
             + (", signed)" if update["signed"] else ")"),
             f"  download:  attempt {update['attempt']} of {update['attempts']}, "
-            f"not before {_when(update['retrieve_at'])}",
+            + (f"next at {_when(update['retry_at'])}" if update.get("retry_at")
+               else f"not before {_when(update['retrieve_at'])}"),
             f"  install:   {install}",
         ]
         if update["detail"]:
@@ -56,19 +57,14 @@ def summary(updates: Updates) -> dict[str, Any]:
         current = {
             "request_id": s.request.request_id, "status": str(s.status),
             "location": safe_url(s.request.location), "version": s.version,
-            "attempt": s.attempt, "attempts": s.request.attempts,
+            "attempt": s.attempt, "attempts": s.request.attempts, "retry_at": s.retry_at,
             "retrieve_at": s.request.retrieve_at, "install_at": s.request.install_at,
             "signed": s.request.signed, "detail": updates.detail,
         }  # fmt: skip
-    rows = updates.db.execute(
-        "SELECT finished_at, request_id, location, version, status, detail "
-        "FROM firmware_history ORDER BY rowid DESC LIMIT 5"
-    ).fetchall()
-    keys = ("finished_at", "request_id", "location", "version", "status", "detail")
     return {
         "version": updates.running_version(),
         "update": current,
-        "last": [dict(zip(keys, row, strict=True)) for row in rows],
+        "last": updates.journal.history(5),
     }
 
 

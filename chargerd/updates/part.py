@@ -3,10 +3,10 @@ update machine (machine.py) — downloads, the signature check, holding connecto
 installer, the restart — and feeds their results back.
 
 Durability: the machine's state and the statuses it reported are written in one SQLite
-transaction (synchronous FULL) after every input and before any effect starts, so kill -9
-or a power cut at any step finds the update where it was (`booted` says how it goes on).
-Statuses wait in `firmware_reports` until a listener (the adapter's firmware messages,
-which queue them in the stored outbox) has taken them. Connectors held Unavailable for an
+transaction (journal.py) after every input and before any effect starts, so kill -9 or a
+power cut at any step finds the update where it was (`booted` says how it goes on).
+Statuses wait there until a listener (the adapter's firmware messages, which queue them in
+the stored outbox) has taken them. Connectors held Unavailable for an
 installation are written down before they are taken, and given back at the next start
 before the station reads its availability: the temporary Unavailable never outlives a run.
 """
@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..core.model import TransactionEnded
 from .holding import ConnectorHold
+from .journal import Finished, Journal
 from .statuses import FINAL, FirmwareStatus
 from .version import running_version
 
@@ -37,27 +38,7 @@ log = logging.getLogger("chargerd.updates")
 
 StatusListener = Callable[[FirmwareStatus, "int | None"], None]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS firmware_update (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    state TEXT NOT NULL                 -- UpdateState as JSON
-);
-CREATE TABLE IF NOT EXISTS firmware_reports (   -- statuses not yet handed to the listeners
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    status TEXT NOT NULL,
-    request_id INTEGER
-);
-CREATE TABLE IF NOT EXISTS firmware_history (   -- finished updates, for chargerctl firmware
-    finished_at REAL NOT NULL,
-    request_id INTEGER,
-    location TEXT NOT NULL,                     -- safe_url: no credentials
-    version TEXT NOT NULL,
-    status TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-"""
 TICK_S = 1.0  # how often dates and running sessions are looked at
-HISTORY_KEPT = 20
 DOWNLOAD_TIMEOUT_S = 30.0  # per network operation, not for the whole file
 TICK = object()  # a queue item: look at the clock and the sessions now
 
@@ -87,9 +68,8 @@ class Updates:
         self.status_listeners: list[StatusListener] = []
         # the 2.0.1 messages make it read AllowNewSessionsPendingFirmwareUpdate (1.6: false)
         self.allow_new_sessions: Callable[[], bool] = lambda: False
-        self.db.executescript(SCHEMA)
-        row = self.db.execute("SELECT state FROM firmware_update").fetchone()
-        self._stored: str | None = row[0] if row else None
+        self.journal = Journal(self.db)
+        self._stored = self.journal.state()
         self._machine: UpdateMachine | None = None  # made from _stored when first needed
         self._stored_active = self._stored is not None and _status_of(self._stored) not in FINAL
         self.connectors = ConnectorHold(daemon)
@@ -114,12 +94,12 @@ class Updates:
 
     # --- the API of the OCPP messages -----------------------------------------------------
 
-    def request(self, req: UpdateRequest, now: float) -> str:
+    async def request(self, req: UpdateRequest, now: float) -> str:
         """Accepted | AcceptedCanceled | Rejected | InvalidCertificate. A signed request whose
         certificate does not chain to a trusted maker root is refused before anything is
         downloaded (security event InvalidFirmwareSigningCertificate)."""
         if req.signed:
-            problem = self._certificate_problem(req, now)
+            problem = await self._certificate_problem(req, now)
             if problem is not None:
                 log.warning("firmware update %s refused: %s", req.request_id, problem)
                 self.detail = problem
@@ -215,32 +195,18 @@ class Updates:
         """The state and new reports in one transaction; `ended`: an update that is over
         (its state, how it ended) goes into the history."""
         from .machine import Report
+        from .transfer import safe_url
 
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute(
-                "INSERT INTO firmware_update (id, state) VALUES (1, ?) "
-                "ON CONFLICT(id) DO UPDATE SET state = excluded.state",
-                (self.machine.state.to_json(),),
+        finished = None
+        old, how = ended if ended is not None else (None, "")
+        if old is not None and old.request is not None:
+            detail = "" if how == "Cancelled" else self.detail
+            where = safe_url(old.request.location)
+            finished = Finished(
+                time.time(), old.request.request_id, where, old.version, how, detail
             )
-            self.db.executemany(
-                "INSERT INTO firmware_reports (status, request_id) VALUES (?, ?)",
-                [(str(d.status), d.request_id) for d in decisions if isinstance(d, Report)],
-            )
-            old, how = ended if ended is not None else (None, "")
-            if old is not None and old.request is not None:
-                from .transfer import safe_url
-
-                self.db.execute(
-                    "INSERT INTO firmware_history VALUES (?, ?, ?, ?, ?, ?)",
-                    (time.time(), old.request.request_id, safe_url(old.request.location),
-                     old.version, how, "" if how == "Cancelled" else self.detail),
-                )  # fmt: skip
-                self.db.execute(
-                    "DELETE FROM firmware_history WHERE rowid NOT IN "
-                    "(SELECT rowid FROM firmware_history ORDER BY rowid DESC LIMIT ?)",
-                    (HISTORY_KEPT,),
-                )
+        reports = [(str(d.status), d.request_id) for d in decisions if isinstance(d, Report)]
+        self.journal.save(self.machine.state.to_json(), reports, finished)
         if ended is not None and not self.machine.active:
             shutil.rmtree(self.dir, ignore_errors=True)  # the image is of no more use
 
@@ -248,17 +214,13 @@ class Updates:
         """Hand the waiting statuses, oldest first, to the listeners (none yet: later)."""
         if not self.status_listeners:
             return
-        rows = self.db.execute(
-            "SELECT seq, status, request_id FROM firmware_reports ORDER BY seq"
-        ).fetchall()
-        for seq, status, request_id in rows:
+        for seq, status, request_id in self.journal.waiting():
             for listener in self.status_listeners:
                 try:
                     listener(FirmwareStatus(status), request_id)
                 except Exception:  # one listener's bug must not stop the update
                     log.exception("firmware status listener failed on %s", status)
-            with self.db:
-                self.db.execute("DELETE FROM firmware_reports WHERE seq = ?", (seq,))
+            self.journal.handed_out(seq)
 
     # --- effects ----------------------------------------------------------------------------
 
@@ -349,7 +311,7 @@ class Updates:
             self._input(lambda m: m.downloaded(time.time(), self.connectors.busy()))
 
     async def _verify(self) -> None:
-        from .verify import signature_problem
+        from .verify import image_check
 
         req = self.machine.state.request
         assert req is not None
@@ -357,9 +319,7 @@ class Updates:
         if not req.signing_certificate or not req.signature:
             problem = "no signing certificate or no signature with the request"
         else:
-            problem = await asyncio.to_thread(
-                signature_problem, self.image(), req.signing_certificate, req.signature
-            )
+            problem = await image_check(self.image(), req.signing_certificate, req.signature)
         if problem:
             log.error("firmware %s refused: %s", self.machine.state.version, problem)
             self.detail = problem
@@ -394,13 +354,13 @@ class Updates:
 
     # --- trust ------------------------------------------------------------------------------
 
-    def _certificate_problem(self, req: UpdateRequest, now: float) -> str | None:
-        from .verify import certificate_problem, trusted_roots
+    async def _certificate_problem(self, req: UpdateRequest, now: float) -> str | None:
+        from .verify import certificate_check
 
         if not req.signing_certificate:
             return "no signing certificate with the request"
-        roots = trusted_roots(self.config.firmware.trust_anchor, self.daemon.parts.get("security"))
-        return certificate_problem(req.signing_certificate, roots, now)
+        return await certificate_check(req.signing_certificate, self.config.firmware.trust_anchor,
+                                       self.daemon.parts.get("security"), now)  # fmt: skip
 
     def _security_event(self, kind: str, info: str) -> None:
         parts = getattr(self.daemon, "parts", {})

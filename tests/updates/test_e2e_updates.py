@@ -88,3 +88,36 @@ async def test_connectors_held_for_an_installation_come_back_after_a_kill(
     await station.restart()
     await station.wait_status(2, "Available")  # the temporary Unavailable was never kept
     assert (await firmware(station))["version"] == "4.0"
+
+
+async def test_chargerctl_firmware_shows_a_paused_download_and_its_next_attempt(
+    csms: Csms, station: Station, tmp_path: Path
+):
+    with_firmware(station)
+    fw = image(tmp_path, "chargerd-fw-4.1.bin")
+    site = Site(files={"/chargerd-fw-4.1.bin": fw.read_bytes()},
+                drop_after={"/chargerd-fw-4.1.bin": 50_000})  # fmt: skip
+    with http_server(site) as port:
+        await station.start()
+        mark = len(csms.ledger.entries)
+        asked = time.time()
+        await csms.call(STATION_ID, "UpdateFirmware", {
+            "location": site.url(port, "/chargerd-fw-4.1.bin"), "retrieveDate": iso(asked),
+            "retries": 2, "retryInterval": 3,
+        })  # fmt: skip
+        paused: dict[str, Any] = {}
+
+        async def is_paused() -> bool:
+            paused.update((await firmware(station))["update"] or {})
+            return paused.get("status") == "DownloadPaused"
+
+        deadline = time.monotonic() + 10
+        while not await is_paused():
+            assert time.monotonic() < deadline, f"not paused in chargerctl firmware: {paused}"
+            await asyncio.sleep(0.05)
+        assert paused["attempt"] == 1 and paused["attempts"] == 2
+        assert asked + 3 <= paused["retry_at"] <= time.time() + 3
+        assert paused["detail"]  # why the transfer broke off
+        await wait_until(lambda: "Installed" in sent(csms, mark), "Installed", 20)
+    assert sent(csms, mark) == ["Downloading", "Downloaded", "Installing", "Installed"]
+    assert (await firmware(station))["version"] == "4.1"
