@@ -29,8 +29,9 @@ class CsmsConfig:
     call_timeout_s: float = 30.0  # how long to wait for a CALLRESULT
     reconnect_min_s: float = 1.0  # first reconnect wait; doubles after each failure
     reconnect_max_s: float = 60.0  # cap of the reconnect wait
-    # When replaying a backlog, queued meter samples of one transaction and connector are
-    # combined into one MeterValues of at most this many entries; 1 sends each alone.
+    # When replaying a backlog, queued meter samples of one transaction are combined into
+    # one message (1.6 MeterValues, 2.0.1 TransactionEvent) of at most this many meter
+    # values; 1 sends each alone.
     replay_batch: int = 100
 
 
