@@ -14,6 +14,7 @@ The daemon never imports this package; only `chargerd demo` (the CLI entry point
 - v201.py      `Csms201`: the 2.0.1 handlers, TransactionEvent/seqNo records and checks
 - cli.py       `scripts/dev-csms` / `python -m devcsms`
 - demo.py      `chargerd demo`: a simulated station and a CSMS play one charging session
+               (demo_sessions.py the session of each version, narration.py the lines shown)
 
 Everything logs to the `chargerd.csms` logger (its name from before the move, which the
 soak and bench scripts set), the `ocpp` package's own lines to `chargerd.csms.ocpp`.
