@@ -124,7 +124,7 @@ class Lowering:
         Only a draw measured after the offer last rose counts (`Draw.since`)."""
         if now >= self.at + FOLLOW_S:
             return True
-        if draw is None or not draw.since(raised_at):
+        if draw is None or draw.amps is None or not draw.since(raised_at):
             return False
         return draw.amps <= self.to_a + FOLLOW_TOLERANCE_A
 
@@ -157,13 +157,15 @@ class Handover:
       moves in the same pass, so the hold and the reclaim do not fight;
     - a higher share is offered as far as free current allows (never a partial offer below
       6 A), the rest as soon as more is free. Raises wait on nothing but freed current.
-    Anti-toggling: free current goes first to sessions whose offer has not changed for
-    SETTLE_S, then to those changed more recently (earlier arrivals first within each). We
-    do not hold a raise back on time alone: current nobody else can take would be wasted for
-    up to 5 s, and an EV is not harmed by an offer that rises (it may take it or not); what
-    makes EVs stumble — a pilot switched off and on within a second (EVerest #1068) — is
-    kept away by the resume hysteresis (RESUME_HYSTERESIS_A) and by lowering only to shares,
-    never below them in passing.
+    Not toggling faster than EVs follow (our decision): free current goes first to sessions
+    whose offer has not changed for SETTLE_S, then to the recently changed ones (earlier
+    arrivals first within each). A recently changed offer is still raised when no settled
+    session can take the current: holding it back on time alone would leave current unused
+    for up to 5 s, and raises wait on nothing but freed current. What made EVs stumble in
+    EVerest #1068 — a pilot switched off and on within a second — is kept away by the
+    resume hysteresis (RESUME_HYSTERESIS_A) and by the reclaim reading only draws measured
+    after an offer last rose (`measured`): on an older reading a just-raised EV looked as if
+    it took less, was cut back, and raised again a second later.
     """
 
     offers: dict[int, float] = field(default_factory=dict)

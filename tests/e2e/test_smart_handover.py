@@ -32,8 +32,15 @@ class Seen:
 
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "station.yaml"
-    rapi = [{"id": n, "max_current_a": 32, "phases": 3,
-             "controller": {"driver": "rapi", "port": f"/dev/ttyAMA{n}"}} for n in (1, 2)]
+    rapi = [
+        {
+            "id": n,
+            "max_current_a": 32,
+            "phases": 3,
+            "controller": {"driver": "rapi", "port": f"/dev/ttyAMA{n}"},
+        }
+        for n in (1, 2)
+    ]
     path.write_text(yaml.safe_dump({
         "station": {"id": STATION_ID, "vendor": "v", "model": "m"},
         "csms": {"url": "ws://127.0.0.1:9/ocpp", "ocpp_version": "1.6"},
@@ -68,7 +75,7 @@ async def test_freed_current_reaches_the_other_connector_after_the_lowered_ev_fo
         heard = {n: 0 for n in devices}
         while True:
             for n, device in devices.items():
-                for frame in device.received[heard[n]:]:
+                for frame in device.received[heard[n] :]:
                     if frame.command == "SC":
                         seen.append(Seen(time.monotonic(), f"SC {' '.join(frame.args)}@{n}"))
                 heard[n] = len(device.received)
