@@ -1,12 +1,10 @@
 """A simulated OpenEVSE controller serving RAPI on a pty, for tests and `chargerctl sim`.
 
 The driver (`hal.drivers.rapi.RapiController`) opens `RapiDevice.port`, the slave side of
-a pty; the device answers on the master side from the asyncio loop (add_reader, no
-threads; rapi_wire.py). The EV and the current it draws are a `SimController`, so a
+a pty (rapi_wire.py). The EV and the current it draws are a `SimController`, so a
 `SimMeter` built on `device.controller` measures what the EV takes through this device.
-The firmware's parts with a state of their own are beside it: the heartbeat supervision
-(rapi_heartbeat.py), the cable lock (rapi_lock.py), the session energy (rapi_energy.py)
-and the LCD (rapi_lcd.py).
+Beside it: rapi_heartbeat.py, rapi_lock.py, rapi_energy.py and rapi_lcd.py, the parts of
+the firmware with a state of their own.
 """
 
 from __future__ import annotations
@@ -40,6 +38,7 @@ from hal.sim.rapi_wire import DeviceLine
 log = logging.getLogger(__name__)
 
 Mode = Literal["enabled", "sleeping", "disabled"]
+MODE_BY_COMMAND: dict[str, Mode] = {"FE": "enabled", "FS": "sleeping", "FD": "disabled"}
 PROTOCOL_VERSION = "5.2.1"
 
 
@@ -282,16 +281,10 @@ class RapiDevice:
         self._reply(f, True)
 
     def _cmd_fe(self, f: RapiFrame) -> None:
-        self._mode = "enabled"
+        self._mode = MODE_BY_COMMAND[f.command]
         self._reply(f, True)
 
-    def _cmd_fs(self, f: RapiFrame) -> None:
-        self._mode = "sleeping"
-        self._reply(f, True)
-
-    def _cmd_fd(self, f: RapiFrame) -> None:
-        self._mode = "disabled"
-        self._reply(f, True)
+    _cmd_fs = _cmd_fd = _cmd_fe  # sleep, disable
 
     def _cmd_fr(self, f: RapiFrame) -> None:
         self._reply(f, True)
