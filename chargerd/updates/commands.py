@@ -29,8 +29,11 @@ def render(summary: dict[str, Any]) -> str:
             f"  image:     {update['location']} (version {update['version']}"
             + (", signed)" if update["signed"] else ")"),
             f"  download:  attempt {update['attempt']} of {update['attempts']}, "
-            + (f"next at {_when(update['retry_at'])}" if update.get("retry_at")
-               else f"not before {_when(update['retrieve_at'])}"),
+            + (
+                f"next at {_when(update['retry_at'])}"
+                if update.get("retry_at")
+                else f"not before {_when(update['retrieve_at'])}"
+            ),
             f"  install:   {install}",
         ]
         if update["detail"]:
