@@ -81,6 +81,8 @@ class Updates:
 
     @property
     def machine(self) -> UpdateMachine:
+        """The update machine, made from the stored state when first needed: a start that
+        finds no update under way does without machine.py (its dataclasses cost start-up)."""
         if self._machine is None:
             from .machine import UpdateMachine, UpdateState
 
