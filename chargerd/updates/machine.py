@@ -50,11 +50,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from .statuses import FINAL, FirmwareStatus
+from .statuses import FINAL, UNSTOPPABLE, FirmwareStatus
 
 S = FirmwareStatus
-# these cannot be cancelled by a new request: the image is being written or booted
-UNSTOPPABLE = {S.Installing, S.InstallRebooting}
 DOWNLOADING = (S.Downloading, S.DownloadPaused)
 
 

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 from ..core.model import TransactionEnded
 from .holding import ConnectorHold
 from .journal import Finished, Journal
-from .statuses import FINAL, FirmwareStatus
+from .statuses import FINAL, UNSTOPPABLE, FirmwareStatus
 from .version import running_version
 
 if TYPE_CHECKING:  # machine.py is imported when an update is under way (start-up time)
@@ -138,8 +138,10 @@ class Updates:
     async def run(self) -> None:
         await asyncio.sleep(0)  # the other parts attach their listeners first
         if self.active():
-            self._input(lambda m: m.booted(self.running_version(), time.time(),
-                                           self.connectors.busy()))  # fmt: skip
+            running, expected = self.running_version(), self.machine.state.version
+            if self.machine.state.status in UNSTOPPABLE and running != expected:
+                self.detail = f"{running} runs after the restart, not {expected}"
+            self._input(lambda m: m.booted(running, time.time(), self.connectors.busy()))
         else:  # a finished update has nothing to do at a start but hand out its statuses
             self._deliver()
         try:

@@ -31,3 +31,5 @@ S = FirmwareStatus
 # an update in one of these is over (its last status is kept for TriggerMessage)
 FINAL = frozenset({S.Idle, S.DownloadFailed, S.InvalidSignature, S.Installed,
                    S.InstallationFailed, S.InstallVerificationFailed})  # fmt: skip
+# these cannot be cancelled by a new request: the image is being written or booted
+UNSTOPPABLE = frozenset({S.Installing, S.InstallRebooting})

@@ -256,6 +256,9 @@ async def test_an_image_that_rolls_back_after_the_restart_is_install_verificatio
     assert failed.index > boot.index and failed.payload["requestId"] == 61
     events = [e.payload["type"] for e in calls(csms, "SecurityEventNotification", mark)]
     assert "FirmwareUpdated" not in events
+    last = (await station.status())["firmware"]["last"][0]
+    assert last["status"] == "InstallVerificationFailed"
+    assert last["detail"] == f"{old} runs after the restart, not 9.9"  # for the technician
     await station.wait_status(1, "Available")
     await station.wait_status(2, "Available")
 
