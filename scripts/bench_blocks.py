@@ -457,8 +457,10 @@ class Run:
         ]
         if self.v201:
             steps[3:3] = [("display message", self.display_message), ("monitor", self.monitor)]
-        for _, step in steps:
+        self.steps_mb: dict[str, float] = {}  # RSS right after each block
+        for name, step in steps:
             await step()
+            self.steps_mb[name] = round(rss_mb(self.daemon.pid), 1)
         return [name for name, _ in steps]
 
     async def sessions(self, count: int) -> None:
@@ -505,6 +507,7 @@ async def measure_async(
             result["rss_boot_mb"] = round(rss_mb(daemon.pid), 1)
             result["cryptography_after_boot"] = cryptography_loaded(daemon.pid)
             result["blocks"] = await run.every_block()
+            result["rss_after_each_block_mb"] = run.steps_mb
             await asyncio.sleep(SETTLE_S)
             result["rss_blocks_mb"] = round(rss_mb(daemon.pid), 1)
             result["cryptography_after_blocks"] = cryptography_loaded(daemon.pid)
@@ -566,6 +569,8 @@ def main() -> int:
     for r in results:
         if r.get("violations"):
             print(f"{r['ocpp']}: CSMS saw protocol violations: {r['violations']}")
+        steps = ", ".join(f"{k} {v:.1f}" for k, v in r["rss_after_each_block_mb"].items())
+        print(f"{r['ocpp']}: MB after each block: {steps}")
         for name, mb in r.get("mappings_mb", []):
             print(f"  {r['ocpp']}  {mb:6.1f} MB  {name}")
         if "directory" in r:

@@ -115,7 +115,9 @@ def key_matches(cert_file: str | Path, key_file: str | Path) -> bool:
     try:
         context.load_cert_chain(str(cert_file), str(key_file), password=no_passphrase)
     except ssl.SSLError as exc:
-        if "KEY_VALUES_MISMATCH" in str(exc):
+        # a key of the certificate's type that is not its key; a key of another type
+        # (RSA for an EC certificate) makes OpenSSL drop the certificate instead
+        if exc.reason in ("KEY_VALUES_MISMATCH", "NO_CERTIFICATE_ASSIGNED"):
             return False
         raise ValueError(f"unreadable ({exc.reason or exc})") from None
     return True
