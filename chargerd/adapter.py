@@ -15,7 +15,7 @@ from websockets.asyncio.client import ClientConnection
 from .config import Config
 from .core.model import AuthorizationRejected, CoreSettings, Decision, RefusedBy
 from .core.station import Station
-from .parts import Part
+from .parts import Parts
 from .store import Store
 
 T = TypeVar("T")
@@ -25,7 +25,7 @@ class Runtime(Protocol):
     config: Config
     store: Store
     station: Station
-    parts: dict[str, Part]  # the feature blocks by name (parts.py)
+    parts: Parts  # the feature blocks by name (parts.py)
 
     async def feed(self, event: Callable[[float], T]) -> T:
         """Run `event(now)` on the core, then carry out every decision it made."""

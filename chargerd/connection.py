@@ -42,7 +42,7 @@ class CsmsConnection:
         self._rpc: Rpc | None = None
         self._reported: dict[int, Any] = {}  # status last reported per connector / EVSE
         self._handlers: dict[str, RequestHandler] = {}  # from the feature blocks
-        self._on_parts_built: list[Callable[[], object]] = []
+        self._on_parts_built: list[Callable[[], object]] | None = []  # None: built
 
     def add_handlers(self, handlers: dict[str, RequestHandler]) -> None:
         """Requests a feature block (smart charging, security, firmware, ...) answers, kept
@@ -51,17 +51,27 @@ class CsmsConnection:
         self.supported = self.supported | set(handlers)
 
     def when_parts_built(self, attach: Callable[[], object]) -> None:
-        """Run `attach` once the daemon's parts exist: they are built after the adapter, so
-        a block's messages cannot reach its part from the adapter's __init__. An adapter
+        """Run `attach` once the daemon's parts exist (at once if they do): they are built
+        after the adapter, most of them once the first BootNotification has left (parts.py),
+        so a block's messages cannot reach its part from the adapter's __init__. An adapter
         built alone (unit tests) never runs it."""
-        self._on_parts_built.append(attach)
+        if self._on_parts_built is None:
+            attach()
+        else:
+            self._on_parts_built.append(attach)
 
     def parts_built(self) -> None:
         """The daemon's parts exist (called once by the daemon)."""
-        for attach in self._on_parts_built:
+        waiting, self._on_parts_built = self._on_parts_built or [], None
+        for attach in waiting:
             attach()
 
+    def handler(self, action: str) -> RequestHandler:
+        """The handler a feature block registered for `action`."""
+        return self._handlers[action]
+
     async def _dispatch(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        self.rt.parts.build_rest()  # the blocks' messages answer with their parts attached
         handler = self._handlers.get(action)
         if handler is not None:
             return await handler(payload)
@@ -124,8 +134,9 @@ class CsmsConnection:
             payload = self._boot_payload()
             try:
                 answer = await rpc.call(
-                    "BootNotification", payload, self.config.csms.call_timeout_s
-                )
+                    "BootNotification", payload, self.config.csms.call_timeout_s,
+                    sent=self.rt.parts.want,  # what the start did not need, built meanwhile
+                )  # fmt: skip
             except (CallError, TimeoutError) as exc:
                 log.warning("BootNotification failed (%s); retrying", exc or "no answer")
                 await self._wait_boot(DEFAULT_BOOT_RETRY_S)

@@ -16,19 +16,7 @@ from dataclasses import replace
 from enum import Enum
 from typing import Any, Protocol, TypeVar
 
-from hal.interfaces import (
-    ConnectorHardware,
-    DeviceError,
-    EventSink,
-    FaultCleared,
-    FaultCode,
-    FaultRaised,
-    HalEvent,
-    MeterReading,
-    PowerModule,
-    PowerReading,
-    TamperDetected,
-)
+from hal.interfaces import DeviceError, HalEvent, MeterReading, PowerReading, TamperDetected
 from hal.registry import Hardware
 
 from . import commands, logs, notify, technician
@@ -45,15 +33,16 @@ from .core.model import (
     TransactionEnded,
 )
 from .core.station import ConnectorSpec, Station
+from .devices import Devices
 from .link import Link, LinkSettings, station_url
-from .parts import Part, build_parts
+from .parts import Parts, first_parts, later_parts
 from .store import Store
 
 log = logging.getLogger("chargerd")
 T = TypeVar("T")
 
 TICK_S = 1.0  # meter polling and timers
-DEVICE_RETRY_S = 5.0  # how often a device that could not be opened is tried again
+PARTS_AT_LATEST_S = 1.0  # the parts not needed to start are built by then (no CSMS yet)
 DRAIN_BEFORE_RESET_S = 10  # how long a reset waits for queued messages to reach the CSMS
 
 
@@ -94,7 +83,7 @@ def make_adapter(config: Config, store: Store) -> Adapter:
     return ADAPTERS[config.csms.ocpp_version](config, store)
 
 
-class Daemon:
+class Daemon(Devices):
     """One run of the station, from start-up to stop or reset."""
 
     def __init__(self, config: Config, hardware: Hardware):
@@ -143,10 +132,14 @@ class Daemon:
         self._outcome = Outcome.STOPPED
         self._tasks: list[asyncio.Task[Any]] = []  # run as long as the daemon
         self._background: list[asyncio.Task[Any]] = []
-        # feature blocks beside the core, by name (parts.py); adapters reach them as rt.parts
-        self.parts: dict[str, Part] = {"updates": updates}
-        self.parts.update(build_parts(self, hardware))
-        self.adapter.parts_built()
+        self._running = False  # run() has started the core's tasks
+        # feature blocks beside the core, by name (parts.py); adapters reach them as rt.parts.
+        # Those the start does not need are built once the first BootNotification has left.
+        self.parts = Parts(
+            {"updates": updates, **first_parts(self)},
+            later=lambda: later_parts(self, hardware),
+            built=self._parts_built,
+        )
 
     # --- the Runtime interface used by adapters -----------------------------------------------
 
@@ -234,55 +227,11 @@ class Daemon:
         except DeviceError as exc:
             log.error("connector %s: %s failed: %s", getattr(d, "connector", "?"), d, exc)
 
-    async def _dc_setpoint(self, hw: ConnectorHardware, connector: int, amps: float) -> None:
-        """The power module's output for an offer, within the connector's DC limits."""
-        assert hw.power is not None
-        volts = hw.dc_target_voltage_v or 400.0
-        limits = next(c for c in self.config.connectors if c.id == connector)
-        await hw.power.set_output(volts, limits.dc_current_a(amps, volts))
-
-    async def _final_reading(self, d: TransactionEnded, hw: ConnectorHardware) -> TransactionEnded:
-        """meterStop from the register as it stands now that the power is off, rather than
-        from the last poll (up to a tick old)."""
-        try:
-            reading = await hw.meter.read()
-        except DeviceError:
-            return d  # the last good reading stands (a dead meter ends sessions too)
-        self.station.meter_read(hw.connector, reading, time.time())
-        return replace(d, meter_stop_wh=max(d.meter_stop_wh, round(reading.energy_wh)),
-                       reading=reading)  # fmt: skip
-
     async def _pump_events(self) -> None:
         while True:
             await self._event_arrived.wait()
             self._event_arrived.clear()
             await self.feed(lambda now: None)  # _settle feeds the queued events
-
-    async def _read_meters(self) -> None:
-        for connector, hw in self.hardware.items():
-            if hw.power is not None:
-                await self._read_power(connector, hw.power)
-            meter = type(hw.meter).__name__
-            try:
-                reading = await hw.meter.read()
-            except DeviceError as exc:
-                self.device_problems.failed(connector, meter, str(exc))
-                await self.feed(
-                    lambda now, c=connector, e=exc: self.station.meter_failed(c, str(e), now)
-                )
-                continue
-            self.device_problems.recovered(connector, meter)
-            await self.feed(lambda now, c=connector, r=reading: self.station.meter_read(c, r, now))
-            for listener in self.meter_listeners:
-                listener(connector, reading, time.time())
-
-    async def _read_power(self, connector: int, power: PowerModule) -> None:
-        """The DC output for chargerctl status; a module that does not answer faults the
-        connector through its driver, here it only leaves the output unknown."""
-        try:
-            self.dc_output[connector] = await power.read()
-        except DeviceError:
-            self.dc_output.pop(connector, None)
 
     async def _ticker(self) -> None:
         """Poll meters and run timers; ping the systemd watchdog only while this loop turns,
@@ -298,41 +247,6 @@ class Daemon:
                 last_ping = time.monotonic()
 
     # --- life cycle -----------------------------------------------------------------------
-
-    async def _start_hardware(self) -> None:
-        for hw in self.hardware.values():
-            for device in (hw.controller, hw.meter, hw.power):
-                if device is not None and not await self._start_device(hw.connector, device):
-                    self._spawn(self._keep_starting(hw.connector, device))
-            if hw.reader is not None:  # it reports ReaderFailure and retries by itself
-                await hw.reader.start(self._sink_of(hw.reader))
-
-    async def _start_device(self, connector: int, device: Any, first: bool = True) -> bool:
-        """Start a device; one that cannot be opened faults its connector, not the daemon."""
-        try:
-            await device.start(self._sink_of(device))
-        except (DeviceError, OSError) as exc:
-            self.device_problems.failed(connector, type(device).__name__, f"cannot start: {exc}")
-            if first:
-                self._sink_of(device)(FaultRaised(connector, FaultCode.InternalError, str(exc)))
-            return False
-        return True
-
-    def _sink_of(self, device: Any) -> EventSink:
-        """`emit`, remembering which device raised each fault."""
-
-        def sink(event: HalEvent) -> None:
-            if isinstance(event, FaultRaised):
-                self.fault_devices[(event.connector, str(event.code))] = device
-            self.emit(event)
-
-        return sink
-
-    async def _keep_starting(self, connector: int, device: Any) -> None:
-        while not await self._start_device(connector, device, first=False):
-            await asyncio.sleep(DEVICE_RETRY_S)
-        self.device_problems.recovered(connector, type(device).__name__)
-        self.emit(FaultCleared(connector, FaultCode.InternalError))
 
     async def _recover(self) -> None:
         """End transactions left open by the last run (killed, or stopped for a restart)."""
@@ -384,10 +298,14 @@ class Daemon:
             asyncio.create_task(self._pump_events()),
             asyncio.create_task(self._ticker()),
             asyncio.create_task(self.link.run()),
-            *(asyncio.create_task(p.run(), name=f"part:{n}") for n, p in self.parts.items()),
         ]
         for task in self._tasks:
             task.add_done_callback(self._task_ended)
+        self._running = True
+        if self.parts.complete:  # something wanted a part already
+            self._start_parts()
+        else:  # once the first BootNotification has left (or no CSMS answers)
+            self._spawn(self._build_parts_later())
         on_ready()
         log.info(
             "station %s up: %d connectors, OCPP %s to %s",
@@ -400,22 +318,34 @@ class Daemon:
             await self._shutdown()
         return self._outcome
 
+    def _parts_built(self) -> None:
+        """Every part exists: the adapter's block messages attach to them, then they run."""
+        self.adapter.parts_built()
+        if self._running:
+            self._start_parts()
+
+    def _start_parts(self) -> None:
+        if self._stop.is_set():
+            return
+        for name, part in self.parts.built().items():
+            task = asyncio.create_task(part.run(), name=f"part:{name}")
+            task.add_done_callback(self._task_ended)
+            self._tasks.append(task)
+
+    async def _build_parts_later(self) -> None:
+        try:
+            await self.parts.build_when_wanted(PARTS_AT_LATEST_S)
+        except Exception:  # as when a part could not be built at the start
+            log.critical("building the feature blocks failed; stopping", exc_info=True)
+            self._outcome = Outcome.FAILED
+            self._stop.set()
+
     async def _shutdown(self) -> None:
         tasks = self._tasks + self._background
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for hw in self.hardware.values():  # nobody will watch the power: switch it off
-            try:
-                if hw.power is not None:
-                    await hw.power.switch(False)
-                await hw.controller.set_contactor(False)
-                await hw.controller.offer_current(0)
-            except DeviceError as exc:
-                log.error("connector %d: could not switch off: %s", hw.connector, exc)
-            for device in (hw.controller, hw.meter, hw.power, hw.reader):
-                if device is not None:
-                    await device.stop()
+        await self._switch_off()
         self.store.set_meta("clean_shutdown", "1")
         self.store.close()
 
