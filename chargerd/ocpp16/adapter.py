@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..adapter import Runtime, refusal_text
+from ..blocks import Block, Blocks
 from ..config import Config
 from ..connection import CsmsConnection
 from ..core.connector import Status
@@ -29,16 +30,17 @@ from ..outbox import Combining, Outbox, RetryPolicy
 from ..rpc import OCPP16, CallError, ConnectionLost
 from ..store import Store
 from ..updates.version import running_version
-from . import cost
 from . import keys as K
-from .firmware import Firmware16
 from .local_list import get_local_list_version, send_local_list
 from .payloads import auth_info, timestamp
 from .reservations import cancel_reservation, reserve_now
-from .security import Security16
-from .smart import SmartMessages
 from .transactions import TransactionMessages
 from .triggers import trigger_message
+
+if TYPE_CHECKING:
+    from .firmware import Firmware16
+    from .security import Security16
+    from .smart import SmartMessages
 
 log = logging.getLogger("chargerd.ocpp16")
 
@@ -59,6 +61,17 @@ SUPPORTED = {
     "UnlockConnector",
 }
 MAX_VALUE_LENGTH = 500  # ChangeConfiguration.req value: CiString500
+# The feature blocks' messages, each imported when first wanted (chargerd/blocks.py).
+BLOCKS = (
+    Block("firmware", "chargerd.ocpp16.firmware", "Firmware16", (  # and diagnostics
+        "UpdateFirmware", "SignedUpdateFirmware", "GetDiagnostics", "GetLog"), attaches=True),
+    Block("security", "chargerd.ocpp16.security", "Security16", (  # security extension
+        "InstallCertificate", "GetInstalledCertificateIds", "DeleteCertificate",
+        "ExtendedTriggerMessage", "CertificateSigned"), attaches=True),
+    Block("smart", "chargerd.ocpp16.smart", "SmartMessages", (  # Smart Charging
+        "SetChargingProfile", "ClearChargingProfile", "GetCompositeSchedule")),
+    Block("cost", "chargerd.ocpp16.cost", "handlers", ("DataTransfer",)),  # prices, costs
+)  # fmt: skip
 
 
 class Ocpp16Adapter(TransactionMessages, CsmsConnection):
@@ -72,12 +85,7 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
         self.store = store
         self.keys = self._load_keys()
         self.local_list = LocalList(store)
-        self.firmware = Firmware16(self)  # firmware and diagnostics (firmware.py)
-        self.security = Security16(self)  # security extension (security.py)
-        self.add_handlers(self.security.handlers())
-        self.smart = SmartMessages(self)  # Smart Charging (smart.py)
-        self.add_handlers(self.smart.handlers())
-        self.add_handlers(cost.handlers(self))  # prices and costs: DataTransfer costmsg (cost.py)
+        self.blocks = Blocks(self, BLOCKS)
         self._boot_now = asyncio.Event()  # a TriggerMessage asks for the next boot attempt
         # MinimumStatusDuration: connector -> (status, error code) not yet reported, since
         self._changing: dict[int, tuple[tuple[Status, str], float]] = {}
@@ -102,6 +110,18 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
     def bind(self, runtime: Runtime) -> None:
         self.rt = runtime
         runtime.station.local_list = self.local_list.info
+
+    @property
+    def firmware(self) -> Firmware16:
+        return self.blocks.get("firmware")  # type: ignore[no-any-return]
+
+    @property
+    def security(self) -> Security16:
+        return self.blocks.get("security")  # type: ignore[no-any-return]
+
+    @property
+    def smart(self) -> SmartMessages:
+        return self.blocks.get("smart")  # type: ignore[no-any-return]
 
     # --- configuration keys ------------------------------------------------------------------
 
@@ -321,12 +341,14 @@ class Ocpp16Adapter(TransactionMessages, CsmsConnection):
             connector = p.get("connectorId")
             if connector is not None and connector not in station.connectors:
                 return {"status": "Rejected"}
-            if self.smart.remote_start_refused(p):  # its chargingProfile
+            with_profile = "chargingProfile" in p
+            if with_profile and self.smart.remote_start_refused(p):
                 return {"status": "Rejected"}
             accepted = await self.rt.feed(
                 lambda now: station.remote_start(p["idTag"], connector, now)
             )
-            self.smart.remote_start_answered(p, accepted)
+            if with_profile:
+                self.smart.remote_start_answered(p, accepted)
             return {"status": "Accepted" if accepted else "Rejected"}
         if action == "RemoteStopTransaction":
             tx_id = self.store.tx_by_csms_id(str(p["transactionId"]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hal.interfaces import MeterReading
 
@@ -15,7 +15,9 @@ from ..core.model import MeterSampled, TransactionEnded, TransactionStarted
 from ..outbox import Outbox
 from ..store import OutboxMessage, Store
 from .payloads import auth_info, meter_value, stop_reason, timestamp
-from .smart import SmartMessages
+
+if TYPE_CHECKING:
+    from ..blocks import Blocks
 
 log = logging.getLogger("chargerd.ocpp16")
 
@@ -27,11 +29,13 @@ class TransactionMessages:
     rt: Runtime
     _measurands: Callable[[str], list[str]]
     _spawn: Callable[[Any], None]
-    smart: SmartMessages
+    blocks: Blocks
 
     def _transaction_started(self, d: TransactionStarted) -> None:
         tx = d.transaction
-        self.smart.transaction_started(tx)  # a RemoteStart TxProfile binds to it
+        smart = self.blocks.made("smart")  # (none made: no RemoteStart TxProfile waits)
+        if smart is not None:
+            smart.transaction_started(tx)  # a RemoteStart TxProfile binds to it
         payload = {
             "connectorId": tx.connector,
             "idTag": tx.id_tag,

@@ -13,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..adapter import Runtime
 from ..outbox import Outbox
 from ..store import Store
-from .firmware import Firmware16
 from .payloads import meter_value
+
+if TYPE_CHECKING:
+    from .firmware import Firmware16
 
 ANSWER_FIRST_S = 0.02  # the triggered message goes after TriggerMessage.conf
 
@@ -34,7 +36,9 @@ class TriggerHost(Protocol):
     outbox: Outbox
     store: Store
     registration: str
-    firmware: Firmware16
+
+    @property
+    def firmware(self) -> Firmware16: ...
 
     def spawn(self, coroutine: Awaitable[Any]) -> None: ...
 
