@@ -1,14 +1,17 @@
-"""The security worker's operations (worker.py): JSON values in, JSON values out.
+"""The worker's operations (worker.py): JSON values in, JSON values out.
 
 Imported only in the worker process: the checks behind them (chain.py, keys.py,
-updates/verify.py) use `cryptography`. Each returns None when what it checks holds, else
-the reason, in a line for the security log and the CSMS (techInfo / statusInfo).
+updates/verify.py) use `cryptography`, the transfers (updates/transfer.py) `httpx` and
+`aioftp`. Each check returns None when what it checks holds, else the reason, in a line for
+the security log and the CSMS (techInfo / statusInfo).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 
@@ -49,11 +52,33 @@ def firmware_certificate(signing_pem: str, roots_pem: list[str], now: float) -> 
 
 def firmware_signature(file: str, signing_pem: str, signature: str) -> str | None:
     """Whether `signature` is the signing certificate's signature of the image `file`."""
-    from pathlib import Path
-
     from ..updates.verify import signature_problem
 
     return signature_problem(Path(file), signing_pem, signature)
+
+
+def download(url: str, dest: str, max_bytes: int, timeout_s: float) -> dict[str, str] | None:
+    """A firmware download (updates/transfer.py); None, or the TransferError as a dict."""
+    from ..updates.transfer import download_here
+
+    return _transfer(download_here(url, Path(dest), max_bytes, timeout_s))
+
+
+def upload(url: str, file: str, timeout_s: float) -> dict[str, str] | None:
+    """A log upload (updates/transfer.py); None, or the TransferError as a dict."""
+    from ..updates.transfer import upload_here
+
+    return _transfer(upload_here(url, Path(file), timeout_s))
+
+
+def _transfer(transfer: Coroutine[Any, Any, None]) -> dict[str, str] | None:
+    from ..updates.transfer import TransferError
+
+    try:
+        asyncio.run(transfer)
+    except TransferError as exc:
+        return {"kind": exc.kind, "reason": exc.reason}
+    return None
 
 
 OPERATIONS: dict[str, Callable[..., Any]] = {
@@ -62,4 +87,6 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     "certificate_signed": certificate_signed,
     "firmware_certificate": firmware_certificate,
     "firmware_signature": firmware_signature,
+    "download": download,
+    "upload": upload,
 }

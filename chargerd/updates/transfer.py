@@ -88,6 +88,29 @@ def _sync(file: Path) -> None:
 
 
 async def download(url: str, dest: Path, max_bytes: int, timeout_s: float = 30) -> None:
+    """download_here in a worker process (chargerd/security/worker.py): httpx / aioftp and
+    what they load (about 5 MB) never stay in the daemon. Raises TransferError."""
+    await _in_worker("download", url=url, dest=str(dest), max_bytes=max_bytes,
+                     timeout_s=timeout_s)  # fmt: skip
+
+
+async def upload(url: str, file: Path, timeout_s: float = 60) -> None:
+    """upload_here in a worker process, like download. Raises TransferError."""
+    await _in_worker("upload", url=url, file=str(file), timeout_s=timeout_s)
+
+
+async def _in_worker(op: str, **args: object) -> None:
+    from ..security.worker import WorkerError, call
+
+    try:  # no overall timeout: the transfer's own (per read/write) bound it
+        failed = await call(op, timeout=None, **args)
+    except WorkerError as exc:
+        raise TransferError("Failed", str(exc)) from None
+    if failed:
+        raise TransferError(failed["kind"], failed["reason"])
+
+
+async def download_here(url: str, dest: Path, max_bytes: int, timeout_s: float = 30) -> None:
     """Fetch `url` into `dest`, resuming a partial `dest` where the server allows; raises
     TransferError(reason)."""
     scheme = _scheme(url)
@@ -222,7 +245,7 @@ async def _ftp_download(url: str, dest: Path, max_bytes: int, timeout_s: float) 
 # --- uploads ----------------------------------------------------------------------------
 
 
-async def upload(url: str, file: Path, timeout_s: float = 60) -> None:
+async def upload_here(url: str, file: Path, timeout_s: float = 60) -> None:
     """http(s) PUT (POST after a 405) / ftp(s) STOR of `file` to `url`; a directory URL
     (ending in "/") gets the file name appended. Raises TransferError(kind, reason)."""
     scheme = _scheme(url)
