@@ -230,8 +230,7 @@ async def _drive(script: list, ops: list[str]) -> list[Any]:
             except DeviceError:
                 pass
         await asyncio.sleep(0.2)  # the poll meets the garbage too
-        supervisor = controller._supervisor
-        assert supervisor is not None and not supervisor.done(), "the poll loop has ended"
+        assert controller._rounds.running, "the poll loop has ended"
         # The controller comes to its senses: the driver must follow.
         peer.well_behaved = True
         async with asyncio.timeout(3):

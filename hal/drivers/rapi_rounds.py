@@ -48,6 +48,11 @@ class Rounds:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
+    @property
+    def running(self) -> bool:
+        """Whether the rounds go on (started, not stopped, and the task has not ended)."""
+        return self._task is not None and not self._task.done()
+
     def wake(self) -> None:
         """Ask for a round soon (not before the retry pause)."""
         self._wake.set()
