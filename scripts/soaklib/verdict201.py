@@ -39,7 +39,7 @@ from typing import Any
 from devcsms import Tx201
 
 from . import STATION_ID
-from .sessions import Session
+from .sessions import SESSION_START_S, Session
 from .verdict import Outcome, Verdict, daemon_log_findings
 
 ENERGY = "Energy.Active.Import.Register"
@@ -112,13 +112,15 @@ def verdict(outcome: Outcome) -> Verdict:
     repeats = sum(len(t.seq_nos) - len(set(t.seq_nos)) for t in mine)
     folded = [e for t in mine for e in t.events if _folded(e)]
     offline = sum(len(t.offline_seq_nos) for t in mine)
+    not_started = sum(s.note == "did not start" for s in outcome.sessions)
     found.details = [
         f"checked exactly: {exact_begins} Transaction.Begin, {exact_ends} Transaction.End; "
         f"{power_loss} PowerLoss ends; {events} TransactionEvents, {repeats} of them "
         f"received again (same seqNo, same content); {len(ledger.entries)} ledger entries",
         f"replay: {len(folded)} folded MeterValuePeriodic events carrying "
         f"{sum(len(e['meterValue']) for e in folded)} meter values; {offline} events "
-        "flagged offline",
+        f"flagged offline; {not_started} sessions did not start within "
+        f"{SESSION_START_S:g} s of the token",
     ]
     return found
 
