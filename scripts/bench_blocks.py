@@ -555,7 +555,7 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--ocpp", choices=["1.6", "2.0.1", "both"], default="both")
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
