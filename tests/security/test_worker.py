@@ -4,6 +4,7 @@ WorkerError with a line for the log — never a hang, never an orphan process.""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import time
@@ -98,3 +99,11 @@ async def test_a_csr_made_by_the_worker_leaves_its_key_in_the_store_dir(tmp_path
     assert csr.startswith("-----BEGIN CERTIFICATE REQUEST-----")
     key = tmp_path / "certs" / "pending.key"
     assert key.exists() and oct(os.stat(key).st_mode & 0o777) == "0o600"
+
+
+async def test_the_workers_log_lines_reach_the_daemons_log(tmp_path: Path, caplog):
+    caplog.set_level(logging.INFO)
+    await worker.call("new_csr", storage_dir=str(tmp_path), common_name="CP-001",
+                      organization="CPO")  # fmt: skip
+    [record] = [r for r in caplog.records if "new key pair and CSR" in r.getMessage()]
+    assert record.name == "chargerd.security" and record.levelno == logging.INFO
