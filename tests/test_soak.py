@@ -42,8 +42,8 @@ def test_a_30_second_soak_loses_and_duplicates_nothing() -> None:
     assert counts["lost"] == 0 and counts["duplicated"] == 0, report
 
 
-def test_a_15_second_201_soak_loses_duplicates_and_skips_nothing() -> None:
-    counts, report = soak("--ocpp", "2.0.1", "--seconds", "15", "--seed", str(SEED), timeout=100)
+def test_a_10_second_201_soak_loses_duplicates_and_skips_nothing() -> None:
+    counts, report = soak("--ocpp", "2.0.1", "--seconds", "10", "--seed", str(SEED), timeout=100)
     assert counts["sessions"] >= 1, report
     assert counts["kills"] >= 1, report
     assert counts["outages"] >= 1, report
