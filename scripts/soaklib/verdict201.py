@@ -145,7 +145,7 @@ def _session_checks(tx: Tx201, s: Session, problems: list[str]) -> tuple[int, in
         if begin[0] != s.energy_before:
             problems.append(f"{s.tag}: Transaction.Begin {begin[0]} Wh, but the meter read "
                             f"{s.energy_before} Wh before the token")  # fmt: skip
-    ended = tx.events[-1]
+    ended = ended_event(tx)
     how = (tx.stopped_reason, ended["triggerReason"])
     end = _readings(ended, "Transaction.End")
     if s.stop_seen and not s.killed and s.stop_kind is not None:
@@ -173,15 +173,21 @@ def _session_checks(tx: Tx201, s: Session, problems: list[str]) -> tuple[int, in
 
 def _end_reading_problems(tx: Tx201) -> list[str]:
     """The Ended event's Transaction.End reading is not below any reading before it."""
-    if not tx.ended or not tx.events:
+    if not tx.ended:
         return []
-    end = _readings(tx.events[-1], "Transaction.End")
-    earlier = [v for e in tx.events[:-1] for v in _readings(e)]
-    earlier += _readings(tx.events[-1], "Transaction.Begin")
+    ended = ended_event(tx)
+    end = _readings(ended, "Transaction.End")
+    earlier = [v for e in tx.events[: tx.events.index(ended)] for v in _readings(e)]
+    earlier += _readings(ended, "Transaction.Begin")
     if end and earlier and min(end) < max(earlier):
         return [f"{token_of(tx)}: Transaction.End {min(end)} Wh below a reading of "
                 f"{max(earlier)} Wh the CSMS got for transaction {tx.transaction_id}"]  # fmt: skip
     return []
+
+
+def ended_event(tx: Tx201) -> dict[str, Any]:
+    """The Ended event of an ended transaction (the ledger keeps, and flags, any after it)."""
+    return next(e for e in tx.events if e["eventType"] == "Ended")
 
 
 def _reading_problems(tx: Tx201) -> list[str]:
