@@ -174,7 +174,10 @@ class Handover:
     lowerings: dict[int, list[Lowering]] = field(default_factory=dict)
 
     def measured(self, connector: int, draw: Draw) -> float | None:
-        """The draw if it was measured after the connector's offer last rose, else None."""
+        """The draw if it was measured after the connector's offer last rose, else None (also
+        for a session not yet offered anything as one: its EV has had no offer to take)."""
+        if connector not in self.offers:
+            return None
         return draw.amps if draw.since(self.raised_at.get(connector, -math.inf)) else None
 
     def held_a(self, connector: int) -> float:
@@ -233,7 +236,8 @@ class Handover:
             held = self.held_a(c)
             base = max(offers[c], held)
             reach = shares[c] if shares[c] <= held else min(shares[c], base + max(0.0, free))
-            reach = max(offers[c], math.floor(reach * 100) / 100)
+            # down to 10 mA, but a float sum a hair short of a share still reaches it
+            reach = max(offers[c], math.floor(reach * 100 + 1e-6) / 100)
             if reach < MIN_OFFER_A:
                 continue  # an EV is offered 6 A or nothing
             free -= max(reach, held) - base

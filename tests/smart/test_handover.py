@@ -161,7 +161,7 @@ class Ev:
         view = 0.0
         for i, (since, amps) in enumerate(self.offers):
             until = self.offers[i + 1][0] if i + 1 < len(self.offers) else math.inf
-            if since <= t and until > t - self.lag:  # offered within its lag
+            if since <= t and until + self.lag > t:  # offered within its lag
                 view = max(view, amps)
         return min(self.ev_max, view)
 
