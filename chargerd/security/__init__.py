@@ -2,7 +2,8 @@
 context of the link, the credentials the CSMS may change, and the security events.
 
 Version-neutral: the OCPP adapters translate messages to and from these (ocpp16/security.py,
-ocpp201/security.py). Modules that need `cryptography` import it themselves; this package
-is imported only when the daemon builds its "security" part, and the heavy modules only
-when a certificate is touched, so the daemon's cold start does not pay for them.
+ocpp201/security.py). The daemon reads certificates with the standard library
+(certificate.py); what needs `cryptography` (chain.py, keys.py's CSR and CertificateSigned
+checks) runs in the worker process (worker.py, operations.py), so that library never lands
+in the daemon's memory.
 """
