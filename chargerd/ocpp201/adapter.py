@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..adapter import Runtime, refusal_text
+from ..blocks import Block, Blocks
 from ..config import Config
 from ..connection import CsmsConnection
 from ..core.model import (
@@ -47,32 +47,45 @@ from ..outbox import Outbox, RetryPolicy
 from ..rpc import OCPP201, CallError, ConnectionLost
 from ..store import OutboxMessage, Store
 from ..updates.version import running_version
-from . import customer, display, monitoring, technician
 from .authorization import Authorizer
-from .components import ACTUAL, Value, Variable
 from .device_model import DeviceModel
-from .firmware import Firmware201
-from .payloads import connector_status, problem_event, status_notification, timestamp
+from .payloads import connector_status, problem_event, status_notification
 from .requests import SUPPORTED, Requests
 from .reservations import status_update
-from .security import Security201
 from .sequencing import SeqNumbers, combining
-from .smart import SmartMessages201
-from .transactions import TransactionEvents, tx_policy
+from .settings import DeviceModelSettings
+from .transactions import TransactionEvents
 from .variables import catalogue
+
+if TYPE_CHECKING:
+    from .firmware import Firmware201
+    from .smart import SmartMessages201
 
 log = logging.getLogger("chargerd.ocpp201")
 
 BOOT_REASON_KEY = "ocpp201.boot_reason"  # store meta: why the next boot happens
 EVENT_ID_KEY = "ocpp201.last_event_id"  # store meta: NotifyEvent eventId counter
+# The feature blocks' messages, each imported when first wanted (chargerd/blocks.py).
+BLOCKS = (
+    Block("firmware", "chargerd.ocpp201.firmware", "Firmware201",  # L, N01
+          ("UpdateFirmware", "GetLog"), attaches=True),
+    Block("security", "chargerd.ocpp201.security", "Security201", (  # A, M
+        "InstallCertificate", "GetInstalledCertificateIds", "DeleteCertificate",
+        "CertificateSigned", "TriggerMessage", "SetVariables", "SetNetworkProfile"),
+        attaches=True),
+    Block("smart", "chargerd.ocpp201.smart", "SmartMessages201", (  # K
+        "SetChargingProfile", "GetCompositeSchedule", "GetChargingProfiles",
+        "ClearChargingProfile"), attaches=True),
+    Block("display", "chargerd.ocpp201.display", "handlers", (  # O, I
+        "SetDisplayMessage", "GetDisplayMessages", "ClearDisplayMessage", "CostUpdated")),
+    Block("monitoring", "chargerd.ocpp201.monitoring", "handlers", (  # N
+        "SetMonitoringBase", "SetMonitoringLevel", "SetVariableMonitoring",
+        "ClearVariableMonitoring", "GetMonitoringReport")),
+    Block("customer", "chargerd.ocpp201.customer", "handlers", ("CustomerInformation",)),
+)  # fmt: skip
 
 
-def _gcd(*intervals: int) -> int:
-    positive = [i for i in intervals if i > 0]
-    return math.gcd(*positive) if positive else 0
-
-
-class Ocpp201Adapter(CsmsConnection):
+class Ocpp201Adapter(DeviceModelSettings, CsmsConnection):
     subprotocol = "ocpp2.0.1"
     version = OCPP201
     supported = SUPPORTED
@@ -123,12 +136,7 @@ class Ocpp201Adapter(CsmsConnection):
             store, self.seq, self.dm, self.outbox, online, self.authorizer.token_type
         )
         self.requests = Requests(self)
-        self.firmware = Firmware201(self)  # blocks L and N01 (firmware.py)
-        self.add_handlers(Security201(self).handlers())  # blocks A and M (security.py)
-        self.smart = SmartMessages201(self)  # block K (smart.py)
-        self.add_handlers(self.smart.handlers())
-        self.add_handlers(display.handlers(self))  # blocks O and I (display.py)
-        self.add_handlers(monitoring.handlers(self) | customer.handlers(self))  # N (monitoring.py)
+        self.blocks = Blocks(self, BLOCKS)
 
     def bind(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -137,112 +145,16 @@ class Ocpp201Adapter(CsmsConnection):
         # The core asks about every id tag; this adapter knows whether the CSMS can answer.
         runtime.station.link_changed(True)
 
+    @property
+    def firmware(self) -> Firmware201:
+        return self.blocks.get("firmware")  # type: ignore[no-any-return]
+
+    @property
+    def smart(self) -> SmartMessages201:
+        return self.blocks.get("smart")  # type: ignore[no-any-return]
+
     def ping_interval_s(self) -> float:
         return float(self._v("OCPPCommCtrlr", "WebSocketPingInterval"))
-
-    # --- the device model ----------------------------------------------------------------------
-
-    def _v(self, component: str, name: str, **where: Any) -> Value:
-        return self.dm.value(component, name, **where)
-
-    def _apply_settings(self) -> None:
-        v, s = self._v, self.settings
-        s.connection_timeout_s = int(v("TxCtrlr", "EVConnectionTimeOut"))
-        stop_points = set(str(v("TxCtrlr", "TxStopPoint")).split(","))
-        s.tx_policy = tx_policy(str(v("TxCtrlr", "TxStartPoint")), str(v("TxCtrlr", "TxStopPoint")))
-        # AuthCtrlr.Enabled false: the EV's arrival authorizes, idToken type NoAuthorization
-        free = not v("AuthCtrlr", "Enabled") or self.config.auth.free
-        s.free_id_tag = "" if free else None
-        s.stop_on_ev_disconnect = "EVConnected" in stop_points
-        # "deauthorize the transaction when the cable is unplugged from the EV": it ends
-        # there only if Authorized (or the power path, the energy) is a stop point
-        s.deauthorize_on_ev_disconnect = bool(v("TxCtrlr", "StopTxOnEVSideDisconnect"))
-        s.unlock_on_ev_disconnect = bool(v("OCPPCommCtrlr", "UnlockOnEVSideDisconnect"))
-        pre_authorize = bool(v("AuthCtrlr", "LocalPreAuthorize"))
-        offline_local = bool(v("AuthCtrlr", "LocalAuthorizeOffline"))
-        # offline, a cached tag is taken at once only if LocalAuthorizeOffline allows it
-        s.local_pre_authorize = pre_authorize and (self._online or offline_local)
-        s.local_authorize_offline = offline_local
-        s.allow_offline_unknown_id = bool(v("AuthCtrlr", "OfflineTxForUnknownIdEnabled"))
-        s.authorize_remote_start = bool(v("AuthCtrlr", "AuthorizeRemoteStart"))
-        s.stop_on_invalid_id = bool(v("TxCtrlr", "StopTxOnInvalidId"))
-        s.max_energy_on_invalid_id_wh = int(v("TxCtrlr", "MaxEnergyOnInvalidId"))
-        s.auth_cache_enabled = bool(v("AuthCacheCtrlr", "Enabled"))
-        s.reservations_enabled = bool(v("ReservationCtrlr", "Enabled"))
-        s.reserve_any_connector = bool(v("ReservationCtrlr", "NonEvseSpecific"))
-        s.local_auth_list_enabled = bool(v("LocalAuthListCtrlr", "Enabled"))
-        s.master_pass_group = str(v("AuthCtrlr", "MasterPassGroupId")) or None
-        # The core samples at one interval: the greatest common divisor of the intervals of
-        # the Updated events and of the samples kept for Ended (transactions.py picks them).
-        sampled, aligned = "SampledDataCtrlr", "AlignedDataCtrlr"
-        s.sample_interval_s = (
-            _gcd(int(v(sampled, "TxUpdatedInterval")), int(v(sampled, "TxEndedInterval")))
-            if v(sampled, "Enabled")
-            else 0
-        )
-        s.aligned_interval_s = (
-            _gcd(int(v(aligned, "Interval")), int(v(aligned, "TxEndedInterval")))
-            if v(aligned, "Enabled")
-            else 0
-        )
-
-    def variables_changed(self, changed: list[Variable], by: str = "the CSMS") -> None:
-        self._apply_settings()
-        for var in changed:
-            actual = var.attribute(ACTUAL)
-            shown = self.dm.read(var) if actual is not None and actual.readable else "***"
-            log.info("%s set to %s by %s", var.key, shown, by)
-            if var.name == "HeartbeatInterval":
-                self.heartbeat_changed()
-        security = [v.key for v in changed if v.component.name == "SecurityCtrlr"]
-        if security:
-            self.security_event("ReconfigurationOfSecurityParameters", ", ".join(security))
-
-    def _set(self, component: str, name: str, value: Value, by: str) -> None:
-        var = self.dm.find(component, name)
-        if self.dm.read(var) == value:
-            return
-        self.dm.put(var, value)
-        self.variables_changed([var], by)
-
-    def _dynamic(self, var: Variable, attribute: str) -> Value | None:
-        comp, name = var.component, var.name
-        if comp.name == "ClockCtrlr" and name == "DateTime":
-            return timestamp(time.time())
-        if comp.name == "LocalAuthListCtrlr" and name == "Entries":
-            return len(self.local_list)
-        if comp.name == "DisplayMessageCtrlr":
-            return display.dynamic(self, name)
-        if monitoring.reads(var):
-            return monitoring.dynamic(self, var)
-        if comp.name == "SmartChargingCtrlr" and name == "Entries":
-            return self.smart.entries() if hasattr(self, "rt") else 0
-        runtime = getattr(self, "rt", None)
-        if runtime is None:
-            return None
-        station = runtime.station
-        connectors = list(station.connectors.values())
-        if comp.name == "ChargingStation":
-            if name == "AvailabilityState":
-                return "Unavailable" if all(not c.operative for c in connectors) else "Available"
-            if name == "Available":
-                return True
-            if name == "Problem":
-                return any(c.faults for c in connectors)
-            return None
-        c = station.connectors.get(comp.evse) if comp.evse is not None else None
-        if c is None:
-            return None
-        if name == "AvailabilityState":
-            return connector_status(c.status)
-        if name == "Available":
-            return True
-        if name == "Problem":
-            return bool(c.faults)
-        if name == "Power":
-            reading = station.readings.get(c.id)
-            return round(reading.power_w, 1) if reading else 0.0
-        return None
 
     # --- the connection --------------------------------------------------------------------
 
@@ -357,7 +269,9 @@ class Ocpp201Adapter(CsmsConnection):
     def on_decision(self, d: Decision) -> None:
         if isinstance(d, TransactionStarted):
             self.events.started(d)
-            self.smart.transaction_started(d.transaction)  # a RequestStart TxProfile
+            smart = self.blocks.made("smart")  # (none made: no RequestStart TxProfile waits)
+            if smart is not None:
+                smart.transaction_started(d.transaction)  # a RequestStart TxProfile
         elif isinstance(d, TransactionAuthorized | TransactionDeauthorized):
             self.events.authorization_changed(d)
         elif isinstance(d, TransactionEnded):
@@ -405,7 +319,9 @@ class Ocpp201Adapter(CsmsConnection):
         ended = message.payload.get("eventType") == "Ended"
         # a TransactionEvent sent again carries the same seqNo: the CSMS recognises it
         self.store.delivered(message, last=ended, durable=False)
-        display.transaction_answered(self, message.payload, answer)  # tariff and cost (I)
+        from . import display  # tariff and cost (I)
+
+        display.transaction_answered(self, message.payload, answer)
         tx_id = message.tx_id
         if answer is None or ended or tx_id is None or "idTokenInfo" not in answer:
             return
@@ -423,9 +339,15 @@ class Ocpp201Adapter(CsmsConnection):
         }
 
     def ocpp_get(self, key: str) -> str:
+        from . import technician
+
+        self.rt.parts.build_rest()  # the blocks' variables (SecurityCtrlr) read by their parts
         return technician.get(self.dm, key)
 
     def ocpp_set(self, key: str, value: str) -> str:
+        from . import technician
+
+        self.rt.parts.build_rest()
         return technician.set_value(self, key, value)
 
     def transaction_facts(self, transaction_id: str) -> dict[str, Any]:
