@@ -4,10 +4,10 @@ scheduled install) and log upload (N01 GetLog).
 The work is done by the firmware block (parts "updates" and "logs"); this module reads the
 requests and reports every status the block gives, each with its requestId, through the
 outbox's stored queue so that a status survives a lost connection and a restart (the final
-Installed or InstallVerificationFailed comes after the reboot). A TriggerMessage gets the last
-status again, Idle when the last one was Installed or nothing is going on. The updates part
-reads ChargingStation.AllowNewSessionsPendingFirmwareUpdate from here: whether new sessions
-may start while an installation waits for the running ones to end.
+Installed, InstallVerificationFailed or InstallationFailed comes after the reboot). A
+TriggerMessage gets the last status again, Idle when the last one was Installed or nothing is
+going on. The updates part reads ChargingStation.AllowNewSessionsPendingFirmwareUpdate from
+here: whether new sessions may start while an installation waits for the running ones to end.
 """
 
 from __future__ import annotations
