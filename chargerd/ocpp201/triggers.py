@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .firmware import Firmware201
 from .host import Host, after_answer, info, unknown_evse
 from .payloads import connector_status, meter_value, status_notification
 from .transactions import measurands
+
+if TYPE_CHECKING:
+    from .firmware import Firmware201
 
 
 class Triggers:
