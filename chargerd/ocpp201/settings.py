@@ -17,7 +17,7 @@ from . import monitoring
 from .components import ACTUAL, Value, Variable
 from .device_model import DeviceModel
 from .payloads import connector_status, timestamp
-from .transactions import tx_policy
+from .tx_points import tx_policy
 
 if TYPE_CHECKING:
     from .smart import SmartMessages201

@@ -7,8 +7,8 @@ enqueue) and numbered by sequencing.SeqNumbers: seqNo 0, 1, 2, ... per transacti
 without gaps, across restarts. Events created while the CSMS is unreachable carry `offline: true`.
 
 - TransactionStarted -> Started (idToken once authorized, evse, remoteStartId,
-  Transaction.Begin values); triggerReason from the start point that came last (TX_POINTS:
-  TxCtrlr.TxStartPoint / TxStopPoint become the core's TxPolicy): EVDetected (bay),
+  Transaction.Begin values); triggerReason from the start point that came last
+  (tx_points.py: TxCtrlr.TxStartPoint / TxStopPoint become the core's TxPolicy): EVDetected (bay),
   CablePluggedIn, Authorized / RemoteStart, ChargingStateChanged (energy);
 - TransactionAuthorized -> Updated Authorized / RemoteStart with the idToken (a transaction
   begun at the EV or the bay); TransactionDeauthorized -> Updated StopAuthorized /
@@ -35,7 +35,6 @@ from typing import Any
 from ..core.connector import Connector, Status
 from ..core.model import (
     MeterSampled,
-    StopReason,
     Transaction,
     TransactionAuthorized,
     TransactionDeauthorized,
@@ -43,12 +42,13 @@ from ..core.model import (
     TransactionStarted,
 )
 from ..core.station import Station
-from ..core.tx_policy import TxPoint, TxPolicy
+from ..core.tx_policy import TxPoint
 from ..outbox import Outbox
 from ..store import Store
 from .device_model import DeviceModel
 from .payloads import ended_trigger, id_token, meter_value, stopped_reason, timestamp
 from .sequencing import SeqNumbers
+from .tx_points import DEAUTHORIZED_BY, STARTED_BY
 
 log = logging.getLogger("chargerd.ocpp201")
 
@@ -71,38 +71,7 @@ CHARGING_STATE = {
 }
 
 
-# TxStartPoint / TxStopPoint members -> the core's facts
-TX_POINTS = {
-    "ParkingBayOccupancy": TxPoint.BAY_OCCUPIED,
-    "EVConnected": TxPoint.EV_CONNECTED,
-    "Authorized": TxPoint.AUTHORIZED,
-    "PowerPathClosed": TxPoint.POWER_PATH_CLOSED,
-    "EnergyTransfer": TxPoint.ENERGY_FLOWING,
-}
-# the start point that came last -> triggerReason of the Started event
-STARTED_BY = {
-    TxPoint.BAY_OCCUPIED: "EVDetected",
-    TxPoint.EV_CONNECTED: "CablePluggedIn",
-    TxPoint.AUTHORIZED: "Authorized",
-    TxPoint.ENERGY_FLOWING: "ChargingStateChanged",
-}
-# why the driver's authorization ended -> triggerReason of the Updated event
-DEAUTHORIZED_BY = {
-    StopReason.Local: "StopAuthorized",
-    StopReason.Remote: "RemoteStop",
-    StopReason.DeAuthorized: "Deauthorized",
-    StopReason.EVDisconnected: "EVCommunicationLost",  # StopTxOnEVSideDisconnect
-}
 NO_AUTHORIZATION = "NoAuthorization"  # IdTokenEnumType of free charging's empty idToken
-
-
-def tx_policy(start_points: str, stop_points: str) -> TxPolicy:
-    """The core's policy for TxCtrlr.TxStartPoint and TxStopPoint (MemberLists)."""
-
-    def points(members: str) -> frozenset[TxPoint]:
-        return frozenset(TX_POINTS[m] for m in members.split(",") if m in TX_POINTS)
-
-    return TxPolicy(start=points(start_points), stop=points(stop_points))
 
 
 def measurands(dm: DeviceModel, component: str, name: str) -> list[str]:
