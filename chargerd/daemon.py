@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from hal.interfaces import DeviceError, HalEvent, MeterReading, PowerReading, TamperDetected
 from hal.registry import Hardware
 
-from . import commands, logs, notify, technician
+from . import logs, notify
 from .adapter import Adapter
 from .config import Config
 from .control import ControlServer
@@ -349,13 +349,19 @@ class Daemon(Devices):
         self.store.set_meta("clean_shutdown", "1")
         self.store.close()
 
-    # --- for chargerctl -------------------------------------------------------------------
+    # --- for chargerctl (its modules imported when first asked: not part of the start) ----
 
     def status(self) -> dict[str, Any]:
+        from . import commands
+
         return commands.status(self)
 
     async def sim_command(self, command: str, args: list[str]) -> str:
+        from . import commands
+
         return await commands.sim_command(self, command, args)
 
     async def command(self, command: str, args: list[str]) -> str:
+        from . import technician
+
         return await technician.run(self, command, args)
