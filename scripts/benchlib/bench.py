@@ -82,8 +82,9 @@ class Bench:
         say(f"CSMS on {self.csms.url}; {'quick' if self.quick else 'full'} run of "
             f"{', '.join(g for g in GROUPS if g in self.groups)}")  # fmt: skip
         kinds = ["chargerd"] + ([] if self.args.no_baseline else ["baseline"])
-        for kind in kinds:
-            await warm_up(self, kind)
+        if self.groups - {"blocks"}:  # blocks starts its own daemons, without this cache
+            for kind in kinds:
+                await warm_up(self, kind)
         if "cold_start" in self.groups:
             await interpreter_floor(self)
             for kind in kinds:
