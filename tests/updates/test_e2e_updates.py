@@ -81,7 +81,7 @@ async def test_connectors_held_for_an_installation_come_back_after_a_kill(
         await station.start(wait=False)
         # the session ended with the power loss: the installation goes on and the station
         # comes back with the new version, every connector in service
-        await wait_until(lambda: "Installed" in sent(csms, mark), "Installed", 30)
+        await wait_until(lambda: "Installed" in sent(csms, mark), "Installed", 60)  # two starts
     await station.wait_status(1, "Available")
     await station.wait_status(2, "Available")
     assert sent(csms, mark) == ["Downloading", "Downloaded", "Installing", "Installed"]
