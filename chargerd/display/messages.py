@@ -20,24 +20,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any
 
-
-class Priority(StrEnum):
-    AlwaysFront = "AlwaysFront"
-    InFront = "InFront"
-    NormalCycle = "NormalCycle"
-
-
-class State(StrEnum):
-    """MessageStateEnumType: the connector states a message may be limited to."""
-
-    Charging = "Charging"
-    Faulted = "Faulted"
-    Idle = "Idle"
-    Unavailable = "Unavailable"
-
+from .kinds import FORMATS, Priority, State  # noqa: F401 - FORMATS: the board's formats
 
 # Connector statuses (core/connector.py) as the display states of a message.
 STATE_OF_STATUS: dict[str, State] = {
@@ -48,8 +33,6 @@ STATE_OF_STATUS: dict[str, State] = {
     "Unavailable": State.Unavailable,
 }
 
-# Formats a text screen can show: URI is shown as its text; HTML would need a browser.
-FORMATS = ("ASCII", "UTF8", "URI")
 CYCLE_S = 5.0  # a cycling message shows this long before the next one
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from .levels import BASES, MAX_SEVERITY  # noqa: F401 - shared with the device model
+
 Reading = bool | int | float | str
 
 UPPER, LOWER, DELTA = "UpperThreshold", "LowerThreshold", "Delta"
@@ -25,8 +27,6 @@ PERIODICS = (PERIODIC, CLOCK_ALIGNED)
 
 # eventNotificationType per origin of the monitor
 CUSTOM, PRECONFIGURED, HARDWIRED = "CustomMonitor", "PreconfiguredMonitor", "HardWiredMonitor"
-BASES = ("All", "FactoryDefault", "HardWiredOnly")
-MAX_SEVERITY = 9
 DAY_S = 86400
 
 

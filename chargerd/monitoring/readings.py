@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hal.interfaces import MeterReading
 
-from .monitors import Reading
+if TYPE_CHECKING:  # the names here are read at every 2.0.1 start, the monitors are not
+    from .monitors import Reading
 
 THERMAL = Path("/sys/class/thermal")
 # the station's own values live on the "Controller" component (the station's main board)

@@ -15,9 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..config import Config
 from ..monitoring.monitors import (
-    BASES,
     CUSTOM,
     DELTA,
     HARDWIRED,
@@ -27,9 +25,8 @@ from ..monitoring.monitors import (
     THRESHOLDS,
     Monitor,
 )
-from ..monitoring.readings import CONTROLLER, STORAGE, TEMPERATURE, UPTIME, cpu_temperature
 from ..rpc import Refused
-from .components import READ_ONLY, Attribute, Component, Value, Variable
+from .components import Value, Variable
 from .host import after_answer, info
 from .payloads import timestamp
 
@@ -37,79 +34,12 @@ if TYPE_CHECKING:
     from ..monitoring.part import MonitoringPart
     from .adapter import Ocpp201Adapter
 
-MONITORING = Component("MonitoringCtrlr")
-ITEMS_PER_MESSAGE = {"SetVariableMonitoring": 50, "ClearVariableMonitoring": 50}
-BYTES_PER_MESSAGE = 65000
 MONITORS_PER_PAGE = 10  # monitor entries per NotifyMonitoringReport
 CRITERIA = {
     "ThresholdMonitoring": THRESHOLDS,
     "DeltaMonitoring": (DELTA,),
     "PeriodicMonitoring": PERIODICS,
 }
-MEASURED = ("ACCurrent", "ACVoltage")  # EVSE.Power is in variables.py, read by the adapter
-
-
-def _value(name: str, kind: str, default: Value, writable: bool = True, **kw: Any) -> Variable:
-    mutability = "ReadWrite" if writable else READ_ONLY
-    attribute = Attribute(mutability=mutability, default=default, constant=not writable)
-    return Variable(MONITORING, name, kind, (attribute,), **kw)
-
-
-def _measured(component: Component, name: str, kind: str, unit: str) -> Variable:
-    return Variable(component, name, kind, (Attribute(mutability=READ_ONLY),), unit=unit,
-                    monitorable=True)  # fmt: skip
-
-
-def variables(config: Config) -> list[Variable]:
-    """MonitoringCtrlr and the monitorable hardware values (variables.py lists them)."""
-    out = [
-        _value("Available", "boolean", True, writable=False),
-        _value("Enabled", "boolean", True),
-        # events of this severity or more severe (lower) wait in the outbox while offline
-        _value("OfflineQueuingSeverity", "integer", 2, min_limit=0, max_limit=MAX_SEVERITY),
-        Variable(
-            MONITORING,
-            "ActiveMonitoringBase",
-            "OptionList",
-            (Attribute(mutability=READ_ONLY),),
-            values_list=BASES,
-        ),  # fmt: skip
-        Variable(
-            MONITORING,
-            "ActiveMonitoringLevel",
-            "integer",
-            (Attribute(mutability=READ_ONLY),),
-            min_limit=0,
-            max_limit=MAX_SEVERITY,
-        ),  # fmt: skip
-    ]
-    for message, items in ITEMS_PER_MESSAGE.items():
-        out.append(_value("ItemsPerMessage", "integer", items, writable=False, instance=message))
-        out.append(
-            _value(
-                "BytesPerMessage", "integer", BYTES_PER_MESSAGE, writable=False, instance=message
-            )  # fmt: skip
-        )
-    for c in config.connectors:
-        evse = Component("EVSE", evse=c.id)
-        out += [_measured(evse, "ACCurrent", "decimal", "A"),
-                _measured(evse, "ACVoltage", "decimal", "V")]  # fmt: skip
-    controller = Component(CONTROLLER)
-    out += [_measured(controller, UPTIME, "integer", "s"),
-            _measured(controller, STORAGE, "integer", "B")]  # fmt: skip
-    if cpu_temperature() is not None:
-        out.append(_measured(controller, TEMPERATURE, "decimal", "Celsius"))
-    return out
-
-
-def reads(variable: Variable) -> bool:
-    """A variable whose value the monitoring part gives (the adapter's `_dynamic` asks)."""
-    comp = variable.component
-    return (
-        comp.name == CONTROLLER
-        or (comp.name == "EVSE" and variable.name in MEASURED)
-        or (comp.name == "MonitoringCtrlr" and variable.name.startswith("Active"))
-    )
 
 
 def dynamic(adapter: Ocpp201Adapter, variable: Variable) -> Value | None:

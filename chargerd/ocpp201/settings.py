@@ -13,7 +13,7 @@ from ..adapter import Runtime
 from ..config import Config
 from ..core.model import CoreSettings
 from ..local_list import LocalList
-from . import monitoring
+from . import monitoring_variables
 from .components import ACTUAL, Value, Variable
 from .device_model import DeviceModel
 from .payloads import connector_status, timestamp
@@ -120,7 +120,9 @@ class DeviceModelSettings:
             from . import display
 
             return display.dynamic(self, name)
-        if monitoring.reads(var):
+        if monitoring_variables.reads(var):
+            from . import monitoring  # (the monitors: imported when first read)
+
             return monitoring.dynamic(self, var)
         if comp.name == "SmartChargingCtrlr" and name == "Entries":
             return self.smart.entries() if hasattr(self, "rt") else 0

@@ -314,10 +314,10 @@ def catalogue(config: Config) -> list[Variable]:
         _dyn(clock, "DateTime", "dateTime"),
         _ro(clock, "TimeSource", "SequenceList", "Heartbeat"),
     ]
-    from .display import variables as display_variables  # here: display.py needs host.py
+    from .display_variables import variables as display_variables
 
     out += display_variables()  # DisplayMessageCtrlr, TariffCostCtrlr
-    from .monitoring import variables as monitoring_variables
+    from .monitoring_variables import variables as monitoring_variables
 
     out += monitoring_variables(config)  # MonitoringCtrlr, monitorable hardware values
     assert all(v.attributes[0].mutability in (READ_ONLY, READ_WRITE, WRITE_ONLY) for v in out)

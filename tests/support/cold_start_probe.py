@@ -38,6 +38,8 @@ WATCHED = {
     "2.0.1": (
         "chargerd.ocpp201.smart", "chargerd.ocpp201.customer", "chargerd.ocpp201.firmware",
         "chargerd.ocpp201.security", "chargerd.smart.part", "chargerd.monitoring.part",
+        "chargerd.ocpp201.display", "chargerd.display.messages", "chargerd.ocpp201.monitoring",
+        "chargerd.monitoring.monitors",
     ),
 }  # fmt: skip
 # one request of a block that attaches to no part: its module comes with it
