@@ -30,7 +30,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
+
+from hal.interfaces import MeterReading
 
 from ..core.connector import Connector, Status
 from ..core.model import (
@@ -207,7 +210,12 @@ class TransactionEvents:
         if d.id_tag:
             fields["idToken"] = self._id_token(d.id_tag)
         values = self.store.transaction_samples(tx.id)
-        end = self._sample(d.reading, TX_ENDED, "Transaction.End", d.at, tx.connector)
+        # the register as the core ends the transaction: never below a reading already sent
+        # (a meter that restarted with the daemon may have lost its last second of energy)
+        reading = d.reading or MeterReading(d.meter_stop_wh)
+        if reading.energy_wh < d.meter_stop_wh:
+            reading = replace(reading, energy_wh=d.meter_stop_wh)
+        end = self._sample(reading, TX_ENDED, "Transaction.End", d.at, tx.connector)
         if end:
             values.append(end)
         if values:
