@@ -515,6 +515,8 @@ async def test_a_remote_start_s_tx_profile_bounds_the_very_first_offer_on_the_wi
     try:
         await csms.wait_connected(STATION_ID, WAIT_S)
         await wait_until(lambda: daemon.link.state == "connected", "the link up")
+        # a RemoteStart before the BootNotification is answered is Rejected (1.6 errata)
+        await wait_until(lambda: daemon.adapter.registration == "Accepted", "boot accepted")
         hardware.sim.plug(1)
         tx_profile = {
             "chargingProfileId": 9, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
