@@ -3,7 +3,8 @@
 Written here rather than taken from `ocpp.ChargePoint` because that class answers
 malformed frames with nothing, swaps NotImplemented/NotSupported, and leaves a waiting
 call asleep when the socket drops (OCPP_NOTES.md). Payloads are plain camelCase dicts,
-validated against the JSON schemas shipped with the `ocpp` package.
+validated against the JSON schemas shipped with the `ocpp` package by chargerd.schema
+(not `ocpp.messages`, which brings jsonschema: memory, import time, µs per message).
 
 - One outstanding CALL at a time (OCPP-J); further calls wait their turn.
 - Incoming CALLs are answered from their own task, so a handler may itself make a CALL.
@@ -13,7 +14,6 @@ validated against the JSON schemas shipped with the `ocpp` package.
 from __future__ import annotations
 
 import asyncio
-import decimal
 import itertools
 import json
 import logging
@@ -22,12 +22,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-import ocpp
-from jsonschema import Draft4Validator
-from jsonschema.exceptions import ValidationError
-from ocpp.messages import get_validator
+import ocpp  # only for where its schema files are: its __init__ imports nothing
 
-from . import frames
+from . import frames, schema
 
 log = logging.getLogger("chargerd.ocpp")
 
@@ -67,31 +64,29 @@ class Version:
     def __init__(self, name: str, errors: dict[str, str]):
         self.name = name
         self.errors = errors  # our error kind -> this version's CALLERROR code
-        schema_dir = Path(ocpp.__file__).parent / ("v16" if name == "1.6" else "v201") / "schemas"
-        suffix = "" if name == "1.6" else "Request"
+        self._schemas = (
+            Path(ocpp.__file__).parent / ("v16" if name == "1.6" else "v201") / "schemas"
+        )
+        self._request_suffix = "" if name == "1.6" else "Request"
         self.actions = {
-            p.stem.removesuffix(suffix)
-            for p in schema_dir.glob("*.json")
+            p.stem.removesuffix(self._request_suffix)
+            for p in self._schemas.glob("*.json")
             if not p.stem.endswith("Response")
         }
+        self._validators: dict[tuple[str, bool], schema.Validator] = {}
 
-    def validator(self, action: str, response: bool) -> Draft4Validator:
-        return get_validator(3 if response else 2, action, self.name)
+    def validator(self, action: str, response: bool) -> schema.Validator:
+        """The compiled schema of an action's request or response, compiled on first use.
+        Its `multipleOf` is decimal: the 1.6 schedules' limits are multiples of 0.1, and
+        11.1 must pass (11.1 / 0.1 is not whole in binary floating point)."""
+        key = (action, response)
+        found = self._validators.get(key)
+        if found is None:
+            suffix = "Response" if response else self._request_suffix
+            found = self._validators[key] = schema.load(self._schemas / f"{action}{suffix}.json")
+        return found
 
-    def decimal_validator(self, action: str, response: bool) -> Draft4Validator | None:
-        """For the 1.6 schedules whose limits are `multipleOf 0.1`: a float check would
-        refuse 11.1 (11.1 / 0.1 is not whole in binary), so both sides are Decimals."""
-        if self.name != "1.6" or (action, response) not in DECIMAL_LIMITS_16:
-            return None
-        return get_validator(3 if response else 2, action, self.name, decimal.Decimal)
 
-
-# the 1.6 messages carrying charging-schedule limits (requests: False, answers: True)
-DECIMAL_LIMITS_16 = {
-    ("SetChargingProfile", False),
-    ("RemoteStartTransaction", False),
-    ("GetCompositeSchedule", True),
-}
 OCPP16 = Version(
     "1.6",
     {
@@ -129,30 +124,26 @@ class _Refusal(Exception):
         self.kind, self.description = kind, description
 
 
-def _schema_error_kind(error: ValidationError) -> str:
-    return {
-        "type": "type",
-        "maxLength": "type",
-        "required": "occurrence",
-        "minItems": "occurrence",
-        "maxItems": "occurrence",
-        "additionalProperties": "format",
-    }.get(str(error.validator), "property")
+# the CALLERROR kind of the first schema keyword a payload breaks; others: "property"
+SCHEMA_ERROR_KINDS = {
+    "type": "type",
+    "maxLength": "type",
+    "required": "occurrence",
+    "minItems": "occurrence",
+    "maxItems": "occurrence",
+    "additionalProperties": "format",
+}
 
 
 def check_payload(version: Version, action: str, payload: Any, response: bool) -> None:
     """Raise _Refusal with the kind of schema violation, if any."""
     if not isinstance(payload, dict):
         raise _Refusal("format", "payload is not a JSON object")
-    validator = version.decimal_validator(action, response)
-    if validator is not None:
-        payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
-    else:
-        validator = version.validator(action, response)
-    error = next(iter(validator.iter_errors(payload)), None)
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "payload"
-        raise _Refusal(_schema_error_kind(error), f"{where}: {error.message}"[:200])
+    violation = version.validator(action, response).first_violation(payload)
+    if violation is not None:
+        where = "/".join(str(p) for p in violation.path) or "payload"
+        kind = SCHEMA_ERROR_KINDS.get(violation.keyword, "property")
+        raise _Refusal(kind, f"{where}: {violation.message}"[:200])
 
 
 class Rpc:
