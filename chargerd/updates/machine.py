@@ -15,8 +15,8 @@ The states are the statuses OCPP reports, in the order the specs give them:
 
 Each state change is reported once (`Report`). The plain 1.6 adapter sends only the
 statuses its enum has (Downloading, Downloaded, DownloadFailed, Installing, Installed,
-InstallationFailed), Downloading once per update. Whatever state a restart finds (`booted`), the update goes on or ends
-with a failure status.
+InstallationFailed), Downloading once per update. Whatever state a restart finds
+(`booted`), the update goes on or ends with a failure status.
 
 Downloads. `retries` is the number of attempts, `retryInterval` apart. OCPP 2.0.1 says of
 DownloadPaused only "Downloading has been paused" (an intermediate state); this station never
@@ -25,9 +25,9 @@ part of the image on disk (the file server's connection dropped or timed out mid
 server failed) and attempts are left. The station waits `retryInterval`, then reports
 Downloading again and goes on where the file stopped (HTTP Range, FTP REST). A failed attempt
 with nothing of the image on disk (refused, not found, unreachable from the start) pauses
-nothing: the status stays Downloading until the last attempt fails (DownloadFailed). Waiting between attempts survives a
-restart (the next attempt comes at the same time); a transfer cut off by a restart goes on at
-once, still Downloading.
+nothing: the status stays Downloading until the last attempt fails (DownloadFailed).
+Waiting between attempts survives a restart (the next attempt comes at the same time); a
+transfer cut off by a restart goes on at once, still Downloading.
 
 Installation. Never while a transaction runs: when it is due, the update waits in
 InstallScheduled. With `allow_new_sessions` false (2.0.1
