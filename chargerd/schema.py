@@ -121,6 +121,13 @@ TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+# the Python type json.loads gives for each JSON type (number: also int, then _is_number)
+USUAL: dict[str, type] = {
+    "string": str, "object": dict, "array": list, "boolean": bool, "integer": int,
+    "number": float, "null": type(None),
+}  # fmt: skip
+
+
 def _live_after(types: list[str], keyword: str) -> bool:
     """Whether `keyword` can still fail once the instance is known to be one of `types`."""
     wanted = APPLIES_TO.get(keyword)
@@ -213,20 +220,14 @@ def _type(doc: _Document, value: Any, schema: Mapping[str, Any], where: str) -> 
     if not isinstance(names, list) or not names or any(n not in TYPES for n in names):
         raise doc.fail(where, f"type {value!r} not supported")
     shown = ", ".join(repr(n) for n in names)
-    if names == ["string"]:  # most fields: the test inline
+    if len(names) == 1:  # every OCPP field: its usual Python type first, the rule after
+        usual, test = USUAL[names[0]], TYPES[names[0]]
 
-        def string(x: Any) -> None:
-            if not isinstance(x, str):
+        def one(x: Any) -> None:
+            if type(x) is not usual and not test(x):
                 raise _Invalid("type", f"{x!r} is not of type {shown}")
 
-        return string
-    if names == ["object"]:
-
-        def object_(x: Any) -> None:
-            if not isinstance(x, dict):
-                raise _Invalid("type", f"{x!r} is not of type {shown}")
-
-        return object_
+        return one
     tests = tuple(TYPES[n] for n in names)
 
     def any_of(x: Any) -> None:
@@ -338,46 +339,40 @@ def _items(doc: _Document, value: Any, schema: Mapping[str, Any], where: str) ->
     return items
 
 
-def _min_items(doc: _Document, value: Any, schema: Mapping[str, Any], where: str) -> Check:
-    least = _count(doc, value, where)
-    said = "should be non-empty" if least == 1 else "is too short"
+def _item_count(keyword: str) -> Builder:
+    fewest = keyword == "minItems"
 
-    def min_items(x: Any) -> None:
-        if isinstance(x, list) and len(x) < least:
-            raise _Invalid("minItems", f"{x!r} {said}")
+    def build(doc: _Document, value: Any, schema: Mapping[str, Any], where: str) -> Check:
+        bound = _count(doc, value, where)
+        if fewest:
+            said = "should be non-empty" if bound == 1 else "is too short"
+        else:
+            said = "is expected to be empty" if bound == 0 else "is too long"
 
-    return min_items
+        def item_count(x: Any) -> None:
+            if isinstance(x, list) and (len(x) < bound if fewest else len(x) > bound):
+                raise _Invalid(keyword, f"{x!r} {said}")
 
+        return item_count
 
-def _max_items(doc: _Document, value: Any, schema: Mapping[str, Any], where: str) -> Check:
-    most = _count(doc, value, where)
-    said = "is expected to be empty" if most == 0 else "is too long"
-
-    def max_items(x: Any) -> None:
-        if isinstance(x, list) and len(x) > most:
-            raise _Invalid("maxItems", f"{x!r} {said}")
-
-    return max_items
+    return build
 
 
-def _minimum(doc: _Document, value: Any, schema: Mapping[str, Any], where: str) -> Check:
-    bound = _bound(doc, value, where)
+def _range(keyword: str) -> Builder:
+    lowest = keyword == "minimum"
+    said = "less than the minimum" if lowest else "greater than the maximum"
 
-    def minimum(x: Any) -> None:
-        if _is_number(x) and x < bound:
-            raise _Invalid("minimum", f"{x!r} is less than the minimum of {bound!r}")
+    def build(doc: _Document, value: Any, schema: Mapping[str, Any], where: str) -> Check:
+        if not _is_number(value):
+            raise doc.fail(where, "must be a number")
 
-    return minimum
+        def in_range(x: Any) -> None:
+            if _is_number(x) and (x < value if lowest else x > value):
+                raise _Invalid(keyword, f"{x!r} is {said} of {value!r}")
 
+        return in_range
 
-def _maximum(doc: _Document, value: Any, schema: Mapping[str, Any], where: str) -> Check:
-    bound = _bound(doc, value, where)
-
-    def maximum(x: Any) -> None:
-        if _is_number(x) and x > bound:
-            raise _Invalid("maximum", f"{x!r} is greater than the maximum of {bound!r}")
-
-    return maximum
+    return build
 
 
 def _multiple_of(doc: _Document, value: Any, schema: Mapping[str, Any], where: str) -> Check:
@@ -412,12 +407,6 @@ def _count(doc: _Document, value: Any, where: str) -> int:
     return int(value)
 
 
-def _bound(doc: _Document, value: Any, where: str) -> Any:
-    if not _is_number(value):
-        raise doc.fail(where, "must be a number")
-    return value
-
-
 BUILDERS: dict[str, Builder] = {
     "type": _type,
     "properties": _properties,
@@ -426,10 +415,10 @@ BUILDERS: dict[str, Builder] = {
     "enum": _enum,
     "maxLength": _max_length,
     "items": _items,
-    "minItems": _min_items,
-    "maxItems": _max_items,
-    "minimum": _minimum,
-    "maximum": _maximum,
+    "minItems": _item_count("minItems"),
+    "maxItems": _item_count("maxItems"),
+    "minimum": _range("minimum"),
+    "maximum": _range("maximum"),
     "multipleOf": _multiple_of,
 }
 
