@@ -253,6 +253,38 @@ async def test_a_handler_that_itself_calls_the_csms_does_not_deadlock(station: C
     assert await peer.recv() == [3, "m1", {"status": "Accepted"}]
 
 
+async def test_a_string_longer_than_its_schema_allows_is_a_type_constraint_violation(
+    station: Connect,
+) -> None:
+    peer, _ = await station(supported={"ChangeAvailability", "DataTransfer"})
+    payload = {"vendorId": "v" * 256}  # maxLength 255
+    frame = await peer.request([2, "m1", "DataTransfer", payload])
+    assert is_callerror(frame, "m1", "TypeConstraintViolation"), frame
+
+
+def charging_profile(limit: float) -> dict[str, Any]:
+    schedule = {"chargingRateUnit": "A", "chargingSchedulePeriod": [
+        {"startPeriod": 0, "limit": limit}]}  # fmt: skip
+    return {"connectorId": 1, "csChargingProfiles": {
+        "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Relative", "chargingSchedule": schedule,
+    }}  # fmt: skip
+
+
+async def test_a_limit_in_tenths_of_an_ampere_passes_the_multiple_of_0_1_rule(
+    station: Connect,
+) -> None:
+    async def accept(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"status": "Accepted"}
+
+    peer, _ = await station(handler=accept, supported={"SetChargingProfile"})
+    frame = await peer.request([2, "m1", "SetChargingProfile", charging_profile(11.1)])
+    assert frame == [3, "m1", {"status": "Accepted"}]
+    frame = await peer.request([2, "m2", "SetChargingProfile", charging_profile(11.15)])
+    assert is_callerror(frame, "m2", "PropertyConstraintViolation"), frame
+    assert "11.15 is not a multiple of 0.1" in frame[3]
+
+
 # --- making CALLs ------------------------------------------------------------------------------
 
 
