@@ -64,6 +64,7 @@ class OutboxTable:
     _wal: int | None
     _syncing: Future[None] | None
     _ahead: deque[tuple[Any, ...]]
+    _drained: bool
     _transaction: Callable[..., AbstractContextManager[None]]
     _write: Callable[..., None]
     get_meta: Callable[[str], str | None]
@@ -79,7 +80,7 @@ class OutboxTable:
         """The next message to send: the oldest one not confirmed yet."""
         while self._ahead and self._ahead[0][0] in self._confirmed:
             self._ahead.popleft()
-        if not self._ahead:
+        if not self._ahead and not self._drained:
             # not "after the last confirmed": a combined message skips other transactions'
             confirmed = self._confirmed
             rows = self.db.execute(
@@ -88,6 +89,8 @@ class OutboxTable:
                 (*confirmed, READ_AHEAD),
             )
             self._ahead.extend(rows)
+            # nothing queued: no query per message sent until something is (`_write`)
+            self._drained = not self._ahead
         return _message(self._ahead[0]) if self._ahead else None
 
     def outbox_followers(self, head: OutboxMessage, limit: int) -> list[OutboxMessage]:

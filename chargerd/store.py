@@ -82,6 +82,7 @@ class Store(OutboxTable):
         # one at a time; forgotten by every write that changes queued rows (a retry, a
         # merge, thinning). New rows come after them, and deleted ones are dropped.
         self._ahead: deque[tuple[Any, ...]] = deque()
+        self._drained = False  # the last read found nothing queued, and nothing came since
 
     def close(self) -> None:
         self.flush_confirmed()
@@ -122,6 +123,8 @@ class Store(OutboxTable):
                 freed = self._thin(excess + self.max_queue_bytes // 10)
         self.outbox_bytes += added - freed
         self._unsynced = self._unsynced or not durable
+        if added:
+            self._drained = False
 
     # --- meta ----------------------------------------------------------------------------
 
