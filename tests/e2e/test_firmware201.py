@@ -14,7 +14,7 @@ from tests.updates.servers import Site, http_server
 
 from .conftest import STATION_ID, calls, wait_call, wait_until
 from .conftest201 import Station201, csms, station
-from .firmware_rig import FINAL, image, iso, with_firmware
+from .firmware_rig import image, iso, offered, statuses, until_final, with_firmware
 
 __all__ = ["csms", "station"]  # the 2.0.1 fixtures, not conftest.py's 1.6 ones
 
@@ -26,36 +26,18 @@ def update(location: str, request_id: int = 1, **firmware) -> dict:
     }  # fmt: skip
 
 
-def firmware_statuses(server: Csms201, after: int, request_id: int | None = None) -> list[str]:
-    return [
-        e.payload["status"]
-        for e in calls(server, "FirmwareStatusNotification", after)
-        if request_id is None or e.payload.get("requestId") == request_id
-    ]
-
-
-async def until_final(server: Csms201, after: int, timeout: float = 20) -> list[str]:
-    await wait_until(lambda: bool(set(firmware_statuses(server, after)) & FINAL),
-                     "a final firmware status", timeout)  # fmt: skip
-    return firmware_statuses(server, after)
-
-
 async def test_a_signed_image_is_installed_and_the_station_boots_with_it(
     csms: Csms201, station: Station201, tmp_path: Path
 ):
-    maker = with_firmware(station)
-    fw = image(tmp_path)
-    site = Site(files={"/fw/chargerd-fw-2.7.1.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
+    async with offered(csms, station, tmp_path, "chargerd-fw-2.7.1.bin") as fw:
+        mark = fw.mark
         answer = await csms.call(STATION_ID, "UpdateFirmware", update(
-            site.url(port, "/fw/chargerd-fw-2.7.1.bin"),
-            signingCertificate=maker.signer_pem, signature=maker.sign(fw),
+            fw.location(),
+            signingCertificate=fw.maker.signer_pem, signature=fw.maker.sign(fw.image),
         ))  # fmt: skip
         assert answer["status"] == "Accepted"
-        statuses = await until_final(csms, mark)
-    assert statuses == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
+        sent = await until_final(csms, mark)
+    assert sent == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
                         "InstallRebooting", "Installed"]  # fmt: skip
     assert all(e.payload["requestId"] == 1 for e in calls(csms, "FirmwareStatusNotification", mark))
     boot = await wait_call(csms, "BootNotification", after=mark)
@@ -72,23 +54,18 @@ async def test_a_signed_image_is_installed_and_the_station_boots_with_it(
                              {"requestedMessage": "FirmwareStatusNotification"})  # fmt: skip
     assert answer["status"] == "Accepted"
     await wait_call(csms, "FirmwareStatusNotification", after=again, status="Idle")
-    assert firmware_statuses(csms, again) == ["Idle"]
+    assert statuses(csms, again) == ["Idle"]
 
 
 async def test_a_bad_signature_installs_nothing(csms: Csms201, station: Station201, tmp_path):
-    maker = with_firmware(station)
-    fw = image(tmp_path)
     other = image(tmp_path, "other.bin")
-    site = Site(files={"/chargerd-fw-3.0.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
+    async with offered(csms, station, tmp_path, "chargerd-fw-3.0.bin") as fw:
+        mark = fw.mark
         await csms.call(STATION_ID, "UpdateFirmware", update(
-            site.url(port, "/chargerd-fw-3.0.bin"),
-            signingCertificate=maker.signer_pem, signature=maker.sign(other),
+            fw.location(), signingCertificate=fw.maker.signer_pem, signature=fw.maker.sign(other),
         ))  # fmt: skip
-        statuses = await until_final(csms, mark)
-    assert statuses == ["Downloading", "Downloaded", "InvalidSignature"]
+        sent = await until_final(csms, mark)
+    assert sent == ["Downloading", "Downloaded", "InvalidSignature"]
     await wait_call(csms, "SecurityEventNotification", after=mark, type="InvalidFirmwareSignature")
     assert (await station.status())["link"]["state"] == "connected"
     assert csms.ledger.boot_count[STATION_ID] == 1  # no restart, nothing installed
@@ -97,22 +74,17 @@ async def test_a_bad_signature_installs_nothing(csms: Csms201, station: Station2
 async def test_a_certificate_of_another_maker_is_refused_before_downloading(
     csms: Csms201, station: Station201, tmp_path
 ):
-    with_firmware(station)
     stranger = make_maker("Stranger")
-    fw = image(tmp_path)
-    site = Site(files={"/chargerd-fw-3.0.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
+    async with offered(csms, station, tmp_path, "chargerd-fw-3.0.bin") as fw:
         answer = await csms.call(STATION_ID, "UpdateFirmware", update(
-            site.url(port, "/chargerd-fw-3.0.bin"),
-            signingCertificate=stranger.signer_pem, signature=stranger.sign(fw),
+            fw.location(),
+            signingCertificate=stranger.signer_pem, signature=stranger.sign(fw.image),
         ))  # fmt: skip
         assert answer["status"] == "InvalidCertificate"
         assert answer["statusInfo"]["reasonCode"] == "InvalidCertificate"
-        await wait_call(csms, "SecurityEventNotification", after=mark,
+        await wait_call(csms, "SecurityEventNotification", after=fw.mark,
                         type="InvalidFirmwareSigningCertificate")  # fmt: skip
-    assert not [r for r in site.requests if r[0] == "GET"]  # nothing downloaded
+    assert not fw.gets()  # nothing downloaded
 
 
 async def test_a_missing_image_fails_after_the_attempts(csms: Csms201, station: Station201):
@@ -122,95 +94,72 @@ async def test_a_missing_image_fails_after_the_attempts(csms: Csms201, station: 
         await station.start()
         mark = len(csms.ledger.entries)
         await csms.call(STATION_ID, "UpdateFirmware", update(site.url(port, "/nothing-1.0.bin")))
-        statuses = await until_final(csms, mark)
-    assert statuses[0] == "Downloading" and statuses[-1] == "DownloadFailed"
+        sent = await until_final(csms, mark)
+    assert sent[0] == "Downloading" and sent[-1] == "DownloadFailed"
     assert [r[1] for r in site.requests if r[0] == "GET"] == ["/nothing-1.0.bin"] * 2  # retries
 
 
 async def test_a_download_cut_off_midway_is_paused_then_resumed(
     csms: Csms201, station: Station201, tmp_path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-2.8.bin")
-    site = Site(files={"/chargerd-fw-2.8.bin": fw.read_bytes()},
-                drop_after={"/chargerd-fw-2.8.bin": 100_000})  # fmt: skip
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        location = site.url(port, "/chargerd-fw-2.8.bin")
-        await csms.call(STATION_ID, "UpdateFirmware", update(location))
-        statuses = await until_final(csms, mark)
-    assert statuses == ["Downloading", "DownloadPaused", "Downloading", "Downloaded",
-                        "Installing", "InstallRebooting", "Installed"]  # L02: unsigned
-    gets = [r for r in site.requests if r[0] == "GET"]
+    async with offered(csms, station, tmp_path, "chargerd-fw-2.8.bin", drop_after=100_000) as fw:
+        await csms.call(STATION_ID, "UpdateFirmware", update(fw.location()))
+        sent = await until_final(csms, fw.mark)
+    assert sent == ["Downloading", "DownloadPaused", "Downloading", "Downloaded",
+                    "Installing", "InstallRebooting", "Installed"]  # L02: unsigned
+    gets = fw.gets()
     assert len(gets) == 2 and gets[1][2] == "bytes=100000-"  # the rest, not the whole again
-    boot = await wait_call(csms, "BootNotification", after=mark)
+    boot = await wait_call(csms, "BootNotification", after=fw.mark)
     assert boot.payload["chargingStation"]["firmwareVersion"] == "2.8"
 
 
 async def test_a_paused_download_goes_on_after_a_restart(
     csms: Csms201, station: Station201, tmp_path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-2.9.bin")
-    site = Site(files={"/chargerd-fw-2.9.bin": fw.read_bytes()},
-                drop_after={"/chargerd-fw-2.9.bin": 120_000})  # fmt: skip
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        payload = update(site.url(port, "/chargerd-fw-2.9.bin"), request_id=9)
+    async with offered(csms, station, tmp_path, "chargerd-fw-2.9.bin", drop_after=120_000) as fw:
+        payload = update(fw.location(), request_id=9)
         payload["retryInterval"] = 4  # the restart comes within the pause
         await csms.call(STATION_ID, "UpdateFirmware", payload)
-        await wait_call(csms, "FirmwareStatusNotification", after=mark, status="DownloadPaused",
+        await wait_call(csms, "FirmwareStatusNotification", after=fw.mark, status="DownloadPaused",
                         requestId=9)  # fmt: skip
         await station.restart()
-        statuses = await until_final(csms, mark)
-    assert statuses == ["Downloading", "DownloadPaused", "Downloading", "Downloaded",
-                        "Installing", "InstallRebooting", "Installed"]  # fmt: skip
-    gets = [r for r in site.requests if r[0] == "GET"]
+        sent = await until_final(csms, fw.mark)
+    assert sent == ["Downloading", "DownloadPaused", "Downloading", "Downloaded",
+                    "Installing", "InstallRebooting", "Installed"]  # fmt: skip
+    gets = fw.gets()
     assert len(gets) == 2 and gets[1][2] == "bytes=120000-"  # the partial file survived
 
 
 async def test_a_later_retrieve_date_is_kept_across_a_restart(
     csms: Csms201, station: Station201, tmp_path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-4.0.bin")
-    site = Site(files={"/chargerd-fw-4.0.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        payload = update(site.url(port, "/chargerd-fw-4.0.bin"), request_id=5)
+    async with offered(csms, station, tmp_path, "chargerd-fw-4.0.bin") as fw:
+        payload = update(fw.location(), request_id=5)
         payload["firmware"]["retrieveDateTime"] = iso(time.time() + 6)
         await csms.call(STATION_ID, "UpdateFirmware", payload)
-        await wait_call(csms, "FirmwareStatusNotification", after=mark,
+        await wait_call(csms, "FirmwareStatusNotification", after=fw.mark,
                         status="DownloadScheduled", requestId=5)  # fmt: skip
         await station.restart()
-        assert not [r for r in site.requests if r[0] == "GET"]  # not before its time
-        statuses = await until_final(csms, mark)
-    assert statuses[0] == "DownloadScheduled" and statuses[-1] == "Installed"
-    assert firmware_statuses(csms, mark, request_id=5) == statuses
+        assert not fw.gets()  # not before its time
+        sent = await until_final(csms, fw.mark)
+    assert sent[0] == "DownloadScheduled" and sent[-1] == "Installed"
+    assert statuses(csms, fw.mark, request_id=5) == sent
 
 
 async def test_an_update_during_a_session_waits_for_its_end(
     csms: Csms201, station: Station201, tmp_path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-5.0.bin")
-    site = Site(files={"/chargerd-fw-5.0.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
+    async with offered(csms, station, tmp_path, "chargerd-fw-5.0.bin") as fw:
         await station.start_session(1)
-        mark = len(csms.ledger.entries)
-        location = site.url(port, "/chargerd-fw-5.0.bin")
-        await csms.call(STATION_ID, "UpdateFirmware", update(location))
-        await wait_call(csms, "FirmwareStatusNotification", after=mark, status="InstallScheduled")
+        await csms.call(STATION_ID, "UpdateFirmware", update(fw.location()))
+        await wait_call(csms, "FirmwareStatusNotification", after=fw.mark,
+                        status="InstallScheduled")  # fmt: skip
         await station.wait_status(2, "Unavailable")  # the free one: no new session there
         assert (await station.connector(1))["status"] == "Charging"
-        assert "Installing" not in firmware_statuses(csms, mark)
+        assert "Installing" not in statuses(csms, fw.mark)
         await station.sim("unplug", "1")  # the session ends
-        statuses = await until_final(csms, mark)
-    assert statuses[-3:] == ["Installing", "InstallRebooting", "Installed"]
+        sent = await until_final(csms, fw.mark)
+    assert sent[-3:] == ["Installing", "InstallRebooting", "Installed"]
     await station.wait_status(1, "Available")  # the temporary Unavailable is not kept
     await station.wait_status(2, "Available")
 
@@ -218,36 +167,25 @@ async def test_an_update_during_a_session_waits_for_its_end(
 async def test_kill_while_installing_ends_with_a_status_after_the_restart(
     csms: Csms201, station: Station201, tmp_path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-6.0.bin")
-    site = Site(files={"/chargerd-fw-6.0.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        location = site.url(port, "/chargerd-fw-6.0.bin")
-        await csms.call(STATION_ID, "UpdateFirmware", update(location))
-        await wait_call(csms, "FirmwareStatusNotification", after=mark, status="Installing",
+    async with offered(csms, station, tmp_path, "chargerd-fw-6.0.bin") as fw:
+        await csms.call(STATION_ID, "UpdateFirmware", update(fw.location()))
+        await wait_call(csms, "FirmwareStatusNotification", after=fw.mark, status="Installing",
                         answered=False)  # fmt: skip
         station.kill()
         await station.start()
-        statuses = await until_final(csms, mark)
-    assert statuses[-1] in ("Installed", "InstallationFailed")
-    assert statuses.count(statuses[-1]) == 1
+        sent = await until_final(csms, fw.mark)
+    assert sent[-1] in ("Installed", "InstallationFailed")
+    assert sent.count(sent[-1]) == 1
 
 
 async def test_an_image_that_rolls_back_after_the_restart_is_install_verification_failed(
     csms: Csms201, station: Station201, tmp_path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-rollback-9.9.bin")
-    site = Site(files={"/chargerd-fw-rollback-9.9.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        await csms.call(STATION_ID, "UpdateFirmware",
-                        update(site.url(port, "/chargerd-fw-rollback-9.9.bin"), request_id=61))
-        statuses = await until_final(csms, mark)
-    assert statuses == ["Downloading", "Downloaded", "Installing", "InstallRebooting",
+    async with offered(csms, station, tmp_path, "chargerd-fw-rollback-9.9.bin") as fw:
+        mark = fw.mark
+        await csms.call(STATION_ID, "UpdateFirmware", update(fw.location(), request_id=61))
+        sent = await until_final(csms, mark)
+    assert sent == ["Downloading", "Downloaded", "Installing", "InstallRebooting",
                         "InstallVerificationFailed"]  # fmt: skip
     boot = await wait_call(csms, "BootNotification", after=mark)
     old = boot.payload["chargingStation"]["firmwareVersion"]
@@ -266,16 +204,10 @@ async def test_an_image_that_rolls_back_after_the_restart_is_install_verificatio
 async def test_an_image_the_installer_refuses_is_install_verification_failed_without_restart(
     csms: Csms201, station: Station201, tmp_path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-corrupt-9.8.bin")
-    site = Site(files={"/chargerd-fw-corrupt-9.8.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        await csms.call(STATION_ID, "UpdateFirmware",
-                        update(site.url(port, "/chargerd-fw-corrupt-9.8.bin"), request_id=62))
-        statuses = await until_final(csms, mark)
-    assert statuses == ["Downloading", "Downloaded", "Installing", "InstallVerificationFailed"]
+    async with offered(csms, station, tmp_path, "chargerd-fw-corrupt-9.8.bin") as fw:
+        await csms.call(STATION_ID, "UpdateFirmware", update(fw.location(), request_id=62))
+        sent = await until_final(csms, fw.mark)
+    assert sent == ["Downloading", "Downloaded", "Installing", "InstallVerificationFailed"]
     assert csms.ledger.boot_count[STATION_ID] == 1  # no restart: the old version runs on
     await station.wait_status(1, "Available")  # held for the installation, given back
     await station.wait_status(2, "Available")
@@ -318,25 +250,20 @@ async def test_allow_new_sessions_pending_firmware_update_is_reported_and_settab
 async def test_allowing_new_sessions_the_installation_waits_for_a_moment_without_any(
     csms: Csms201, station: Station201, tmp_path
 ):
-    with_firmware(station)
     station.set_ocpp("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate", True)
-    fw = image(tmp_path, "chargerd-fw-5.1.bin")
-    site = Site(files={"/chargerd-fw-5.1.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
+    async with offered(csms, station, tmp_path, "chargerd-fw-5.1.bin") as fw:
         await station.start_session(1)
-        mark = len(csms.ledger.entries)
-        location = site.url(port, "/chargerd-fw-5.1.bin")
-        await csms.call(STATION_ID, "UpdateFirmware", update(location))
-        await wait_call(csms, "FirmwareStatusNotification", after=mark, status="InstallScheduled")
+        await csms.call(STATION_ID, "UpdateFirmware", update(fw.location()))
+        await wait_call(csms, "FirmwareStatusNotification", after=fw.mark,
+                        status="InstallScheduled")  # fmt: skip
         await station.start_session(2, tag="TAG2")  # a new session while the update waits
         await station.sim("unplug", "1")
         await station.wait_status(1, "Available")  # free again, not held Unavailable
-        assert firmware_statuses(csms, mark)[-1] == "InstallScheduled"  # session 2 runs
+        assert statuses(csms, fw.mark)[-1] == "InstallScheduled"  # session 2 runs
         assert (await station.connector(2))["status"] == "Charging"
         await station.sim("unplug", "2")
-        statuses = await until_final(csms, mark)
-    assert statuses == ["Downloading", "Downloaded", "InstallScheduled", "Installing",
+        sent = await until_final(csms, fw.mark)
+    assert sent == ["Downloading", "Downloaded", "InstallScheduled", "Installing",
                         "InstallRebooting", "Installed"]  # fmt: skip
     await station.wait_status(1, "Available")
     await station.wait_status(2, "Available")
@@ -400,41 +327,31 @@ async def test_the_file_transfer_protocols_are_reported(csms: Csms201, station: 
 
 
 async def test_a_new_update_cancels_a_waiting_one(csms: Csms201, station: Station201, tmp_path):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-7.0.bin")
-    site = Site(files={"/chargerd-fw-7.0.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        later = update(site.url(port, "/chargerd-fw-7.0.bin"), request_id=41)
+    async with offered(csms, station, tmp_path, "chargerd-fw-7.0.bin") as fw:
+        later = update(fw.location(), request_id=41)
         later["firmware"]["retrieveDateTime"] = iso(time.time() + 3600)
         assert (await csms.call(STATION_ID, "UpdateFirmware", later))["status"] == "Accepted"
-        await wait_call(csms, "FirmwareStatusNotification", after=mark,
+        await wait_call(csms, "FirmwareStatusNotification", after=fw.mark,
                         status="DownloadScheduled", requestId=41)  # fmt: skip
-        now = update(site.url(port, "/chargerd-fw-7.0.bin"), request_id=42)
+        now = update(fw.location(), request_id=42)
         assert (await csms.call(STATION_ID, "UpdateFirmware", now))["status"] == "AcceptedCanceled"
-        await wait_call(csms, "FirmwareStatusNotification", after=mark, status="Installed",
+        await wait_call(csms, "FirmwareStatusNotification", after=fw.mark, status="Installed",
                         requestId=42, timeout=20)  # fmt: skip
-    assert "Downloading" not in firmware_statuses(csms, mark, request_id=41)
+    assert "Downloading" not in statuses(csms, fw.mark, request_id=41)
 
 
 async def test_an_install_date_holds_the_installation_until_then(
     csms: Csms201, station: Station201, tmp_path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-8.0.bin")
-    site = Site(files={"/chargerd-fw-8.0.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
+    async with offered(csms, station, tmp_path, "chargerd-fw-8.0.bin") as fw:
         install_at = time.time() + 4
-        payload = update(site.url(port, "/chargerd-fw-8.0.bin"), request_id=51)
+        payload = update(fw.location(), request_id=51)
         payload["firmware"]["installDateTime"] = iso(install_at)
         await csms.call(STATION_ID, "UpdateFirmware", payload)
-        await wait_call(csms, "FirmwareStatusNotification", after=mark,
+        await wait_call(csms, "FirmwareStatusNotification", after=fw.mark,
                         status="InstallScheduled", requestId=51)  # fmt: skip
-        installing = await wait_call(csms, "FirmwareStatusNotification", after=mark,
+        installing = await wait_call(csms, "FirmwareStatusNotification", after=fw.mark,
                                      status="Installing", timeout=20)  # fmt: skip
-        statuses = await until_final(csms, mark)
+        sent = await until_final(csms, fw.mark)
     assert installing.time >= install_at - 1  # not before the date (to the second)
-    assert statuses[-1] == "Installed"
+    assert sent[-1] == "Installed"
