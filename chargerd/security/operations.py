@@ -44,9 +44,10 @@ def certificate_signed(storage_dir: str, chain_pem: str, common_name: str,
 
 def firmware_certificate(signing_pem: str, roots_pem: list[str], now: float) -> str | None:
     """Whether a firmware signing certificate chains to one of the maker roots."""
-    from ..updates.verify import certificate_problem, load_certificates
+    from ..updates.verify import certificate_problem
+    from .chain import load_chain
 
-    roots = [cert for pem in roots_pem for cert in load_certificates(pem)]
+    roots = [cert for pem in roots_pem for cert in load_chain(pem)]
     return certificate_problem(signing_pem, roots, now)
 
 

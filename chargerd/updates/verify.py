@@ -16,9 +16,10 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from ..security.chain import dates_problem, describe, issued_by, load_chain
 
 log = logging.getLogger("chargerd.updates")
 
@@ -76,60 +77,26 @@ def trusted_roots(trust_anchor: Path | None, security: Any) -> list[str]:
     return roots
 
 
-def load_certificates(pem: str | bytes) -> list[Any]:
-    """The certificates of a PEM text in order; ValueError when none or one is malformed."""
-    from cryptography import x509
-
-    data = pem.encode() if isinstance(pem, str) else pem
-    certs = x509.load_pem_x509_certificates(data)
-    if not certs:
-        raise ValueError("no certificate in the PEM text")
-    return certs
-
-
-def _name(cert: Any) -> str:
-    return cert.subject.rfc4514_string() or "(empty subject)"
-
-
-def _dates_problem(cert: Any, now: float) -> str | None:
-    moment = datetime.fromtimestamp(now, UTC)
-    if moment < cert.not_valid_before_utc:
-        return f"{_name(cert)} is not valid before {cert.not_valid_before_utc:%Y-%m-%d}"
-    if moment > cert.not_valid_after_utc:
-        return f"{_name(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d}"
-    return None
-
-
-def _issued_by(cert: Any, issuer: Any) -> bool:
-    from cryptography.exceptions import InvalidSignature
-
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):  # names, key type, signature
-        return False
-    return True
-
-
 def certificate_problem(signing_pem: str, roots: list[Any], now: float) -> str | None:
     """None when the signing certificate chains (through the intermediates sent with it)
     to one of `roots` and every certificate on the way is in its validity period."""
     try:
-        chain = load_certificates(signing_pem)
+        chain = load_chain(signing_pem)
     except ValueError as exc:
         return f"signing certificate unreadable: {exc}"
     if not roots:
         return "no trusted manufacturer root certificate (firmware.trust_anchor or installed)"
     for cert in chain:
-        if problem := _dates_problem(cert, now):
+        if problem := dates_problem(cert, now):
             return problem
     for cert, issuer in zip(chain, chain[1:], strict=False):
-        if not _issued_by(cert, issuer):
-            return f"{_name(cert)} is not issued by {_name(issuer)}"
+        if not issued_by(cert, issuer):
+            return f"{describe(cert)} is not issued by {describe(issuer)}"
     top = chain[-1]
     for root in roots:
-        if top == root or _issued_by(top, root):
-            return _dates_problem(root, now)
-    return f"{_name(top)} does not chain to a trusted manufacturer root"
+        if top == root or issued_by(top, root):
+            return dates_problem(root, now)
+    return f"{describe(top)} does not chain to a trusted manufacturer root"
 
 
 def file_digest(file: Path) -> bytes:
@@ -151,7 +118,7 @@ def signature_problem(file: Path, signing_pem: str, signature_b64: str) -> str |
 
     try:
         signature = base64.b64decode(signature_b64.strip(), validate=True)
-        key = load_certificates(signing_pem)[0].public_key()
+        key = load_chain(signing_pem)[0].public_key()
     except (ValueError, binascii.Error) as exc:
         return f"signature or certificate unreadable: {exc}"
     prehashed = utils.Prehashed(hashes.SHA256())

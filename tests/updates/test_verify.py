@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from chargerd.updates.verify import certificate_problem, load_certificates, signature_problem
+from chargerd.security.chain import load_chain
+from chargerd.updates.verify import certificate_problem, signature_problem
 from tests.updates.maker import issue, make_maker, pem
 
 
@@ -26,7 +27,7 @@ def image(tmp_path: Path) -> Path:
 
 
 def roots(m) -> list:
-    return load_certificates(m.root_pem)
+    return load_chain(m.root_pem)
 
 
 @pytest.mark.parametrize("ecdsa", [False, True], ids=["rsa", "ecdsa"])
