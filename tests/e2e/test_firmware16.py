@@ -11,18 +11,8 @@ from devcsms import Csms
 from tests.updates.maker import make_maker
 from tests.updates.servers import Site, ftp_server, http_server
 
-from .conftest import STATION_ID, Station, calls, wait_call, wait_until
-from .firmware_rig import FINAL, image, iso, with_firmware
-
-
-def statuses(csms: Csms, action: str, after: int) -> list[str]:
-    return [e.payload["status"] for e in calls(csms, action, after)]
-
-
-async def until_final(csms: Csms, action: str, after: int, timeout: float = 20) -> list[str]:
-    await wait_until(lambda: bool(set(statuses(csms, action, after)) & FINAL),
-                     f"a final {action}", timeout)  # fmt: skip
-    return statuses(csms, action, after)
+from .conftest import STATION_ID, Station, calls, wait_call
+from .firmware_rig import image, iso, offered, statuses, until_final, update16, with_firmware
 
 
 def signed(location: str, maker, fw: Path, request_id: int = 3) -> dict:
@@ -48,18 +38,12 @@ async def test_the_profile_and_its_protocols_are_announced(csms: Csms, station: 
 async def test_update_firmware_installs_and_reports_installed_after_the_boot(
     csms: Csms, station: Station, tmp_path: Path
 ):
-    with_firmware(station)
-    fw = image(tmp_path)
-    site = Site(files={"/chargerd-fw-2.7.1.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        answer = await csms.call(STATION_ID, "UpdateFirmware", {
-            "location": site.url(port, "/chargerd-fw-2.7.1.bin"),
-            "retrieveDate": iso(time.time() - 60),  # in the past: now
-        })  # fmt: skip
+    async with offered(csms, station, tmp_path, "chargerd-fw-2.7.1.bin") as fw:
+        mark = fw.mark
+        answer = await csms.call(STATION_ID, "UpdateFirmware",
+                                 update16(fw.location(), at=time.time() - 60))  # past: now
         assert answer == {}
-        sent = await until_final(csms, "FirmwareStatusNotification", mark)
+        sent = await until_final(csms, mark)
     assert sent == ["Downloading", "Downloaded", "Installing", "Installed"]
     boot = await wait_call(csms, "BootNotification", after=mark)
     assert boot.payload["firmwareVersion"] == "2.7.1"
@@ -82,11 +66,9 @@ async def test_a_missing_image_ends_download_failed_after_the_retries(
     with http_server(site) as port:
         await station.start()
         mark = len(csms.ledger.entries)
-        await csms.call(STATION_ID, "UpdateFirmware", {
-            "location": site.url(port, "/chargerd-fw-9.bin"), "retrieveDate": iso(time.time()),
-            "retries": 3, "retryInterval": 1,
-        })  # fmt: skip
-        sent = await until_final(csms, "FirmwareStatusNotification", mark)
+        await csms.call(STATION_ID, "UpdateFirmware", update16(
+            site.url(port, "/chargerd-fw-9.bin"), retries=3, retryInterval=1))
+        sent = await until_final(csms, mark)
     assert sent == ["Downloading", "DownloadFailed"]
     assert len([r for r in site.requests if r[0] == "GET"]) == 3
 
@@ -94,37 +76,23 @@ async def test_a_missing_image_ends_download_failed_after_the_retries(
 async def test_a_download_cut_off_midway_says_downloading_once_and_resumes(
     csms: Csms, station: Station, tmp_path: Path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-2.9.bin")
-    site = Site(files={"/chargerd-fw-2.9.bin": fw.read_bytes()},
-                drop_after={"/chargerd-fw-2.9.bin": 100_000})  # fmt: skip
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        await csms.call(STATION_ID, "UpdateFirmware", {
-            "location": site.url(port, "/chargerd-fw-2.9.bin"), "retrieveDate": iso(time.time()),
-            "retries": 2, "retryInterval": 1,
-        })  # fmt: skip
-        sent = await until_final(csms, "FirmwareStatusNotification", mark)
+    async with offered(csms, station, tmp_path, "chargerd-fw-2.9.bin", drop_after=100_000) as fw:
+        await csms.call(STATION_ID, "UpdateFirmware",
+                        update16(fw.location(), retries=2, retryInterval=1))  # fmt: skip
+        sent = await until_final(csms, fw.mark)
     assert sent == ["Downloading", "Downloaded", "Installing", "Installed"]  # no pause in 1.6
-    gets = [r for r in site.requests if r[0] == "GET"]
+    gets = fw.gets()
     assert len(gets) == 2 and gets[1][2] == "bytes=100000-"
 
 
 async def test_a_signed_update_reports_the_pause_of_a_download_cut_off(
     csms: Csms, station: Station, tmp_path: Path
 ):
-    maker = with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-3.4.bin")
-    site = Site(files={"/chargerd-fw-3.4.bin": fw.read_bytes()},
-                drop_after={"/chargerd-fw-3.4.bin": 100_000})  # fmt: skip
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        payload = signed(site.url(port, "/chargerd-fw-3.4.bin"), maker, fw)
+    async with offered(csms, station, tmp_path, "chargerd-fw-3.4.bin", drop_after=100_000) as fw:
+        payload = signed(fw.location(), fw.maker, fw.image)
         payload["retries"] = 2
         await csms.call(STATION_ID, "SignedUpdateFirmware", payload)
-        sent = await until_final(csms, "SignedFirmwareStatusNotification", mark)
+        sent = await until_final(csms, fw.mark, "SignedFirmwareStatusNotification")
     assert sent == ["Downloading", "DownloadPaused", "Downloading", "Downloaded",
                     "SignatureVerified", "Installing", "InstallRebooting", "Installed"]  # fmt: skip
 
@@ -132,17 +100,10 @@ async def test_a_signed_update_reports_the_pause_of_a_download_cut_off(
 async def test_an_image_whose_new_slot_fails_rolls_back_installation_failed(
     csms: Csms, station: Station, tmp_path: Path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-rollback-9.9.bin")
-    site = Site(files={"/chargerd-fw-rollback-9.9.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        await csms.call(STATION_ID, "UpdateFirmware", {
-            "location": site.url(port, "/chargerd-fw-rollback-9.9.bin"),
-            "retrieveDate": iso(time.time()),
-        })  # fmt: skip
-        sent = await until_final(csms, "FirmwareStatusNotification", mark)
+    async with offered(csms, station, tmp_path, "chargerd-fw-rollback-9.9.bin") as fw:
+        mark = fw.mark
+        await csms.call(STATION_ID, "UpdateFirmware", update16(fw.location()))
+        sent = await until_final(csms, mark)
     # (2.0.1 and the signed update say InstallVerificationFailed; plain 1.6 has no such word)
     assert sent == ["Downloading", "Downloaded", "Installing", "InstallationFailed"]
     boot = await wait_call(csms, "BootNotification", after=mark)
@@ -163,7 +124,7 @@ async def test_signed_update_over_ftp_reports_every_status_with_its_request_id(
         location = f"ftp://tech:ftp-secret@127.0.0.1:{port}/chargerd-fw-3.1.bin"
         answer = await csms.call(STATION_ID, "SignedUpdateFirmware", signed(location, maker, fw))
         assert answer["status"] == "Accepted"
-        sent = await until_final(csms, "SignedFirmwareStatusNotification", mark)
+        sent = await until_final(csms, mark, "SignedFirmwareStatusNotification")
     assert sent == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
                     "InstallRebooting", "Installed"]  # fmt: skip
     entries = calls(csms, "SignedFirmwareStatusNotification", mark)
@@ -176,38 +137,28 @@ async def test_signed_update_over_ftp_reports_every_status_with_its_request_id(
 async def test_signed_update_with_a_foreign_certificate_is_invalid(
     csms: Csms, station: Station, tmp_path: Path
 ):
-    with_firmware(station)
     stranger = make_maker("Stranger")
-    fw = image(tmp_path, "chargerd-fw-3.2.bin")
-    site = Site(files={"/chargerd-fw-3.2.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        location = site.url(port, "/chargerd-fw-3.2.bin")
+    async with offered(csms, station, tmp_path, "chargerd-fw-3.2.bin") as fw:
         answer = await csms.call(STATION_ID, "SignedUpdateFirmware",
-                                 signed(location, stranger, fw))  # fmt: skip
+                                 signed(fw.location(), stranger, fw.image))  # fmt: skip
         assert answer["status"] == "InvalidCertificate"
-        await wait_call(csms, "SecurityEventNotification", after=mark,
+        await wait_call(csms, "SecurityEventNotification", after=fw.mark,
                         type="InvalidFirmwareSigningCertificate")  # fmt: skip
-    assert not site.requests  # nothing downloaded
+    assert not fw.site.requests  # nothing downloaded
 
 
 async def test_signed_update_with_a_bad_signature_installs_nothing(
     csms: Csms, station: Station, tmp_path: Path
 ):
-    maker = with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-3.3.bin")
-    site = Site(files={"/chargerd-fw-3.3.bin": fw.read_bytes()})
     tampered = image(tmp_path, "tampered.bin")
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
-        payload = signed(site.url(port, "/chargerd-fw-3.3.bin"), maker, fw)
-        payload["firmware"]["signature"] = maker.sign(tampered)
+    async with offered(csms, station, tmp_path, "chargerd-fw-3.3.bin") as fw:
+        payload = signed(fw.location(), fw.maker, fw.image)
+        payload["firmware"]["signature"] = fw.maker.sign(tampered)
         await csms.call(STATION_ID, "SignedUpdateFirmware", payload)
-        sent = await until_final(csms, "SignedFirmwareStatusNotification", mark)
+        sent = await until_final(csms, fw.mark, "SignedFirmwareStatusNotification")
     assert sent == ["Downloading", "Downloaded", "InvalidSignature"]
-    await wait_call(csms, "SecurityEventNotification", after=mark, type="InvalidFirmwareSignature")
+    await wait_call(csms, "SecurityEventNotification", after=fw.mark,
+                    type="InvalidFirmwareSignature")  # fmt: skip
     assert csms.ledger.boot_count[STATION_ID] == 1
 
 
@@ -228,7 +179,7 @@ async def test_a_get_diagnostics_during_an_upload_ends_it_upload_failed_then_doe
         second = await csms.call(STATION_ID, "GetDiagnostics",
                                  {"location": site.url(port, "/diag/")})  # fmt: skip
         await wait_call(csms, "DiagnosticsStatusNotification", after=mark, status="Uploaded")
-    assert statuses(csms, "DiagnosticsStatusNotification", mark) == [
+    assert statuses(csms, mark, "DiagnosticsStatusNotification") == [
         "Uploading", "UploadFailed", "Uploading", "Uploaded"]  # fmt: skip
     assert first["fileName"].endswith(".tar.gz")
     assert f"/diag/{second['fileName']}" in site.uploads

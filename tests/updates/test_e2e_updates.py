@@ -12,8 +12,8 @@ from typing import Any
 
 from chargerd.ctl import request
 from devcsms import Csms
-from tests.e2e.conftest import STATION_ID, Station, calls, csms, station, wait_until
-from tests.e2e.firmware_rig import image, iso, with_firmware
+from tests.e2e.conftest import STATION_ID, Station, csms, station, wait_until
+from tests.e2e.firmware_rig import image, offered, statuses, update16, with_firmware
 from tests.updates.servers import Site, http_server
 
 __all__ = ["csms", "station"]  # the 1.6 end-to-end fixtures
@@ -27,10 +27,6 @@ async def firmware(st: Station) -> dict[str, Any]:
     return json.loads(answer["message"])
 
 
-def sent(server: Csms, after: int) -> list[str]:
-    return [e.payload["status"] for e in calls(server, "FirmwareStatusNotification", after)]
-
-
 async def test_chargerctl_firmware_shows_the_version_and_results_without_credentials(
     csms: Csms, station: Station, tmp_path: Path
 ):
@@ -42,11 +38,9 @@ async def test_chargerctl_firmware_shows_the_version_and_results_without_credent
         before = await firmware(station)
         assert before["version"] == "0.1.0" and before["update"] is None  # the factory's
         mark = len(csms.ledger.entries)
-        await csms.call(STATION_ID, "UpdateFirmware", {
-            "location": f"http://maker:S3cr3t@127.0.0.1:{port}/fw/chargerd-fw-3.1.0.bin?t=Tok3n",
-            "retrieveDate": iso(time.time()),
-        })  # fmt: skip
-        await wait_until(lambda: "Installed" in sent(csms, mark), "Installed", 20)
+        await csms.call(STATION_ID, "UpdateFirmware", update16(
+            f"http://maker:S3cr3t@127.0.0.1:{port}/fw/chargerd-fw-3.1.0.bin?t=Tok3n"))
+        await wait_until(lambda: "Installed" in statuses(csms, mark), "Installed", 20)
     after = await firmware(station)
     assert after["version"] == "3.1.0"
     assert after["update"] is None
@@ -62,29 +56,23 @@ async def test_chargerctl_firmware_shows_the_version_and_results_without_credent
 async def test_connectors_held_for_an_installation_come_back_after_a_kill(
     csms: Csms, station: Station, tmp_path: Path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-4.0.bin")
-    site = Site(files={"/chargerd-fw-4.0.bin": fw.read_bytes()})
-    with http_server(site) as port:
-        await station.start()
+    async with offered(csms, station, tmp_path, "chargerd-fw-4.0.bin") as fw:
         await station.start_session(1)
         mark = len(csms.ledger.entries)
-        await csms.call(STATION_ID, "UpdateFirmware", {
-            "location": site.url(port, "/chargerd-fw-4.0.bin"), "retrieveDate": iso(time.time()),
-        })  # fmt: skip
+        await csms.call(STATION_ID, "UpdateFirmware", update16(fw.location()))
         # downloaded, waiting for the session: the free connector is held, the busy one charges
         await station.wait_status(2, "Unavailable")
         assert (await station.connector(1))["status"] == "Charging"
         assert (await firmware(station))["update"]["status"] == "InstallScheduled"
-        assert sent(csms, mark) == ["Downloading", "Downloaded"]
+        assert statuses(csms, mark) == ["Downloading", "Downloaded"]
         station.kill()
         await station.start(wait=False)
         # the session ended with the power loss: the installation goes on and the station
         # comes back with the new version, every connector in service
-        await wait_until(lambda: "Installed" in sent(csms, mark), "Installed", 60)  # two starts
+        await wait_until(lambda: "Installed" in statuses(csms, mark), "Installed", 60)  # two starts
     await station.wait_status(1, "Available")
     await station.wait_status(2, "Available")
-    assert sent(csms, mark) == ["Downloading", "Downloaded", "Installing", "Installed"]
+    assert statuses(csms, mark) == ["Downloading", "Downloaded", "Installing", "Installed"]
     await station.restart()
     await station.wait_status(2, "Available")  # the temporary Unavailable was never kept
     assert (await firmware(station))["version"] == "4.0"
@@ -93,18 +81,11 @@ async def test_connectors_held_for_an_installation_come_back_after_a_kill(
 async def test_chargerctl_firmware_shows_a_paused_download_and_its_next_attempt(
     csms: Csms, station: Station, tmp_path: Path
 ):
-    with_firmware(station)
-    fw = image(tmp_path, "chargerd-fw-4.1.bin")
-    site = Site(files={"/chargerd-fw-4.1.bin": fw.read_bytes()},
-                drop_after={"/chargerd-fw-4.1.bin": 50_000})  # fmt: skip
-    with http_server(site) as port:
-        await station.start()
-        mark = len(csms.ledger.entries)
+    async with offered(csms, station, tmp_path, "chargerd-fw-4.1.bin", drop_after=50_000) as fw:
+        mark = fw.mark
         asked = time.time()
-        await csms.call(STATION_ID, "UpdateFirmware", {
-            "location": site.url(port, "/chargerd-fw-4.1.bin"), "retrieveDate": iso(asked),
-            "retries": 2, "retryInterval": 3,
-        })  # fmt: skip
+        await csms.call(STATION_ID, "UpdateFirmware",
+                        update16(fw.location(), at=asked, retries=2, retryInterval=3))
         paused: dict[str, Any] = {}
 
         async def is_paused() -> bool:
@@ -118,6 +99,6 @@ async def test_chargerctl_firmware_shows_a_paused_download_and_its_next_attempt(
         assert paused["attempt"] == 1 and paused["attempts"] == 2
         assert asked + 3 <= paused["retry_at"] <= time.time() + 3
         assert paused["detail"]  # why the transfer broke off
-        await wait_until(lambda: "Installed" in sent(csms, mark), "Installed", 20)
-    assert sent(csms, mark) == ["Downloading", "Downloaded", "Installing", "Installed"]
+        await wait_until(lambda: "Installed" in statuses(csms, mark), "Installed", 20)
+    assert statuses(csms, mark) == ["Downloading", "Downloaded", "Installing", "Installed"]
     assert (await firmware(station))["version"] == "4.1"
