@@ -139,6 +139,22 @@ class Variable:
         return out
 
 
+def read_write(c: Component, name: str, kind: str, default: Value, **kw: Any) -> Variable:
+    """A variable the CSMS may set, starting at `default`."""
+    return Variable(c, name, kind, (Attribute(default=default),), **kw)
+
+
+def read_only(c: Component, name: str, kind: str, value: Value, **kw: Any) -> Variable:
+    """A constant: always `value`."""
+    attribute = Attribute(mutability=READ_ONLY, default=value, constant=True)
+    return Variable(c, name, kind, (attribute,), **kw)
+
+
+def dynamic(c: Component, name: str, kind: str, **kw: Any) -> Variable:
+    """A read-only value the runtime supplies when asked (device_model: dynamic)."""
+    return Variable(c, name, kind, (Attribute(mutability=READ_ONLY),), **kw)
+
+
 def storage_key(variable: Variable, attribute: str = ACTUAL) -> str:
     """The settings-table key of one attribute: `Component[/evse[/connector]].Variable`,
     with `:instance` after an instanced name and `@Attribute` for other than Actual."""

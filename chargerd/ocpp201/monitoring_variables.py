@@ -4,12 +4,10 @@ imported with the first monitoring request)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..config import Config
 from ..monitoring.levels import BASES, MAX_SEVERITY
 from ..monitoring.readings import CONTROLLER, STORAGE, TEMPERATURE, UPTIME, cpu_temperature
-from .components import READ_ONLY, Attribute, Component, Value, Variable
+from .components import Component, Variable, dynamic, read_only, read_write
 
 MONITORING = Component("MonitoringCtrlr")
 ITEMS_PER_MESSAGE = {"SetVariableMonitoring": 50, "ClearVariableMonitoring": 50}
@@ -17,47 +15,26 @@ BYTES_PER_MESSAGE = 65000
 MEASURED = ("ACCurrent", "ACVoltage")  # EVSE.Power is in variables.py, read by the adapter
 
 
-def _value(name: str, kind: str, default: Value, writable: bool = True, **kw: Any) -> Variable:
-    mutability = "ReadWrite" if writable else READ_ONLY
-    attribute = Attribute(mutability=mutability, default=default, constant=not writable)
-    return Variable(MONITORING, name, kind, (attribute,), **kw)
-
-
 def _measured(component: Component, name: str, kind: str, unit: str) -> Variable:
-    return Variable(component, name, kind, (Attribute(mutability=READ_ONLY),), unit=unit,
-                    monitorable=True)  # fmt: skip
+    return dynamic(component, name, kind, unit=unit, monitorable=True)
 
 
 def variables(config: Config) -> list[Variable]:
     """MonitoringCtrlr and the monitorable hardware values (variables.py lists them)."""
     out = [
-        _value("Available", "boolean", True, writable=False),
-        _value("Enabled", "boolean", True),
+        read_only(MONITORING, "Available", "boolean", True),
+        read_write(MONITORING, "Enabled", "boolean", True),
         # events of this severity or more severe (lower) wait in the outbox while offline
-        _value("OfflineQueuingSeverity", "integer", 2, min_limit=0, max_limit=MAX_SEVERITY),
-        Variable(
-            MONITORING,
-            "ActiveMonitoringBase",
-            "OptionList",
-            (Attribute(mutability=READ_ONLY),),
-            values_list=BASES,
-        ),  # fmt: skip
-        Variable(
-            MONITORING,
-            "ActiveMonitoringLevel",
-            "integer",
-            (Attribute(mutability=READ_ONLY),),
-            min_limit=0,
-            max_limit=MAX_SEVERITY,
-        ),  # fmt: skip
+        read_write(MONITORING, "OfflineQueuingSeverity", "integer", 2,
+                   min_limit=0, max_limit=MAX_SEVERITY),  # fmt: skip
+        dynamic(MONITORING, "ActiveMonitoringBase", "OptionList", values_list=BASES),
+        dynamic(MONITORING, "ActiveMonitoringLevel", "integer", min_limit=0,
+                max_limit=MAX_SEVERITY),  # fmt: skip
     ]
     for message, items in ITEMS_PER_MESSAGE.items():
-        out.append(_value("ItemsPerMessage", "integer", items, writable=False, instance=message))
-        out.append(
-            _value(
-                "BytesPerMessage", "integer", BYTES_PER_MESSAGE, writable=False, instance=message
-            )  # fmt: skip
-        )
+        out += [read_only(MONITORING, "ItemsPerMessage", "integer", items, instance=message),
+                read_only(MONITORING, "BytesPerMessage", "integer", BYTES_PER_MESSAGE,
+                          instance=message)]  # fmt: skip
     for c in config.connectors:
         evse = Component("EVSE", evse=c.id)
         out += [_measured(evse, "ACCurrent", "decimal", "A"),

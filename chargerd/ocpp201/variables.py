@@ -25,6 +25,9 @@ from .components import (
     Value,
     Variable,
 )
+from .components import dynamic as _dyn
+from .components import read_only as _ro
+from .components import read_write as _rw
 from .device_model import resolve_initial
 from .values import parse
 
@@ -53,21 +56,6 @@ def _tx_points(value: Value) -> str | None:
     # every combination of TX_POINTS works (core/tx_points.py); none would mean a
     # transaction never starts (or only ends when forced)
     return "list at least one point" if not str(value) else None
-
-
-def _rw(c: Component, name: str, kind: str, default: Value, **kw) -> Variable:
-    return Variable(c, name, kind, (Attribute(default=default),), **kw)
-
-
-def _ro(c: Component, name: str, kind: str, value: Value, **kw) -> Variable:
-    return Variable(
-        c, name, kind, (Attribute(mutability=READ_ONLY, default=value, constant=True),), **kw
-    )
-
-
-def _dyn(c: Component, name: str, kind: str, **kw) -> Variable:
-    """A read-only value the runtime supplies when asked (device_model: dynamic)."""
-    return Variable(c, name, kind, (Attribute(mutability=READ_ONLY),), **kw)
 
 
 def _slots(value: Value) -> str | None:
