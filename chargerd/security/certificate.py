@@ -181,17 +181,9 @@ class Certificate:
     def subject(self) -> str:
         return name_text(self.subject_der) or "(empty subject)"
 
-    @cached_property
-    def issuer(self) -> str:
-        return name_text(self.issuer_der) or "(empty subject)"
-
     @property
     def pem(self) -> str:
         return ssl.DER_cert_to_PEM_cert(self.der)
-
-    @property
-    def self_issued(self) -> bool:
-        return self.issuer_der == self.subject_der
 
     def named_issuer_of(self, child: Certificate) -> bool:
         """Whether this certificate's subject is `child`'s issuer. Signatures were checked
