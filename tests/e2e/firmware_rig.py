@@ -5,9 +5,10 @@ and a station configured with `firmware: {installer: sim}`."""
 from __future__ import annotations
 
 import os
+import socket
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,15 @@ async def until_final(
 def update16(location: str, *, at: float | None = None, **more: Any) -> dict[str, Any]:
     """A 1.6 UpdateFirmware.req, to retrieve at `at` (now when not given)."""
     return {"location": location, "retrieveDate": iso(time.time() if at is None else at), **more}
+
+
+@contextmanager
+def hanging_url() -> Iterator[str]:
+    """An HTTP URL whose server accepts connections and never answers: an upload there hangs."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        yield f"http://127.0.0.1:{silent.getsockname()[1]}/"
 
 
 @dataclass

@@ -3,7 +3,6 @@ daemon with `installer: sim` against local HTTP and FTP servers."""
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -12,7 +11,16 @@ from tests.updates.maker import make_maker
 from tests.updates.servers import Site, ftp_server, http_server
 
 from .conftest import STATION_ID, Station, calls, wait_call
-from .firmware_rig import image, iso, offered, statuses, until_final, update16, with_firmware
+from .firmware_rig import (
+    hanging_url,
+    image,
+    iso,
+    offered,
+    statuses,
+    until_final,
+    update16,
+    with_firmware,
+)
 
 
 def signed(location: str, maker, fw: Path, request_id: int = 3) -> dict:
@@ -168,12 +176,9 @@ async def test_a_get_diagnostics_during_an_upload_ends_it_upload_failed_then_doe
     """1.6 has no word for a cancelled upload: each upload still reads Uploading, then
     Uploaded or UploadFailed, and Idle comes only on a trigger."""
     site = Site()
-    with socket.socket() as silent, http_server(site) as port:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)  # accepts, never answers: the first upload hangs there
+    with hanging_url() as hanging, http_server(site) as port:  # the first upload hangs
         await station.start()
         mark = len(csms.ledger.entries)
-        hanging = f"http://127.0.0.1:{silent.getsockname()[1]}/"
         first = await csms.call(STATION_ID, "GetDiagnostics", {"location": hanging})
         await wait_call(csms, "DiagnosticsStatusNotification", after=mark, status="Uploading")
         second = await csms.call(STATION_ID, "GetDiagnostics",

@@ -4,7 +4,6 @@ BootNotification after the in-process restart, and what goes wrong."""
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from tests.updates.servers import Site, http_server
 
 from .conftest import STATION_ID, calls, wait_call, wait_until
 from .conftest201 import Station201, csms, station
-from .firmware_rig import image, iso, offered, statuses, until_final, with_firmware
+from .firmware_rig import hanging_url, image, iso, offered, statuses, until_final, with_firmware
 
 __all__ = ["csms", "station"]  # the 2.0.1 fixtures, not conftest.py's 1.6 ones
 
@@ -295,12 +294,9 @@ async def test_get_log_uploads_the_bundle_and_reports_with_the_request_id(
 
 async def test_a_get_log_during_an_upload_cancels_it(csms: Csms201, station: Station201):
     site = Site()
-    with socket.socket() as silent, http_server(site) as port:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)  # accepts, never answers: the first upload hangs there
+    with hanging_url() as hanging, http_server(site) as port:  # the first upload hangs
         await station.start()
         mark = len(csms.ledger.entries)
-        hanging = f"http://127.0.0.1:{silent.getsockname()[1]}/"
         assert (await csms.call(STATION_ID, "GetLog", get_log(hanging, 31)))["status"] == "Accepted"
         await wait_call(csms, "LogStatusNotification", after=mark, status="Uploading", requestId=31)
         trigger = {"requestedMessage": "LogStatusNotification"}
