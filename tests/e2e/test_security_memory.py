@@ -11,9 +11,9 @@ from devcsms import Csms
 from tests.updates.servers import Site, http_server
 
 from .conftest import STATION_ID, Station, wait_call
-from .firmware_rig import image, with_firmware
+from .firmware_rig import image, until_final, with_firmware
 from .pki import Authority, pem
-from .test_firmware16 import signed, until_final
+from .test_firmware16 import signed
 from .test_security16 import authority, csms, install, secure
 
 __all__ = ["authority", "csms"]  # the TLS CSMS of test_security16
@@ -48,7 +48,7 @@ async def test_certificates_and_a_signed_update_leave_no_cryptography_in_the_dae
         location = site.url(port, "/fw/chargerd-fw-4.0.bin")
         answer = await csms.call(STATION_ID, "SignedUpdateFirmware", signed(location, maker, fw))
         assert answer["status"] == "Accepted"
-        sent = await until_final(csms, "SignedFirmwareStatusNotification", mark)
+        sent = await until_final(csms, mark, "SignedFirmwareStatusNotification")
     assert sent[-1] == "Installed" and "SignatureVerified" in sent
     assert station.proc is not None
     maps = mapped_files(station.proc.pid)
