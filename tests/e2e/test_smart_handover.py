@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chargerd.config import load_config
 from chargerd.daemon import Daemon
 from hal.registry import build_hardware
 
-from .conftest import STATION_ID, wait_until
+from .conftest import wait_until
+from .wire_station import wire_station
 
 SITE_A = 33  # with the 1 A margin and no house load: 32 A for the chargers
 WATCH_S = 0.005  # how often the wires are looked at
@@ -31,28 +30,8 @@ class Seen:
 
 
 def config(tmp_path: Path) -> Path:
-    path = tmp_path / "station.yaml"
-    rapi = [
-        {
-            "id": n,
-            "max_current_a": 32,
-            "phases": 3,
-            "controller": {"driver": "rapi", "port": f"/dev/ttyAMA{n}"},
-        }
-        for n in (1, 2)
-    ]
-    path.write_text(yaml.safe_dump({
-        "station": {"id": STATION_ID, "vendor": "v", "model": "m"},
-        "csms": {"url": "ws://127.0.0.1:9/ocpp", "ocpp_version": "1.6"},
-        "storage": {"dir": str(tmp_path / "state")},
-        "control": {"socket": str(tmp_path / "ctl.sock")},
-        "hal": {"driver": "sim"},
-        "sim": {"wire": True},
-        "auth": {"free": True},
-        "site": {"max_current_a": SITE_A, "meter": {"driver": "sim"}},
-        "connectors": rapi,
-    }))  # fmt: skip
-    return path
+    site = {"max_current_a": SITE_A, "meter": {"driver": "sim"}}
+    return wire_station(tmp_path, connectors=2, auth={"free": True}, site=site)
 
 
 async def test_freed_current_reaches_the_other_connector_after_the_lowered_ev_followed(

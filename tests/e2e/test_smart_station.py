@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chargerd import technician
 from chargerd.config import load_config
 from chargerd.ctl import request
@@ -28,6 +26,7 @@ from hal.registry import build_hardware
 from .conftest import POLL_S, STATION_ID, WAIT_S, Station, wait_call, wait_until
 from .conftest201 import Station201
 from .test_wire import DC_CONNECTOR, wire_up
+from .wire_station import wire_station
 
 VOLTS = 230.0
 
@@ -381,18 +380,7 @@ async def test_the_house_load_reduces_the_budget_and_a_failed_grid_meter_falls_b
 async def test_a_limit_change_is_an_sc_command_on_the_rapi_serial_line(tmp_path: Path) -> None:
     """The daemon in this process (so the wire simulator's log can be read), its RAPI driver
     on a pty to the simulated OpenEVSE; free charging, so no CSMS is needed."""
-    config_path = tmp_path / "station.yaml"
-    config_path.write_text(yaml.safe_dump({
-        "station": {"id": STATION_ID, "vendor": "v", "model": "m"},
-        "csms": {"url": "ws://127.0.0.1:9/ocpp", "ocpp_version": "1.6"},
-        "storage": {"dir": str(tmp_path / "state")},
-        "control": {"socket": str(tmp_path / "ctl.sock")},
-        "hal": {"driver": "sim"},
-        "sim": {"wire": True},
-        "auth": {"free": True},
-        "connectors": [{"id": 1, "max_current_a": 32, "phases": 3,
-                        "controller": {"driver": "rapi", "port": "/dev/ttyAMA0"}}],
-    }))  # fmt: skip
+    config_path = wire_station(tmp_path, auth={"free": True})
     config = load_config(config_path)
     hardware = await build_hardware(config)
     daemon = Daemon(config, hardware)
@@ -496,17 +484,7 @@ async def test_a_remote_start_s_tx_profile_bounds_the_very_first_offer_on_the_wi
 ) -> None:
     """RemoteStartTransaction with an 8 A TxProfile: the controller never hears $SC 32, not
     even for the moment between the transaction's start and the profile's binding."""
-    config_path = tmp_path / "station.yaml"
-    config_path.write_text(yaml.safe_dump({
-        "station": {"id": STATION_ID, "vendor": "v", "model": "m"},
-        "csms": {"url": csms.url, "ocpp_version": "1.6"},
-        "storage": {"dir": str(tmp_path / "state")},
-        "control": {"socket": str(tmp_path / "ctl.sock")},
-        "hal": {"driver": "sim"},
-        "sim": {"wire": True},
-        "connectors": [{"id": 1, "max_current_a": 32, "phases": 3,
-                        "controller": {"driver": "rapi", "port": "/dev/ttyAMA0"}}],
-    }))  # fmt: skip
+    config_path = wire_station(tmp_path, csms_url=csms.url)
     config = load_config(config_path)
     hardware = await build_hardware(config)
     daemon = Daemon(config, hardware)
