@@ -8,7 +8,10 @@ instead of `kills` with --power-cut); tests/test_soak.py and tests/test_powercut
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +93,26 @@ def print_verdict(outcome: Outcome, verdict: Verdict) -> int:
     if verdict.failed:
         print(f"logs kept in {outcome.workdir} (chargerd.log, csms.log)")
     return 1 if verdict.failed else 0
+
+
+def reading_problems(
+    who: str, meter_values: list[dict], energies: Callable[[dict], list[int]]
+) -> list[str]:
+    """A transaction's distinct energy readings (`energies` of each MeterValue, Wh) rise with
+    their timestamps; no timestamp carries two different readings (a re-send must repeat a
+    reading, not change it). `who` names the transaction in the problems."""
+    by_time: dict[datetime, set[int]] = defaultdict(set)
+    for mv in meter_values:
+        at = datetime.fromisoformat(mv["timestamp"].replace("Z", "+00:00"))
+        by_time[at].update(energies(mv))
+    problems: list[str] = []
+    last: int | None = None
+    for at in sorted(by_time):
+        values = by_time[at]
+        if len(values) > 1:
+            problems.append(f"{who}: different readings {sorted(values)} Wh at {at}")
+        if values and last is not None and min(values) < last:
+            problems.append(f"{who}: reading {min(values)} Wh at {at} below an earlier {last} Wh")
+        if values:
+            last = max(values) if last is None else max(last, *values)
+    return problems

@@ -38,7 +38,7 @@ from typing import Any
 from devcsms import TxRecord
 
 from . import STATION_ID
-from .verdict import Outcome, Verdict, daemon_log_findings
+from .verdict import Outcome, Verdict, daemon_log_findings, reading_problems
 
 EXPECTED_REASON = {"tag": "Local", "unplug": "EVDisconnected"}
 CONFIRMED_LINE = re.compile(r"^(\S+ \S+) \S+ +\S+: transaction (\S+) is (\S+) at the CSMS$", re.M)
@@ -87,7 +87,7 @@ def verdict(outcome: Outcome) -> Verdict:
     late_recognised, late_new = _late_meter_values(ledger.entries)
     problems += late_new
     for tx in mine:
-        problems += _reading_problems(tx)
+        problems += reading_problems(tx.id_tag, tx.meter_values, lambda mv: _energies([mv]))
     for _station, payload in ledger.unknown_stops:
         problems.append(f"StopTransaction for an unknown transaction: {payload}")
 
@@ -221,25 +221,6 @@ def _distinct(meter_values: list[dict]) -> list[dict]:
         if mv not in out:
             out.append(mv)
     return out
-
-
-def _reading_problems(tx: Any) -> list[str]:
-    """A transaction's distinct energy readings rise with their timestamps; no timestamp
-    carries two different readings (a re-send must repeat a reading, not change it)."""
-    by_time: dict[datetime, set[int]] = defaultdict(set)
-    for mv in tx.meter_values:
-        at = datetime.fromisoformat(mv["timestamp"].replace("Z", "+00:00"))
-        by_time[at].update(_energies([mv]))
-    problems, last = [], None
-    for at in sorted(by_time):
-        values = by_time[at]
-        if len(values) > 1:
-            problems.append(f"{tx.id_tag}: different readings {sorted(values)} Wh at {at}")
-        if values and last is not None and min(values) < last:
-            problems.append(f"{tx.id_tag}: reading {min(values)} Wh at {at} below an earlier "
-                            f"{last} Wh")  # fmt: skip
-        last = max(values | ({last} if last is not None else set())) if values else last
-    return problems
 
 
 def _energies(meter_values: list[dict]) -> list[int]:

@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
 from devcsms import Tx201
 
 from . import STATION_ID
 from .sessions import SESSION_START_S, Session
-from .verdict import Outcome, Verdict, daemon_log_findings
+from .verdict import Outcome, Verdict, daemon_log_findings, reading_problems
 
 ENERGY = "Energy.Active.Import.Register"
 # how a session was stopped -> (stoppedReason, triggerReason) of its Ended event
@@ -96,7 +95,7 @@ def verdict(outcome: Outcome) -> Verdict:
 
     exact_begins = exact_ends = power_loss = 0
     for tx in mine:
-        problems += _reading_problems(tx)
+        problems += reading_problems(token_of(tx), tx.meter_values, _energies)
         problems += _end_reading_problems(tx)
         s = sessions.get(token_of(tx) or "")
         if tx.stopped_reason == "PowerLoss":
@@ -188,26 +187,6 @@ def _end_reading_problems(tx: Tx201) -> list[str]:
 def ended_event(tx: Tx201) -> dict[str, Any]:
     """The Ended event of an ended transaction (the ledger keeps, and flags, any after it)."""
     return next(e for e in tx.events if e["eventType"] == "Ended")
-
-
-def _reading_problems(tx: Tx201) -> list[str]:
-    """A transaction's distinct energy readings rise with their timestamps; no timestamp
-    carries two different readings (a re-send must repeat a reading, not change it)."""
-    by_time: dict[datetime, set[int]] = defaultdict(set)
-    for mv in tx.meter_values:
-        at = datetime.fromisoformat(mv["timestamp"].replace("Z", "+00:00"))
-        by_time[at].update(_energies(mv))
-    problems, last = [], None
-    for at in sorted(by_time):
-        values = by_time[at]
-        if len(values) > 1:
-            problems.append(f"{token_of(tx)}: different readings {sorted(values)} Wh at {at}")
-        if values and last is not None and min(values) < last:
-            problems.append(f"{token_of(tx)}: reading {min(values)} Wh at {at} below an "
-                            f"earlier {last} Wh")  # fmt: skip
-        if values:
-            last = max(values) if last is None else max(last, *values)
-    return problems
 
 
 def _readings(event: dict[str, Any], context: str | None = None) -> list[int]:
